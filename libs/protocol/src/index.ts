@@ -1,0 +1,6 @@
+export * from './clauses';
+export * from './verdict';
+export * from './report';
+export * from './render';
+export * from './api';
+export * from './queue';

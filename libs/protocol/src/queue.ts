@@ -1,0 +1,21 @@
+import type { Arch, ImageFormat } from './verdict';
+import type { TargetKind, TargetProfile } from './api';
+
+/** One BullMQ queue per target kind; BullMQ names may not contain ':'. */
+export function queueName(kind: TargetKind): string {
+  return `runs-${kind}`;
+}
+
+export const DEFAULT_QUEUE_PREFIX = 'vmfarm';
+
+/** Attempts per run: only ERROR (infrastructure) is retried, FAIL never is. */
+export const MAX_ATTEMPTS = 3;
+
+/** The payload of a run job. The BullMQ job id is the run id, so a double submit cannot duplicate it. */
+export interface RunJobData {
+  runId: string;
+  matrixId: string;
+  suite: string;
+  target: TargetProfile;
+  image: { sha256: string; size: number; format: ImageFormat; arch: Arch | null };
+}

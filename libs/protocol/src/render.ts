@@ -1,0 +1,96 @@
+import type { ImageReport, MatrixReport, Summary } from './report';
+import type { VerdictRecord } from './verdict';
+
+const LETTER: Record<string, string> = { PASS: 'P', FAIL: 'F', ERROR: 'E', SKIP: 'S' };
+
+function evidenceLine(evidence: Record<string, unknown>): string {
+  const parts = Object.entries(evidence).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const line = parts.join(' ');
+  return line.length > 400 ? `${line.slice(0, 397)}...` : line;
+}
+
+function verdictLines(verdicts: readonly VerdictRecord[]): string[] {
+  return verdicts.flatMap((v) => [
+    `  [${LETTER[v.verdict]}] ${v.verdict.padEnd(5)} ${v.clause.padEnd(20)} ${v.level.padEnd(6)} ${v.message}`,
+    ...(Object.keys(v.evidence).length > 0 ? [`        evidence: ${evidenceLine(v.evidence)}`] : []),
+  ]);
+}
+
+function summaryLine(s: Summary): string {
+  const tail = [
+    s.mustFailures.length ? `MUST failures: ${s.mustFailures.join(', ')}` : '',
+    s.warnings.length ? `warnings: ${s.warnings.join(', ')}` : '',
+  ].filter(Boolean);
+  return `${s.result}: ${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.skip} skip${tail.length ? ` (${tail.join('; ')})` : ''}`;
+}
+
+export function renderImageText(report: ImageReport): string {
+  const { image } = report;
+  return [
+    `image ${image.sha256.slice(0, 16)} ${image.format} ${image.size} bytes arch=${image.arch ?? 'unknown'}`,
+    ...verdictLines(report.verdicts),
+    summaryLine(report.summary),
+    '',
+  ].join('\n');
+}
+
+export function renderMatrixText(report: MatrixReport): string {
+  const { matrix } = report;
+  const lines = [`matrix ${matrix.id} ${matrix.state} ${matrix.progress.done}/${matrix.progress.total}`];
+  for (const cell of report.cells) {
+    lines.push(
+      `${cell.image.sha256.slice(0, 16)} × ${cell.target} × ${cell.suite}: ${cell.state}` +
+        `${cell.attempts > 1 ? ` (${cell.attempts} attempts)` : ''} ${cell.state === 'done' ? cell.summary.result : ''}`.trimEnd(),
+    );
+    lines.push(...verdictLines(cell.verdicts));
+  }
+  lines.push(summaryLine(report.summary), '');
+  return lines.join('\n');
+}
+
+function xml(text: string): string {
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+}
+
+function junitSuite(name: string, verdicts: readonly VerdictRecord[]): string {
+  const failures = verdicts.filter((v) => v.verdict === 'FAIL').length;
+  const errors = verdicts.filter((v) => v.verdict === 'ERROR').length;
+  const skipped = verdicts.filter((v) => v.verdict === 'SKIP').length;
+  const cases = verdicts.map((v) => {
+    const body = `${v.message}\n${JSON.stringify(v.evidence, null, 2)}`;
+    const inner =
+      v.verdict === 'FAIL'
+        ? `<failure message="${xml(v.message)}" type="${v.level}">${xml(body)}</failure>`
+        : v.verdict === 'ERROR'
+          ? `<error message="${xml(v.message)}">${xml(body)}</error>`
+          : v.verdict === 'SKIP'
+            ? `<skipped message="${xml(v.message)}"/>`
+            : `<system-out>${xml(body)}</system-out>`;
+    return `    <testcase classname="${xml(`${v.suite}.${v.level}`)}" name="${xml(v.clause)}">${inner}</testcase>`;
+  });
+  return [
+    `  <testsuite name="${xml(name)}" tests="${verdicts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}">`,
+    ...cases,
+    '  </testsuite>',
+  ].join('\n');
+}
+
+export function renderImageJUnit(report: ImageReport): string {
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    '<testsuites name="vmfarm">',
+    junitSuite(`image ${report.image.sha256}`, report.verdicts),
+    '</testsuites>',
+    '',
+  ].join('\n');
+}
+
+export function renderMatrixJUnit(report: MatrixReport): string {
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="vmfarm matrix ${xml(report.matrix.id)}">`,
+    ...report.cells.map((c) => junitSuite(`${c.image.sha256} ${c.target} ${c.suite}`, c.verdicts)),
+    '</testsuites>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+import { archSchema, imageFormatSchema, verdictRecordSchema, type VerdictRecord } from './verdict';
+
+/** The documented JSON report contract (README "Reports"). */
+export const imageInfoSchema = z.object({
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  size: z.number().int().nonnegative(),
+  format: imageFormatSchema,
+  arch: archSchema.nullable(),
+});
+export type ImageInfo = z.infer<typeof imageInfoSchema>;
+
+export const summarySchema = z.object({
+  total: z.number().int(),
+  pass: z.number().int(),
+  fail: z.number().int(),
+  error: z.number().int(),
+  skip: z.number().int(),
+  /** Clause IDs with a MUST-level FAIL. */
+  mustFailures: z.array(z.string()),
+  /** Clause IDs with a SHOULD-level FAIL: warnings the report shows. */
+  warnings: z.array(z.string()),
+  /** FAIL when a MUST clause fails; else ERROR when anything errored; else PASS. */
+  result: z.enum(['PASS', 'FAIL', 'ERROR']),
+});
+export type Summary = z.infer<typeof summarySchema>;
+
+export const imageReportSchema = z.object({
+  image: imageInfoSchema,
+  verdicts: z.array(verdictRecordSchema),
+  summary: summarySchema,
+});
+export type ImageReport = z.infer<typeof imageReportSchema>;
+
+export const runStateSchema = z.enum(['queued', 'running', 'retrying', 'done']);
+export type RunState = z.infer<typeof runStateSchema>;
+
+export const matrixCellSchema = imageReportSchema.extend({
+  runId: z.string(),
+  target: z.string(),
+  suite: z.string(),
+  state: runStateSchema,
+  attempts: z.number().int(),
+});
+export type MatrixCell = z.infer<typeof matrixCellSchema>;
+
+export const matrixReportSchema = z.object({
+  matrix: z.object({
+    id: z.string(),
+    createdAt: z.string(),
+    state: z.enum(['running', 'done']),
+    progress: z.object({ done: z.number().int(), total: z.number().int() }),
+  }),
+  cells: z.array(matrixCellSchema),
+  summary: summarySchema,
+});
+export type MatrixReport = z.infer<typeof matrixReportSchema>;
+
+export function summarize(verdicts: readonly VerdictRecord[]): Summary {
+  const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
+  const failing = (level: string) => [
+    ...new Set(verdicts.filter((x) => x.verdict === 'FAIL' && x.level === level).map((x) => x.clause)),
+  ];
+  const mustFailures = failing('MUST');
+  const error = count('ERROR');
+  return {
+    total: verdicts.length,
+    pass: count('PASS'),
+    fail: count('FAIL'),
+    error,
+    skip: count('SKIP'),
+    mustFailures,
+    warnings: failing('SHOULD'),
+    result: mustFailures.length > 0 ? 'FAIL' : error > 0 ? 'ERROR' : 'PASS',
+  };
+}
+
+/** CLI exit codes: 0 no MUST failure, 1 a MUST clause failed, 2 usage or unreadable input, 3 infrastructure error. */
+export const EXIT = { ok: 0, mustFailed: 1, usage: 2, infrastructure: 3 } as const;
+
+export function exitCodeFor(summary: Summary): number {
+  if (summary.result === 'FAIL') return EXIT.mustFailed;
+  if (summary.result === 'ERROR') return EXIT.infrastructure;
+  return EXIT.ok;
+}

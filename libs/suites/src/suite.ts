@@ -1,0 +1,37 @@
+import type { Arch, ImageFormat, TargetKind, TargetProfile, VerdictRecord } from '@vmfarm/protocol';
+
+/**
+ * What a suite gets to work with. Static suites read `imagePath`; live suites (later issues) will
+ * also get the VM-session API through the target driver, never a driver itself.
+ */
+export interface SuiteContext {
+  /** A local file holding the image (raw or qcow2, already decompressed). */
+  imagePath: string;
+  /** The architecture declared by the submitter, or null to detect it. */
+  arch: Arch | null;
+  target: TargetProfile;
+  /** Aborted when the agent hands the job back or a timeout fires. */
+  signal: AbortSignal;
+}
+
+export interface SuiteOutcome {
+  verdicts: VerdictRecord[];
+  /** What the suite learnt of the image (format, detected architecture). */
+  image: { format: ImageFormat; arch: Arch | null };
+}
+
+export interface Suite {
+  id: string;
+  title: string;
+  subject: 'image' | 'vm' | 'guest';
+  /** Clause IDs of CLAUSES.md this suite gives verdicts for. */
+  clauses: readonly string[];
+  /** Target kinds that can run it. */
+  targetKinds: readonly TargetKind[];
+  run(ctx: SuiteContext): Promise<SuiteOutcome>;
+}
+
+/** Thrown for input the farm cannot read at all (missing file, unknown container): exit 2 in the CLI. */
+export class UnreadableImageError extends Error {
+  override name = 'UnreadableImageError';
+}

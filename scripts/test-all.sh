@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# `npm test`: set up a fresh machine and run every test: lint, unit, integration (real tools, real
+# Debian EFI binaries), end-to-end (real Redis, SQLite and PostgreSQL, real agent processes).
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
+
+ensure_debs redis-server postgresql gdisk dosfstools mtools qemu-utils xz-utils
+ensure_node_modules
+build
+
+log "lint"
+(cd "$REPO_ROOT" && npx nx show projects >/dev/null && npx eslint . && npx prettier --check . >/dev/null)
+
+RUN_DIR="$(mktemp -d /tmp/vmfarm-test.XXXXXX)"
+chmod 755 "$RUN_DIR"
+cleanup() { stop_redis "$RUN_DIR"; stop_postgres "$RUN_DIR"; rm -rf "$RUN_DIR"; }
+trap cleanup EXIT
+start_redis "$RUN_DIR"
+start_postgres "$RUN_DIR"
+
+cd "$REPO_ROOT"
+# Every project's compiled *.test.js, one node:test run (its summary is the closing line CI reads).
+# Files are listed explicitly: given a directory, node would also run every helper under test/.
+mapfile -t files < <(find libs/*/dist/test apps/*/dist/test -name '*.test.js' 2>/dev/null | sort)
+log "${#files[@]} test files"
+node --test --test-concurrency=2 "${files[@]}"
