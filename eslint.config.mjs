@@ -4,7 +4,17 @@ import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.nx/**', '**/*.js', '**/*.mjs', '**/*.cjs', 'apps/dashboard/**'] },
+  {
+    ignores: [
+      '**/dist/**',
+      '**/node_modules/**',
+      '.nx/**',
+      '**/*.js',
+      '**/*.mjs',
+      '**/*.cjs',
+      'apps/dashboard/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -4,8 +4,7 @@ import { UsageError } from './usage';
 type Command = (argv: string[]) => Promise<number>;
 
 /** Commands load lazily so that `vmfarm check` never pays for NestJS or BullMQ. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-};
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {};
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
@@ -31,7 +30,9 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   try {
-    return await (await command.load())(rest);
+    return await (
+      await command.load()
+    )(rest);
   } catch (err) {
     if (err instanceof UsageError) {
       process.stderr.write(`vmfarm ${name}: ${err.message}\n`);

@@ -9,7 +9,9 @@ export const TARGET_KINDS = ['static'] as const;
 export const targetKindSchema = z.enum(TARGET_KINDS);
 export type TargetKind = z.infer<typeof targetKindSchema>;
 
-export const targetIdSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, . _ -');
+export const targetIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, . _ -');
 
 /** A target profile is data; `extends` names a base profile whose fields it inherits. */
 export const targetProfileSchema = z.object({

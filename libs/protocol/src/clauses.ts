@@ -66,7 +66,8 @@ export function parseClausesMarkdown(markdown: string): Clause[] {
     const heading = /^## (.+)$/.exec(line);
     if (heading) section = heading[1].trim();
     const row = /^\| ([A-Z][A-Z0-9-]+) \| (image|vm|guest) \| (MUST|SHOULD|MAY) \|/.exec(line);
-    if (row) out.push({ id: row[1], subject: row[2] as ClauseSubject, level: row[3] as ClauseLevel, section });
+    if (row)
+      out.push({ id: row[1], subject: row[2] as ClauseSubject, level: row[3] as ClauseLevel, section });
   }
   return out;
 }

@@ -4,7 +4,9 @@ import type { VerdictRecord } from './verdict';
 const LETTER: Record<string, string> = { PASS: 'P', FAIL: 'F', ERROR: 'E', SKIP: 'S' };
 
 function evidenceLine(evidence: Record<string, unknown>): string {
-  const parts = Object.entries(evidence).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`);
+  const parts = Object.entries(evidence).map(
+    ([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`,
+  );
   const line = parts.join(' ');
   return line.length > 400 ? `${line.slice(0, 397)}...` : line;
 }
@@ -49,7 +51,9 @@ export function renderMatrixText(report: MatrixReport): string {
 }
 
 function xml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return text
+    .replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
 }
 
 function junitSuite(name: string, verdicts: readonly VerdictRecord[]): string {

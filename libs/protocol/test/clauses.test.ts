@@ -6,13 +6,17 @@ import { CLAUSES, parseClausesMarkdown } from '../src';
 
 const specPath = join(__dirname, '../../../../../shared/spec/CLAUSES.md');
 
-test('bundled clause catalogue equals shared/spec/CLAUSES.md', { skip: !existsSync(specPath) && 'spec not beside the repository' }, () => {
-  const parsed = parseClausesMarkdown(readFileSync(specPath, 'utf8'));
-  assert.deepEqual(
-    parsed.map((c) => [c.id, c.subject, c.level]),
-    CLAUSES.map((c) => [c.id, c.subject, c.level]),
-  );
-});
+test(
+  'bundled clause catalogue equals shared/spec/CLAUSES.md',
+  { skip: !existsSync(specPath) && 'spec not beside the repository' },
+  () => {
+    const parsed = parseClausesMarkdown(readFileSync(specPath, 'utf8'));
+    assert.deepEqual(
+      parsed.map((c) => [c.id, c.subject, c.level]),
+      CLAUSES.map((c) => [c.id, c.subject, c.level]),
+    );
+  },
+);
 
 test('clause ids are unique', () => {
   assert.equal(new Set(CLAUSES.map((c) => c.id)).size, CLAUSES.length);
