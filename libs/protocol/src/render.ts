@@ -50,10 +50,12 @@ export function renderMatrixText(report: MatrixReport): string {
   return lines.join('\n');
 }
 
+// XML 1.0 forbids most C0 control characters even when escaped.
+// eslint-disable-next-line no-control-regex
+const XML_FORBIDDEN = /[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g;
+
 function xml(text: string): string {
-  return text
-    .replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`)
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '');
+  return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(XML_FORBIDDEN, '');
 }
 
 function junitSuite(name: string, verdicts: readonly VerdictRecord[]): string {
