@@ -29,7 +29,7 @@ function summaryLine(s: Summary): string {
 export function renderImageText(report: ImageReport): string {
   const { image } = report;
   return [
-    `image ${image.sha256.slice(0, 16)} ${image.format} ${image.size} bytes arch=${image.arch ?? 'unknown'}`,
+    `image ${image.sha256?.slice(0, 16) ?? '(sha256 not computed)'} ${image.format} ${image.size} bytes arch=${image.arch ?? 'unknown'}`,
     ...verdictLines(report.verdicts),
     summaryLine(report.summary),
     '',
@@ -41,7 +41,7 @@ export function renderMatrixText(report: MatrixReport): string {
   const lines = [`matrix ${matrix.id} ${matrix.state} ${matrix.progress.done}/${matrix.progress.total}`];
   for (const cell of report.cells) {
     lines.push(
-      `${cell.image.sha256.slice(0, 16)} × ${cell.target} × ${cell.suite}: ${cell.state}` +
+      `${cell.image.sha256?.slice(0, 16)} × ${cell.target} × ${cell.suite}: ${cell.state}` +
         `${cell.attempts > 1 ? ` (${cell.attempts} attempts)` : ''} ${cell.state === 'done' ? cell.summary.result : ''}`.trimEnd(),
     );
     lines.push(...verdictLines(cell.verdicts));
@@ -85,7 +85,7 @@ export function renderImageJUnit(report: ImageReport): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     '<testsuites name="vmfarm">',
-    junitSuite(`image ${report.image.sha256}`, report.verdicts),
+    junitSuite(`image ${report.image.sha256 ?? ''}`, report.verdicts),
     '</testsuites>',
     '',
   ].join('\n');

@@ -3,7 +3,11 @@ import { archSchema, imageFormatSchema, verdictRecordSchema, type VerdictRecord 
 
 /** The documented JSON report contract (README "Reports"). */
 export const imageInfoSchema = z.object({
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  /** Always set for submitted images; null from a local `vmfarm check` run without --sha256. */
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .nullable(),
   size: z.number().int().nonnegative(),
   format: imageFormatSchema,
   arch: archSchema.nullable(),
