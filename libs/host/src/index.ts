@@ -1,1 +1,3 @@
-export {};
+export * from './process';
+export * from './redis';
+export * from './supervisor';

@@ -1,0 +1,149 @@
+import { closeSync, openSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ARCHES, EXIT, type Arch } from '@vmfarm/protocol';
+import { controllerUrl } from '../apps';
+import { ControllerClient } from '../client';
+import { CommandError, reported } from '../failure';
+import { oneOf, parse, UsageError } from '../usage';
+import { printReport, REPORT_FORMATS } from './report';
+
+const HELP = `usage: vmfarm submit IMAGE... --targets LIST --suites LIST [options]
+
+Uploads each image (raw or qcow2, optionally .gz or .xz) to the controller, submits the matrix
+images × targets × suites and prints its id. With --wait, shows progress on stderr until every
+cell is done, then prints the report on stdout instead of the id.
+
+  --targets LIST     comma-separated target profile ids, e.g. static
+  --suites LIST      comma-separated suite ids, or all
+  --controller URL   the controller (default: $VMFARM_CONTROLLER, else http://127.0.0.1:8700)
+  --arch A           ${ARCHES.join(' or ')} (default: detected from the image)
+  --name N           the image's name in reports (default: its file name; one IMAGE only)
+  --wait             wait for the matrix and print its report
+  --format F         report format with --wait: text (default), json or junit
+  --timeout SECONDS  with --wait, give up after SECONDS (exit 3)
+
+Exit codes: 0 no MUST failure (or submitted without --wait), 1 a MUST clause failed,
+2 usage error, an unreadable image or a request the controller refused (every error listed),
+3 an infrastructure ERROR, the controller unreachable, or the timeout.
+`;
+
+const MiB = 1024 * 1024;
+/** Smaller uploads finish before a progress line would help. */
+const PROGRESS_FROM = 16 * MiB;
+
+function list(flag: string, value: string | undefined): string[] {
+  const items = (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (items.length === 0) throw new UsageError(`--${flag} is required (a comma-separated list; see --help)`);
+  return items;
+}
+
+function readableSize(file: string): number {
+  try {
+    const stat = statSync(file);
+    if (!stat.isFile()) throw new Error('not a regular file');
+    closeSync(openSync(file, 'r'));
+    return stat.size;
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    throw new CommandError(`cannot read image ${file}: ${reason}`, EXIT.usage);
+  }
+}
+
+/** One status line on stderr: rewritten in place on a terminal, a new line per change otherwise. */
+function statusLine(): { show(line: string): void; done(): void } {
+  const tty = process.stderr.isTTY;
+  let last = '';
+  return {
+    show(line) {
+      if (line === last) return;
+      last = line;
+      process.stderr.write(tty ? `\r\x1b[K${line}` : `${line}\n`);
+    },
+    done() {
+      if (tty && last) process.stderr.write('\n');
+      last = '';
+    },
+  };
+}
+
+async function upload(client: ControllerClient, file: string, size: number, name: string, arch?: Arch) {
+  const status = statusLine();
+  let shownPercent = -1;
+  const { image, created } = await client.uploadImage(file, size, { name, arch }, (sent) => {
+    if (size < PROGRESS_FROM) return;
+    const percent = Math.floor((sent * 100) / size);
+    // Every percent on a terminal, every 10 % in a log.
+    if (percent === shownPercent || (!process.stderr.isTTY && percent % 10 !== 0)) return;
+    shownPercent = percent;
+    status.show(`uploading ${name}: ${percent}% of ${(size / MiB).toFixed(1)} MiB`);
+  });
+  status.done();
+  process.stderr.write(
+    `image ${name}: ${image.sha256} ${image.format}${created ? '' : ' (already on the controller)'}\n`,
+  );
+  return image.sha256;
+}
+
+export async function submit(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    targets: { type: 'string' },
+    suites: { type: 'string' },
+    controller: { type: 'string' },
+    arch: { type: 'string' },
+    name: { type: 'string' },
+    wait: { type: 'boolean' },
+    format: { type: 'string' },
+    timeout: { type: 'string' },
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  if (positionals.length === 0) throw new UsageError('give at least one IMAGE (see --help)');
+  const targets = list('targets', values.targets as string | undefined);
+  const suites = list('suites', values.suites as string | undefined);
+  const arch =
+    values.arch === undefined ? undefined : oneOf('arch', values.arch as string, ARCHES, 'aarch64');
+  const name = values.name as string | undefined;
+  if (name !== undefined && positionals.length > 1) throw new UsageError('--name names one IMAGE only');
+  const format = oneOf('format', values.format as string | undefined, REPORT_FORMATS, 'text');
+  const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
+  if (timeout !== undefined && !(timeout > 0))
+    throw new UsageError(`--timeout must be a positive number of seconds (got '${values.timeout}')`);
+  const client = new ControllerClient(controllerUrl(values.controller as string | undefined));
+
+  return reported('submit', async () => {
+    // Every image is checked before anything is uploaded: a typo in the last path wastes no upload.
+    const sizes = positionals.map(readableSize);
+    const images: string[] = [];
+    for (const [i, file] of positionals.entries())
+      images.push(await upload(client, file, sizes[i], name ?? basename(file), arch));
+    const id = await client.createMatrix({ images, targets, suites });
+    if (!values.wait) {
+      process.stdout.write(`${id}\n`);
+      return EXIT.ok;
+    }
+    process.stderr.write(`matrix ${id} submitted\n`);
+    const deadline = timeout === undefined ? Infinity : Date.now() + timeout * 1000;
+    const status = statusLine();
+    for (;;) {
+      const { state, progress } = await client.matrixStatus(id);
+      status.show(`matrix ${id}: ${progress.done}/${progress.total} cells done`);
+      if (state === 'done') break;
+      if (Date.now() >= deadline) {
+        status.done();
+        throw new CommandError(
+          `gave up waiting for matrix ${id} after ${timeout} s (${progress.done}/${progress.total} cells done)`,
+          EXIT.infrastructure,
+        );
+      }
+      await sleep(Math.min(250, Math.max(0, deadline - Date.now())));
+    }
+    status.done();
+    return printReport(client, id, format);
+  });
+}

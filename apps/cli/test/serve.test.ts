@@ -1,0 +1,199 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, test } from 'node:test';
+import { freePort, isAlive } from '@vmfarm/host';
+import {
+  agentViewSchema,
+  exitCodeFor,
+  imageReportSchema,
+  matrixReportSchema,
+  matrixViewSchema,
+} from '@vmfarm/protocol';
+import { buildImage, childrenOf, startServe, vmfarm, VMFARM_BIN, type Serve } from './serve-helpers';
+
+// The farm end to end, every part a real process: `vmfarm serve` (private redis-server, controller
+// with SQLite, one agent) and `vmfarm submit` against it. REDIS_URL and DATABASE_URL are cleared on
+// purpose: this tests serve's embedded defaults, whatever services the test run has.
+
+const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-serve-'));
+const data = join(dir, 'data');
+let image: string;
+let serve: Serve;
+let farmPids: { pid: number; comm: string }[] = [];
+const env = { ...process.env, REDIS_URL: '', DATABASE_URL: '' };
+
+before(async () => {
+  image = buildImage(dir);
+  serve = await startServe(['--port', String(await freePort()), '--data', data, '--agents', '1'], env);
+  farmPids = serve.children();
+});
+
+after(async () => {
+  if (serve.process.exitCode === null) await serve.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('serve says where the farm is, where its data lives and how to submit', () => {
+  const out = serve.stdout.join('\n');
+  assert.match(
+    out,
+    new RegExp(
+      `data: {3}${data} \\(SQLite ${join(data, 'vmfarm.sqlite')}; Redis redis://127\\.0\\.0\\.1:\\d+`,
+    ),
+  );
+  assert.match(out, /agents: 1 local \(\S+\)/);
+  assert.match(out, new RegExp(`submit: vmfarm submit IMAGE .* --controller ${serve.url}`));
+  // A private redis-server, the controller and the agent, each a child of serve.
+  assert.deepEqual(farmPids.map((p) => p.comm).sort(), ['node', 'node', 'redis-server']);
+  assert.ok(existsSync(join(data, 'redis', 'redis.pid')));
+});
+
+test('submit --wait --format json returns a report whose cell carries the same verdicts as check', async () => {
+  const r = await vmfarm(
+    [
+      'submit',
+      image,
+      '--targets',
+      'static',
+      '--suites',
+      'static',
+      '--wait',
+      '--format',
+      'json',
+      '--timeout',
+      '300',
+    ],
+    { ...env, VMFARM_CONTROLLER: serve.url },
+  );
+  assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr}`);
+  const report = matrixReportSchema.parse(JSON.parse(r.stdout));
+  assert.equal(report.matrix.state, 'done');
+  assert.deepEqual(report.matrix.progress, { done: 1, total: 1 });
+  assert.equal(report.cells.length, 1);
+  const [cell] = report.cells;
+  assert.equal(cell.state, 'done');
+  assert.equal(cell.target, 'static');
+  assert.equal(cell.suite, 'static');
+  // Each cell is an image report of its own.
+  imageReportSchema.parse(cell);
+  assert.equal(cell.image.sha256, createHash('sha256').update(readFileSync(image)).digest('hex'));
+  assert.ok(cell.verdicts.length > 0);
+  assert.ok(
+    cell.verdicts.every((v) => v.verdict !== 'ERROR'),
+    JSON.stringify(cell.verdicts),
+  );
+  assert.equal(r.code, exitCodeFor(report.summary));
+
+  const local = await vmfarm(['check', image, '--format', 'json'], env);
+  assert.ok(local.code === 0 || local.code === 1, `check exit ${local.code}: ${local.stderr}`);
+  const checked = imageReportSchema.parse(JSON.parse(local.stdout));
+  assert.deepEqual(cell.verdicts, checked.verdicts);
+  assert.deepEqual(cell.summary, checked.summary);
+  assert.equal(r.code, local.code);
+
+  const junit = await vmfarm(
+    ['report', report.matrix.id, '--format', 'junit', '--controller', serve.url],
+    env,
+  );
+  assert.equal(junit.code, r.code);
+  assert.match(junit.stdout, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites/);
+});
+
+test('a refused matrix lists every error through submit and exits 2', async () => {
+  const r = await vmfarm(
+    ['submit', image, '--targets', 'static,no-such-target', '--suites', 'no-such-suite'],
+    {
+      ...env,
+      VMFARM_CONTROLLER: serve.url,
+    },
+  );
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /vmfarm submit: the matrix was refused \(400\): /);
+  assert.match(r.stderr, /no-such-target/);
+  assert.match(r.stderr, /no-such-suite/);
+});
+
+test('vmfarm agent runs an agent in the foreground; SIGTERM stops it with exit code 0', async () => {
+  const agent = spawn(process.execPath, [VMFARM_BIN, 'agent', '--controller', serve.url, '--name', 'extra'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exit = new Promise<number | null>((resolve) => agent.once('exit', resolve));
+  const ready = await new Promise<string>((resolve) =>
+    createInterface({ input: agent.stdout! }).on('line', (line) => /ready/.test(line) && resolve(line)),
+  );
+  const id = /^vmfarm agent (\S+) ready \(kinds: static\)$/.exec(ready)?.[1];
+  assert.ok(id, ready);
+  const agents = agentViewSchema.array().parse(await (await fetch(`${serve.url}/api/agents`)).json());
+  assert.deepEqual(
+    agents.filter((a) => a.id === id).map((a) => [a.name, a.online]),
+    [['extra', true]],
+  );
+  const [child] = childrenOf(agent.pid!);
+  assert.ok(child && isAlive(child.pid));
+  agent.kill('SIGTERM');
+  assert.equal(await exit, 0);
+  assert.equal(isAlive(child.pid), false);
+});
+
+test('SIGTERM stops agents, controller and redis: no process is left', async () => {
+  assert.equal(await serve.stop(), 0);
+  for (const { pid, comm } of farmPids)
+    assert.equal(isAlive(pid), false, `${comm} (pid ${pid}) is still running`);
+  assert.equal(existsSync(join(data, 'redis', 'redis.pid')), false);
+  assert.ok(existsSync(join(data, 'vmfarm.sqlite')));
+});
+
+test('queued runs survive a restart of serve (Redis append-only file, SQLite)', async () => {
+  const port = String(await freePort());
+  const idle = await startServe(['--port', port, '--data', data, '--agents', '0'], env);
+  let id: string;
+  try {
+    const r = await vmfarm(['submit', image, '--targets', 'static', '--suites', 'static'], {
+      ...env,
+      VMFARM_CONTROLLER: idle.url,
+    });
+    assert.equal(r.code, 0, r.stderr);
+    id = r.stdout.trim();
+  } finally {
+    assert.equal(await idle.stop(), 0);
+  }
+  const working = await startServe(['--port', port, '--data', data, '--agents', '1'], env);
+  try {
+    // The run was only in the queue when the farm stopped; an agent of the new farm runs it.
+    let state = '';
+    for (let polls = 0; polls < 1200 && state !== 'done'; polls++) {
+      if (polls) await new Promise((resolve) => setTimeout(resolve, 250));
+      state = matrixViewSchema.parse(await (await fetch(`${working.url}/api/matrices/${id}`)).json()).state;
+    }
+    assert.equal(state, 'done');
+    const r = await vmfarm(['report', id, '--format', 'json', '--controller', working.url], env);
+    assert.equal(matrixReportSchema.parse(JSON.parse(r.stdout)).cells[0].state, 'done');
+  } finally {
+    assert.equal(await working.stop(), 0);
+  }
+});
+
+test('when a part of the farm dies, serve stops the rest and exits 3', async () => {
+  const farm = await startServe(
+    ['--port', String(await freePort()), '--data', join(dir, 'dies'), '--agents', '1'],
+    env,
+  );
+  const pids = farm.children();
+  const agent = pids.find((p) => readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').includes('apps/agent/'));
+  assert.ok(agent, JSON.stringify(pids));
+  process.kill(agent.pid, 'SIGKILL');
+  const code = await new Promise((resolve) => farm.process.once('exit', resolve));
+  assert.equal(code, 3);
+  assert.ok(
+    farm.stderr.includes('vmfarm serve: agent-1 was killed by SIGKILL; stopping the farm'),
+    farm.stderr.join('\n'),
+  );
+  for (const { pid, comm } of pids)
+    assert.equal(isAlive(pid), false, `${comm} (pid ${pid}) is still running`);
+});

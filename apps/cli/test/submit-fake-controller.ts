@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  matrixRequestSchema,
+  summarize,
+  type ImageResource,
+  type MatrixReport,
+  type VerdictRecord,
+} from '@vmfarm/protocol';
+
+/**
+ * An HTTP server speaking the controller's REST contract with canned verdicts, for testing what the
+ * CLI does with each kind of answer (the real controller is exercised by serve.test.ts).
+ */
+export interface FakeController {
+  url: string;
+  uploads: { name: string | null; arch: string | null; bytes: number; sha256: string }[];
+  /** Verdicts every cell of every matrix gets. */
+  verdicts: VerdictRecord[];
+  /** Polls of GET /api/matrices/:id before the matrix is done (Infinity: never). */
+  pollsUntilDone: number;
+  /** When set, every request is answered with this status and body. */
+  failWith?: { status: number; body: unknown };
+  close(): Promise<void>;
+}
+
+export async function fakeController(): Promise<FakeController> {
+  const images = new Map<string, ImageResource>();
+  const matrices = new Map<
+    string,
+    { cells: { image: ImageResource; target: string; suite: string }[]; polls: number }
+  >();
+  const fake: FakeController = {
+    url: '',
+    uploads: [],
+    verdicts: [],
+    pollsUntilDone: 2,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+
+  function report(id: string): MatrixReport {
+    const matrix = matrices.get(id)!;
+    const done = matrix.polls >= fake.pollsUntilDone;
+    const cells = matrix.cells.map((c, i) => ({
+      runId: `${id}-${i}`,
+      target: c.target,
+      suite: c.suite,
+      state: done ? ('done' as const) : ('queued' as const),
+      attempts: done ? 1 : 0,
+      image: { sha256: c.image.sha256, size: c.image.size, format: c.image.format, arch: c.image.arch },
+      verdicts: done ? fake.verdicts : [],
+      summary: summarize(done ? fake.verdicts : []),
+    }));
+    return {
+      matrix: {
+        id,
+        createdAt: new Date(0).toISOString(),
+        state: done ? 'done' : 'running',
+        progress: { done: done ? cells.length : 0, total: cells.length },
+      },
+      cells,
+      summary: summarize(cells.flatMap((c) => c.verdicts)),
+    };
+  }
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const send = (status: number, body: unknown, type = 'application/json') => {
+        res.writeHead(status, { 'content-type': type });
+        res.end(typeof body === 'string' ? body : JSON.stringify(body));
+      };
+      if (fake.failWith) return send(fake.failWith.status, fake.failWith.body);
+      const url = new URL(req.url!, 'http://fake');
+      const body = Buffer.concat(chunks);
+      if (req.method === 'PUT' && url.pathname === '/api/images') {
+        const sha256 = createHash('sha256').update(body).digest('hex');
+        const name = url.searchParams.get('name');
+        const arch = url.searchParams.get('arch');
+        fake.uploads.push({ name, arch, bytes: body.length, sha256 });
+        const known = images.has(sha256);
+        const image: ImageResource = {
+          sha256,
+          size: body.length,
+          format: 'raw',
+          arch: arch === 'aarch64' || arch === 'aarch32' ? arch : null,
+          name: name ?? sha256,
+          uploadedAs: 'raw',
+          createdAt: new Date(0).toISOString(),
+        };
+        images.set(sha256, image);
+        return send(known ? 200 : 201, image);
+      }
+      if (req.method === 'POST' && url.pathname === '/api/matrices') {
+        const parsed = matrixRequestSchema.safeParse(JSON.parse(body.toString() || '{}'));
+        const errors = parsed.success
+          ? parsed.data.images
+              .filter((sha) => !images.has(sha))
+              .map((sha, i) => ({ path: `images.${i}`, message: `unknown image ${sha}` }))
+              .concat(
+                parsed.data.targets
+                  .filter((t) => t !== 'static')
+                  .map((t) => ({ path: 'targets', message: `unknown target ${t}` })),
+              )
+          : parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+        if (errors.length || !parsed.success)
+          return send(400, { statusCode: 400, error: 'Bad Request', message: 'invalid matrix', errors });
+        const id = `m${matrices.size + 1}`;
+        matrices.set(id, {
+          polls: 0,
+          cells: parsed.data.images.flatMap((sha) =>
+            parsed.data.targets.flatMap((target) =>
+              parsed.data.suites.map((suite) => ({ image: images.get(sha)!, target, suite })),
+            ),
+          ),
+        });
+        return send(201, { id });
+      }
+      const m = /^\/api\/matrices\/([^/]+)(\/report)?$/.exec(url.pathname);
+      if (req.method === 'GET' && m && matrices.has(m[1])) {
+        if (!m[2]) {
+          matrices.get(m[1])!.polls++;
+          const { matrix } = report(m[1]);
+          return send(200, { id: matrix.id, state: matrix.state, progress: matrix.progress });
+        }
+        const r = report(m[1]);
+        return url.searchParams.get('format') === 'junit'
+          ? send(200, `<testsuites name="fake ${r.matrix.id}"/>\n`, 'application/xml')
+          : send(200, r);
+      }
+      send(404, {
+        statusCode: 404,
+        error: 'Not Found',
+        message: `no route ${req.method} ${url.pathname}`,
+        errors: [],
+      });
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  fake.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return fake;
+}

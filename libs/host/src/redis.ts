@@ -1,0 +1,189 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import {
+  HostError,
+  exited,
+  freePort,
+  isAlive,
+  procInfo,
+  sleep,
+  spawnGuarded,
+  waitGone,
+  which,
+} from './process';
+
+const run = promisify(execFile);
+
+export interface RedisOptions {
+  /** Holds redis.pid, redis.log and, with AOF, the append-only files. Created if missing. */
+  dataDir: string;
+  /** 'none' (tests: nothing survives a stop) or 'aof' (`vmfarm serve`: queued runs survive a restart). */
+  persistence?: 'none' | 'aof';
+  /** Default: a free loopback port. */
+  port?: number;
+  /** Where to say what is being done on the user's behalf (installing, reaping). */
+  log?: (line: string) => void;
+  startTimeoutMs?: number;
+}
+
+export interface RedisServer {
+  url: string;
+  port: number;
+  pid: number;
+  /** SIGTERM (Redis flushes its AOF), SIGKILL after a grace period; removes the pidfile. */
+  stop(): Promise<void>;
+}
+
+/** Finds redis-server; as root installs Debian's package when it is missing, else says what to install. */
+export async function ensureRedisServer(log: (line: string) => void = () => {}): Promise<string> {
+  const found = which('redis-server');
+  if (found) return found;
+  if (process.getuid?.() !== 0 || !which('apt-get'))
+    throw new HostError(
+      'redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install -y redis-server) ' +
+        'or set REDIS_URL to a Redis you run',
+    );
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const install = () =>
+    run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'redis-server'], { env });
+  log('redis-server is missing: installing Debian package redis-server (apt-get install)');
+  try {
+    await install();
+  } catch {
+    // Most often the package lists are absent or stale on a fresh machine: update once and retry.
+    log('apt-get install failed; running apt-get update once and retrying');
+    try {
+      await run('apt-get', ['update', '-qq'], { env });
+      await install();
+    } catch (err) {
+      throw new HostError(`could not install redis-server with apt-get: ${lastLine(String(err))}`);
+    }
+  }
+  const installed = which('redis-server');
+  if (!installed) throw new HostError('apt-get installed redis-server but it is not on PATH');
+  return installed;
+}
+
+/** Sends PING over a raw socket; resolves with Redis's one-line answer (e.g. '+PONG', '-LOADING ...'). */
+export function ping(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host });
+    let answer = '';
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error('PING timed out')));
+    socket.once('error', reject);
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+      const end = answer.indexOf('\r\n');
+      if (end >= 0) {
+        socket.end();
+        resolve(answer.slice(0, end));
+      }
+    });
+    socket.once('connect', () => socket.write('PING\r\n'));
+  });
+}
+
+/**
+ * The pidfile holds "<redis pid> <owner pid>". A redis-server left by an owner that is gone (crashed
+ * where setpriv was unavailable) is stopped; one whose owner still runs means the data dir is in use.
+ */
+async function reapLeftover(dataDir: string, log: (line: string) => void): Promise<void> {
+  const pidfile = join(dataDir, 'redis.pid');
+  if (!existsSync(pidfile)) return;
+  const [pid, owner] = readFileSync(pidfile, 'utf8').trim().split(/\s+/).map(Number);
+  const info = Number.isInteger(pid) && pid > 0 && isAlive(pid) ? procInfo(pid) : null;
+  // Only a redis-server working in this very directory is ours: pids get reused.
+  if (info && info.comm.startsWith('redis-server') && info.cwd === realpathSync(dataDir)) {
+    if (owner && info.ppid === owner && isAlive(owner))
+      throw new HostError(
+        `${dataDir} is in use by a running redis-server (pid ${pid}, started by pid ${owner})`,
+      );
+    log(`stopping a redis-server (pid ${pid}) left running in ${dataDir} by an earlier run`);
+    process.kill(pid, 'SIGTERM');
+    await waitGone(pid, 5000);
+  }
+  rmSync(pidfile, { force: true });
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').pop() ?? '';
+}
+
+function logTail(file: string, lines = 5): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Starts a private redis-server on loopback and waits until it answers PING. */
+export async function startRedis(options: RedisOptions): Promise<RedisServer> {
+  const log = options.log ?? (() => {});
+  const binary = await ensureRedisServer(log);
+  mkdirSync(options.dataDir, { recursive: true });
+  const dataDir = realpathSync(options.dataDir);
+  await reapLeftover(dataDir, log);
+  const logfile = join(dataDir, 'redis.log');
+  const pidfile = join(dataDir, 'redis.pid');
+  const aof = options.persistence === 'aof';
+  const timeoutMs = options.startTimeoutMs ?? 15000;
+
+  // A port picked free can be taken before redis binds it: pick again a few times.
+  for (let attempt = 1; ; attempt++) {
+    const port = options.port ?? (await freePort());
+    const child = spawnGuarded(
+      binary,
+      [
+        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--daemonize', 'no'],
+        ...['--logfile', logfile, '--save', '', '--appendonly', aof ? 'yes' : 'no'],
+        // BullMQ requires that Redis never evicts its keys.
+        ...['--maxmemory-policy', 'noeviction'],
+      ],
+      { cwd: dataDir, stdio: 'ignore' },
+    );
+    const pid = child.pid;
+    if (pid === undefined) throw new HostError(`could not start ${binary}`);
+    writeFileSync(pidfile, `${pid} ${process.pid}\n`);
+    const gone = exited(child);
+    const state: { early: { code: number | null } | null } = { early: null };
+    void gone.then((status) => (state.early = status));
+
+    const deadline = Date.now() + timeoutMs;
+    let answer = '';
+    while (!state.early && Date.now() < deadline) {
+      answer = await ping(port).catch((err: Error) => err.message);
+      if (answer === '+PONG') break;
+      await sleep(answer.startsWith('-LOADING') ? 100 : 20);
+    }
+    const { early } = state;
+    if (answer === '+PONG' && !early) {
+      const stop = async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+          await gone;
+          clearTimeout(timer);
+        }
+        rmSync(pidfile, { force: true });
+      };
+      return { url: `redis://127.0.0.1:${port}`, port, pid, stop };
+    }
+    if (!early) {
+      child.kill('SIGKILL');
+      await gone;
+    }
+    rmSync(pidfile, { force: true });
+    const tail = logTail(logfile);
+    if (early && options.port === undefined && attempt < 3 && /Address already in use/.test(tail)) continue;
+    throw new HostError(
+      early
+        ? `redis-server exited with code ${early.code} before it answered PING` +
+          (tail ? `; ${logfile} ends with:\n${tail}` : '')
+        : `redis-server did not answer PING within ${timeoutMs} ms (last answer: ${answer})`,
+    );
+  }
+}
