@@ -4,7 +4,28 @@ import { UsageError } from './usage';
 type Command = (argv: string[]) => Promise<number>;
 
 /** Commands load lazily so that `vmfarm check` never pays for NestJS or BullMQ. */
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {};
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  check: {
+    summary: 'check a disk image against the static image clauses (no farm needed)',
+    load: async () => (await import('./commands/check.js')).check,
+  },
+  serve: {
+    summary: 'run a whole farm here: controller, local agents, private Redis',
+    load: async () => (await import('./commands/serve.js')).serve,
+  },
+  agent: {
+    summary: 'run an agent for a controller, in the foreground',
+    load: async () => (await import('./commands/agent.js')).agent,
+  },
+  submit: {
+    summary: 'upload images and submit a test matrix (--wait for its report)',
+    load: async () => (await import('./commands/submit.js')).submit,
+  },
+  report: {
+    summary: "print a matrix's report (text, JSON or JUnit XML)",
+    load: async () => (await import('./commands/report.js')).report,
+  },
+};
 
 export function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));

@@ -1,1 +1,9 @@
-export {};
+export * from './errors';
+export * from './source';
+export * from './qcow2';
+export * from './open';
+export * from './guid';
+export * from './gpt';
+export * from './fat';
+export * from './pe';
+export * from './firmware';

@@ -1,1 +1,3 @@
 export * from './suite';
+export * from './registry';
+export { staticSuite, REMOVABLE_PATHS } from './static';

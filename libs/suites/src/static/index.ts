@@ -1,0 +1,75 @@
+import type { VerdictRecord } from '@vmfarm/protocol';
+import { HostError, ImageFormatError, openImage, type OpenedImage } from '@vmfarm/image';
+import { UnreadableImageError, type Suite, type SuiteContext, type SuiteOutcome } from '../suite';
+import { CHECKS } from './checks';
+import type { Inspection } from './inspection';
+import { SUITE_ID, verdict } from './verdicts';
+
+export { REMOVABLE_PATHS } from './checks';
+
+/** Errors that mean the input file itself cannot be read at all (exit 2 in the CLI). */
+const UNREADABLE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM', 'ELOOP']);
+
+async function open(path: string): Promise<OpenedImage | { hostError: Error }> {
+  try {
+    return await openImage(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    // Broken compression and qcow2 files the farm refuses (backing or external data file,
+    // encryption) cannot be read at all: no report, as for a missing file.
+    if ((code && UNREADABLE_CODES.has(code)) || err instanceof ImageFormatError)
+      throw new UnreadableImageError(`cannot read ${path}: ${(err as Error).message}`);
+    return { hostError: err as Error };
+  }
+}
+
+async function run(ctx: SuiteContext): Promise<SuiteOutcome> {
+  const opened = await open(ctx.imagePath);
+  if ('hostError' in opened)
+    return {
+      verdicts: CHECKS.map(([id]) =>
+        verdict(id, 'ERROR', `the image could not be opened: ${opened.hostError.message}`),
+      ),
+      image: { format: 'raw', arch: ctx.arch },
+    };
+  const s: Inspection = { disk: opened.disk, format: opened.format, declaredArch: ctx.arch, arch: ctx.arch };
+  const verdicts: VerdictRecord[] = [];
+  let hostFault: string | null = null;
+  try {
+    for (const [id, check] of CHECKS) {
+      if (!hostFault && ctx.signal.aborted) hostFault = 'the run was aborted';
+      if (hostFault) {
+        verdicts.push(verdict(id, 'ERROR', `not evaluated: ${hostFault}`));
+        continue;
+      }
+      try {
+        verdicts.push(await check(s));
+      } catch (err) {
+        if (err instanceof ImageFormatError) verdicts.push(verdict(id, 'FAIL', err.message));
+        else {
+          // An I/O error or a missing tool: the farm's fault, and nothing after it can be trusted.
+          hostFault = `host error while checking ${id}: ${(err as Error).message}`;
+          verdicts.push(
+            verdict(id, 'ERROR', hostFault, {
+              error: (err as Error).name,
+              hostError: err instanceof HostError,
+            }),
+          );
+        }
+      }
+    }
+  } finally {
+    await opened.close();
+  }
+  return { verdicts, image: { format: s.format, arch: s.arch } };
+}
+
+export const staticSuite: Suite = {
+  id: SUITE_ID,
+  title:
+    'Static disk-image checks (GPT, ESP, FAT32, removable path, EFI application, no variables, no firmware)',
+  subject: 'image',
+  clauses: CHECKS.map(([id]) => id),
+  targetKinds: ['static'],
+  run,
+};
