@@ -117,3 +117,92 @@ export const attemptAckSchema = z.object({
   retry: z.boolean(),
 });
 export type AttemptAck = z.infer<typeof attemptAckSchema>;
+
+/* Views the controller answers with (added with the controller; the CLI and dashboard read them). */
+
+/** What agents and the CLI learn from `GET /api/config`. */
+export const farmConfigSchema = z.object({ redisUrl: z.string(), queuePrefix: z.string() });
+export type FarmConfig = z.infer<typeof farmConfigSchema>;
+
+/** Answer of `POST /api/runs/:id/attempts/:n/start`: proceed is false when the run is already done. */
+export const attemptStartedSchema = z.object({
+  proceed: z.boolean(),
+  state: z.enum(['queued', 'running', 'retrying', 'done']),
+});
+export type AttemptStarted = z.infer<typeof attemptStartedSchema>;
+
+export const agentViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  host: z.string(),
+  version: z.string(),
+  capabilities: agentCapabilitiesSchema,
+  registeredAt: z.string(),
+  lastHeartbeat: z.string(),
+  online: z.boolean(),
+});
+export type AgentView = z.infer<typeof agentViewSchema>;
+
+export const attemptViewSchema = z.object({
+  attempt: z.number().int(),
+  agentId: z.string().nullable(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  /** PASS | FAIL | ERROR | SKIP, or `lost` when a later attempt started before this one reported. */
+  outcome: z.string().nullable(),
+  error: z.string().nullable(),
+  durationMs: z.number().nullable(),
+});
+
+export const artifactViewSchema = z.object({
+  attempt: z.number().int(),
+  name: z.string(),
+  mediaType: z.string(),
+  size: z.number().int(),
+});
+
+export const runViewSchema = z.object({
+  id: z.string(),
+  matrixId: z.string(),
+  image: z.string(),
+  target: z.string(),
+  targetKind: targetKindSchema,
+  suite: z.string(),
+  state: z.enum(['queued', 'running', 'retrying', 'done']),
+  verdict: z.enum(['PASS', 'FAIL', 'ERROR', 'SKIP']).nullable(),
+  attempts: z.array(attemptViewSchema),
+  verdicts: z.array(verdictRecordSchema),
+  artifacts: z.array(artifactViewSchema),
+  createdAt: z.string(),
+  finishedAt: z.string().nullable(),
+});
+export type RunView = z.infer<typeof runViewSchema>;
+
+export const matrixViewSchema = z.object({
+  id: z.string(),
+  createdAt: z.string(),
+  state: z.enum(['running', 'done']),
+  progress: z.object({ done: z.number().int(), total: z.number().int() }),
+  request: matrixRequestSchema,
+  cells: z.array(
+    z.object({
+      runId: z.string(),
+      image: z.string(),
+      target: z.string(),
+      suite: z.string(),
+      state: z.enum(['queued', 'running', 'retrying', 'done']),
+      verdict: z.enum(['PASS', 'FAIL', 'ERROR', 'SKIP']).nullable(),
+      attempts: z.number().int(),
+    }),
+  ),
+});
+export type MatrixView = z.infer<typeof matrixViewSchema>;
+
+/** Body of `POST /api/targets`: with `extends`, omitted fields come from that base profile. */
+export const targetCreateSchema = z.object({
+  id: targetIdSchema,
+  kind: targetKindSchema.optional(),
+  description: z.string().max(1000).optional(),
+  extends: targetIdSchema.optional(),
+  arch: z.array(archSchema).min(1).optional(),
+});

@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util';
+import { runAgent } from './agent';
+
+export { runAgent, type AgentHandle, type AgentOptions } from './agent';
+
+const USAGE = `usage: node apps/agent/dist/src/main.js --controller URL [--redis URL] [--name NAME] [--concurrency N] [--cache DIR] [--grace SECONDS]
+
+Environment: VMFARM_AGENT_FAULT_DELAY_MS delays every attempt (fault injection for tests).
+`;
+
+function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`--${flag} must be a non-negative integer, got '${raw}'`);
+  return n;
+}
+
+async function main(argv: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        controller: { type: 'string' },
+        redis: { type: 'string' },
+        name: { type: 'string' },
+        concurrency: { type: 'string' },
+        cache: { type: 'string' },
+        grace: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }));
+    if (values.help) {
+      process.stdout.write(USAGE);
+      return;
+    }
+    if (!values.controller) throw new Error('--controller URL is required');
+  } catch (err) {
+    process.stderr.write(`vmfarm agent: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  const agent = await runAgent({
+    controllerUrl: values.controller,
+    redisUrl: values.redis,
+    name: values.name,
+    concurrency: Math.max(1, positiveInt('concurrency', values.concurrency, 1)),
+    cacheDir: values.cache,
+    graceMs: positiveInt('grace', values.grace, 30) * 1000,
+    faultDelayMs: positiveInt('VMFARM_AGENT_FAULT_DELAY_MS', process.env.VMFARM_AGENT_FAULT_DELAY_MS, 0),
+    onReady: (id, kinds) =>
+      process.stdout.write(`vmfarm agent ${id} ready (kinds: ${kinds.join(', ') || 'none'})\n`),
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write(`vmfarm agent: ${signal}, finishing running attempts\n`);
+    agent.stop().then(
+      () => process.exit(0),
+      (err: Error) => {
+        process.stderr.write(`vmfarm agent: stop failed: ${err.message}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (require.main === module)
+  main(process.argv.slice(2)).catch((err: Error) => {
+    process.stderr.write(`vmfarm agent: ${err.message}\n`);
+    process.exit(1);
+  });

@@ -1,0 +1,7 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+/** The agent package version (dist/src/ → package root), reported when registering. */
+export const VERSION: string = (
+  JSON.parse(fs.readFileSync(path.resolve(__dirname, '../../package.json'), 'utf8')) as { version: string }
+).version;

@@ -1,0 +1,222 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, it } from 'node:test';
+import type { RunJobData, VerdictRecord } from '@vmfarm/protocol';
+import type { Suite } from '@vmfarm/suites';
+import { runAgent } from '../src/agent';
+import { HandedBack, runAttempt, type AttemptDeps } from '../src/attempt';
+import { ControllerClient } from '../src/client';
+import { ImageCache } from '../src/image-cache';
+import { probeCapabilities } from '../src/probes';
+import { findSuite } from '../src/suites';
+
+const SHA = 'a'.repeat(64);
+const job: RunJobData = {
+  runId: 'r',
+  matrixId: 'm',
+  suite: 'fake',
+  target: { id: 'static', kind: 'static', description: '', arch: ['aarch64'] },
+  image: { sha256: SHA, size: 512, format: 'raw', arch: 'aarch64' },
+};
+const pass: VerdictRecord = {
+  suite: 'fake',
+  clause: 'IMG-GPT',
+  level: 'MUST',
+  verdict: 'PASS',
+  message: 'ok',
+  evidence: {},
+};
+
+function suite(run: Suite['run']): Suite {
+  return {
+    id: 'fake',
+    title: 'fake',
+    subject: 'image',
+    clauses: ['IMG-GPT', 'IMG-FW-NOT-BUNDLED'],
+    targetKinds: ['static'],
+    run,
+  };
+}
+
+const deps = (s: Suite | undefined, over: Partial<AttemptDeps> = {}): AttemptDeps => ({
+  agentId: () => 'agent',
+  findSuite: () => s,
+  fetchImage: async () => '/image',
+  faultDelayMs: 0,
+  ...over,
+});
+
+describe('one attempt', () => {
+  it('reports the suite verdicts and what it learnt of the image', async () => {
+    const result = await runAttempt(
+      job,
+      new AbortController().signal,
+      deps(
+        suite(async (ctx) => ({
+          verdicts: [{ ...pass, evidence: { path: ctx.imagePath } }],
+          image: { format: 'raw', arch: 'aarch64' },
+        })),
+      ),
+    );
+    assert.deepEqual(result.verdicts, [{ ...pass, evidence: { path: '/image' } }]);
+    assert.deepEqual(result.image, { format: 'raw', arch: 'aarch64' });
+    assert.equal(result.error, undefined);
+  });
+
+  it('turns an exception from the suite or the host into ERROR for every clause, never FAIL or PASS', async () => {
+    const broken = suite(async () => {
+      throw new Error('disk on fire');
+    });
+    for (const d of [
+      deps(broken),
+      deps(
+        suite(async () => ({ verdicts: [pass], image: { format: 'raw', arch: null } })),
+        { fetchImage: async () => Promise.reject(new Error('404 gone')) },
+      ),
+    ]) {
+      const result = await runAttempt(job, new AbortController().signal, d);
+      assert.deepEqual(
+        result.verdicts.map((v) => [v.clause, v.level, v.verdict]),
+        [
+          ['IMG-GPT', 'MUST', 'ERROR'],
+          ['IMG-FW-NOT-BUNDLED', 'SHOULD', 'ERROR'],
+        ],
+      );
+      assert.match(result.error!, /disk on fire|404 gone/);
+    }
+    const unknown = await runAttempt(job, new AbortController().signal, deps(undefined));
+    assert.deepEqual(unknown.verdicts, []);
+    assert.match(unknown.error!, /not in this agent's registry/);
+  });
+
+  it('an abort because the agent stops hands the attempt back instead of reporting', async () => {
+    const abort = new AbortController();
+    const pending = runAttempt(
+      job,
+      abort.signal,
+      deps(
+        suite(async () => ({ verdicts: [pass], image: { format: 'raw', arch: null } })),
+        { faultDelayMs: 600_000 },
+      ),
+    );
+    abort.abort(new HandedBack('stopping'));
+    await assert.rejects(pending, HandedBack);
+  });
+
+  it('finds the suites of the registry', () => {
+    assert.equal(findSuite('static')?.id, 'static');
+    assert.equal(findSuite('nope'), undefined);
+  });
+});
+
+describe('capability probes', () => {
+  it('serves the kinds whose probe succeeds and shows why the others fail', async () => {
+    const caps = await probeCapabilities(2, [
+      { kind: 'static', needs: 'nothing', probe: async () => ({ ok: true, details: { v: 1 } }) },
+      {
+        kind: 'static',
+        needs: 'a broken probe',
+        probe: async () => {
+          throw new Error('no such binary');
+        },
+      },
+    ]);
+    assert.deepEqual(caps.targetKinds, ['static']);
+    assert.equal(caps.concurrency, 2);
+    assert.deepEqual(caps.probes.static, { ok: false, needs: 'a broken probe', error: 'no such binary' });
+  });
+});
+
+async function serve(handler: http.RequestListener): Promise<{ url: string; close(): Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
+}
+
+describe('image cache', () => {
+  it('downloads once, verifies the sha256, and keeps nothing corrupt', async () => {
+    const good = Buffer.alloc(4096, 9);
+    const goodSha = createHash('sha256').update(good).digest('hex');
+    let requests = 0;
+    const server = await serve((req, res) => {
+      requests++;
+      res.end(req.url?.includes(goodSha) ? good : Buffer.from('tampered'));
+    });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmfarm-cache-'));
+    try {
+      const cache = new ImageCache(dir, new ControllerClient(server.url));
+      const file = await cache.fetch(goodSha);
+      assert.ok(fs.readFileSync(file).equals(good));
+      await cache.fetch(goodSha);
+      assert.equal(requests, 1, 'a cache hit skips the download');
+      await assert.rejects(cache.fetch(SHA), /corrupt/);
+      assert.deepEqual(fs.readdirSync(path.join(dir, SHA.slice(0, 2))), []);
+    } finally {
+      await server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('registration', () => {
+  it('retries while the controller is unreachable, registers again when forgotten, stops cleanly', async () => {
+    const redisUrl = process.env.REDIS_URL;
+    if (!redisUrl) throw new Error('REDIS_URL is not set: run `npm test` or export REDIS_URL');
+    // A port nobody listens on yet.
+    const probe = await serve(() => undefined);
+    const port = new URL(probe.url).port;
+    await probe.close();
+    const lines: string[] = [];
+    let server: Awaited<ReturnType<typeof serve>> | undefined;
+    const starting = runAgent({
+      controllerUrl: `http://127.0.0.1:${port}`,
+      log: (l) => {
+        lines.push(l);
+        if (lines.length === 1)
+          void (async () => {
+            let registrations = 0;
+            const s = http.createServer((req, res) => {
+              res.setHeader('content-type', 'application/json');
+              // The controller forgets the agent once (a fresh database): it must register again.
+              if (req.url?.endsWith('/heartbeat')) {
+                res.statusCode = req.url.includes('agent-1') ? 404 : 200;
+                res.end('{}');
+                return;
+              }
+              registrations++;
+              res.end(
+                JSON.stringify({
+                  id: `agent-${registrations}`,
+                  redisUrl,
+                  queuePrefix: `agenttest${process.pid}`,
+                  heartbeatSeconds: 1,
+                }),
+              );
+            });
+            s.listen(Number(port), '127.0.0.1');
+            server = { url: '', close: () => new Promise((r) => s.close(() => r())) };
+          })();
+      },
+    });
+    const agent = await starting;
+    assert.equal(agent.id, 'agent-1');
+    assert.match(
+      lines[0],
+      /controller http:\/\/127\.0\.0\.1:\d+ unreachable \(ECONNREFUSED\); retrying in 0\.5s/,
+    );
+    while (agent.id === 'agent-1') await new Promise((r) => setTimeout(r, 100));
+    assert.equal(agent.id, 'agent-2');
+    assert.ok(lines.includes('vmfarm agent: re-registered as agent-2'), lines.join('\n'));
+    await agent.stop();
+    await server?.close();
+  });
+});

@@ -1,0 +1,173 @@
+import 'reflect-metadata';
+import {
+  Inject,
+  Injectable,
+  type DynamicModule,
+  type LoggerService,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import * as fs from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { AgentsService } from './agents/agents.service';
+import type { ControllerConfig } from './config';
+import { ApiExceptionFilter, sendApiError } from './http/api-exception.filter';
+import { AgentsController } from './http/controllers/agents.controller';
+import { ImagesController } from './http/controllers/images.controller';
+import { MatricesController } from './http/controllers/matrices.controller';
+import { SystemController } from './http/controllers/system.controller';
+import { TargetsController } from './http/controllers/targets.controller';
+import { ImageStore } from './images/image-store';
+import { ImagesService } from './images/images.service';
+import { MatricesService } from './matrices/matrices.service';
+import { BullRunQueue, type RunQueue } from './queue/run-queue';
+import { ArtifactStore } from './runs/artifact-store';
+import { ReconcileService } from './runs/reconcile.service';
+import { RunsService } from './runs/runs.service';
+import { AgentsRepository } from './store/agents.repository';
+import { databaseTarget, openDatabase, type Db } from './store/database';
+import { ImagesRepository } from './store/images.repository';
+import { MatricesRepository } from './store/matrices.repository';
+import { RunsRepository } from './store/runs.repository';
+import { TargetsRepository } from './store/targets.repository';
+import { DB } from './store/tokens';
+import { registryCatalog, SUITE_CATALOG, type SuiteCatalog } from './suites';
+import { TargetsService } from './targets/targets.service';
+import { ARTIFACT_STORE, CONFIG, IMAGE_STORE, RUN_QUEUE } from './tokens';
+
+/** Replaceable adapters for in-process tests. */
+export interface AppOverrides {
+  suites?: SuiteCatalog;
+  runQueue?: RunQueue;
+}
+
+/** Closes what the app opened outside Nest's own lifecycle: Redis connections, then the database. */
+@Injectable()
+class Resources implements OnApplicationShutdown {
+  constructor(
+    @Inject(RUN_QUEUE) private readonly queue: RunQueue,
+    @Inject(DB) private readonly db: Db,
+  ) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.queue.close();
+    await this.db.destroy();
+  }
+}
+
+const NEST_CHATTER = new Set([
+  'NestFactory',
+  'InstanceLoader',
+  'RoutesResolver',
+  'RouterExplorer',
+  'NestApplication',
+]);
+
+/** Nest's log lines go to stderr: stdout carries only the "listening" line the CLI waits for. */
+class StderrLogger implements LoggerService {
+  private write(level: string, message: unknown, context?: unknown) {
+    const ctx = typeof context === 'string' ? ` ${context}:` : '';
+    process.stderr.write(`vmfarm controller ${level}${ctx} ${String(message)}\n`);
+  }
+  log(message: unknown, ...rest: unknown[]) {
+    // Nest's start-up chatter (modules, route mapping) says nothing an operator needs.
+    if (!NEST_CHATTER.has(String(rest.at(-1)))) this.write('info', message, rest.at(-1));
+  }
+  error(message: unknown, ...rest: unknown[]) {
+    this.write('error', message, rest.at(-1));
+  }
+  warn(message: unknown, ...rest: unknown[]) {
+    this.write('warn', message, rest.at(-1));
+  }
+}
+
+export function appModule(config: ControllerConfig, db: Db, overrides: AppOverrides = {}): DynamicModule {
+  class VmfarmModule {}
+  return {
+    module: VmfarmModule,
+    controllers: [
+      ImagesController,
+      TargetsController,
+      MatricesController,
+      AgentsController,
+      SystemController,
+    ],
+    providers: [
+      { provide: CONFIG, useValue: config },
+      { provide: DB, useValue: db },
+      { provide: IMAGE_STORE, useValue: new ImageStore(config.dataDir) },
+      { provide: ARTIFACT_STORE, useValue: new ArtifactStore(config.dataDir) },
+      {
+        provide: RUN_QUEUE,
+        useValue: overrides.runQueue ?? new BullRunQueue(config.redisUrl, config.queuePrefix),
+      },
+      { provide: SUITE_CATALOG, useValue: overrides.suites ?? registryCatalog() },
+      ImagesRepository,
+      TargetsRepository,
+      MatricesRepository,
+      RunsRepository,
+      AgentsRepository,
+      ImagesService,
+      TargetsService,
+      MatricesService,
+      RunsService,
+      AgentsService,
+      ReconcileService,
+      Resources,
+    ],
+  };
+}
+
+/** JSON bodies everywhere except the image upload, whose body is the image stream itself. */
+function jsonBodies() {
+  const parse = express.json({ limit: '64mb' });
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (req.method === 'PUT' && req.path === '/api/images') return next();
+    parse(req, res, (err?: unknown) => (err ? sendApiError(res, err) : next()));
+  };
+}
+
+/** The controller app, initialised (migrated, reconciled) but not listening. */
+export async function createApp(
+  config: ControllerConfig,
+  overrides: AppOverrides = {},
+): Promise<NestExpressApplication> {
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const db = await openDatabase(databaseTarget(config.databaseUrl, config.dataDir));
+  let app: NestExpressApplication;
+  try {
+    app = await NestFactory.create<NestExpressApplication>(appModule(config, db, overrides), {
+      bodyParser: false,
+      logger: new StderrLogger(),
+      abortOnError: false,
+    });
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  app.disable('x-powered-by');
+  app.use(jsonBodies());
+  app.useGlobalFilters(new ApiExceptionFilter());
+  await app.init();
+  return app;
+}
+
+export interface RunningController {
+  app: NestExpressApplication;
+  url: string;
+  close(): Promise<void>;
+}
+
+/** createApp, then listen and print the one line the CLI waits for. */
+export async function bootstrap(
+  config: ControllerConfig,
+  overrides: AppOverrides = {},
+): Promise<RunningController> {
+  const app = await createApp(config, overrides);
+  await app.listen(config.port, config.host);
+  const { port } = app.getHttpServer().address() as AddressInfo;
+  const url = `http://${config.host}:${port}`;
+  process.stdout.write(`vmfarm controller listening on ${url}\n`);
+  return { app, url, close: () => app.close() };
+}

@@ -1,0 +1,65 @@
+import * as path from 'node:path';
+import { DEFAULT_QUEUE_PREFIX } from '@vmfarm/protocol';
+
+export interface ControllerConfig {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** `postgres://…` selects PostgreSQL; `sqlite:PATH` or undefined is SQLite (default `<data>/vmfarm.sqlite`). */
+  databaseUrl?: string;
+  redisUrl: string;
+  queuePrefix: string;
+  maxImageBytes: number;
+  /** Bundled base target profiles (`deploy/targets/*.json`). */
+  targetsDir: string;
+  /** Agents heartbeat this often; three missed beats count as offline. */
+  heartbeatSeconds: number;
+}
+
+export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 ** 3;
+
+/** From dist/src/ of this app up to the repository root. */
+const BUNDLED_TARGETS = path.resolve(__dirname, '../../../../deploy/targets');
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function integer(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new ConfigError(`${name} must be a non-negative integer, got '${raw}'`);
+  return n;
+}
+
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
+  if (!env.REDIS_URL) throw new ConfigError('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
+  return resolveConfig({
+    port: integer('PORT', env.PORT, 8700),
+    host: env.HOST || '127.0.0.1',
+    dataDir: env.VMFARM_DATA || path.resolve('.vmfarm/data'),
+    databaseUrl: env.DATABASE_URL || undefined,
+    redisUrl: env.REDIS_URL,
+    queuePrefix: env.VMFARM_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
+    maxImageBytes: integer('VMFARM_MAX_IMAGE_BYTES', env.VMFARM_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES),
+    targetsDir: env.VMFARM_TARGETS_DIR || undefined,
+  });
+}
+
+/** Fills defaults for in-process use: only redisUrl and dataDir are required. */
+export function resolveConfig(
+  partial: Partial<ControllerConfig> & Pick<ControllerConfig, 'redisUrl' | 'dataDir'>,
+): ControllerConfig {
+  return {
+    port: partial.port ?? 8700,
+    host: partial.host ?? '127.0.0.1',
+    dataDir: path.resolve(partial.dataDir),
+    databaseUrl: partial.databaseUrl,
+    redisUrl: partial.redisUrl,
+    queuePrefix: partial.queuePrefix ?? DEFAULT_QUEUE_PREFIX,
+    maxImageBytes: partial.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    targetsDir: partial.targetsDir ?? BUNDLED_TARGETS,
+    heartbeatSeconds: partial.heartbeatSeconds ?? 5,
+  };
+}

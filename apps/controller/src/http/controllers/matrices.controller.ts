@@ -1,0 +1,54 @@
+import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import {
+  matrixRequestSchema,
+  renderMatrixJUnit,
+  type MatrixReport,
+  type MatrixView,
+  type RunView,
+} from '@vmfarm/protocol';
+import type { Response } from 'express';
+import { MatricesService } from '../../matrices/matrices.service';
+import { RunsService } from '../../runs/runs.service';
+import { idParams, listQuery, reportQuery } from '../schemas';
+import { validate } from '../validate';
+
+@Controller('api')
+export class MatricesController {
+  constructor(
+    private readonly matrices: MatricesService,
+    private readonly runs: RunsService,
+  ) {}
+
+  @Post('matrices')
+  create(@Body() body: unknown): Promise<MatrixView> {
+    return this.matrices.create(validate({ body: [matrixRequestSchema, body] }).body);
+  }
+
+  @Get('matrices')
+  list(@Query() query: unknown): Promise<MatrixView[]> {
+    return this.matrices.list(validate({ query: [listQuery, query] }).query.limit);
+  }
+
+  @Get('matrices/:id')
+  get(@Param() params: unknown): Promise<MatrixView> {
+    return this.matrices.get(validate({ params: [idParams, params] }).params.id);
+  }
+
+  @Get('matrices/:id/report')
+  async report(
+    @Param() params: unknown,
+    @Query() query: unknown,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<MatrixReport | string> {
+    const input = validate({ params: [idParams, params], query: [reportQuery, query] });
+    const report = await this.matrices.report(input.params.id);
+    if (input.query.format === 'json') return report;
+    res.type('application/xml');
+    return renderMatrixJUnit(report);
+  }
+
+  @Get('runs/:id')
+  run(@Param() params: unknown): Promise<RunView> {
+    return this.runs.view(validate({ params: [idParams, params] }).params.id);
+  }
+}

@@ -1,0 +1,276 @@
+import {
+  agentRegisteredSchema,
+  agentRegistrationSchema,
+  agentViewSchema,
+  apiErrorSchema,
+  attemptAckSchema,
+  attemptResultSchema,
+  attemptStartedSchema,
+  attemptStartSchema,
+  farmConfigSchema,
+  imageResourceSchema,
+  imageUploadQuerySchema,
+  matrixReportSchema,
+  matrixRequestSchema,
+  matrixViewSchema,
+  runViewSchema,
+  suiteInfoSchema,
+  targetCreateSchema,
+  targetProfileSchema,
+} from '@vmfarm/protocol';
+import { z } from 'zod';
+import {
+  attemptParams,
+  healthSchema,
+  idParams,
+  listQuery,
+  okSchema,
+  reportQuery,
+  shaParams,
+  targetParams,
+  IMAGE_MEDIA_TYPES,
+} from './schemas';
+
+type Body = z.ZodType | 'binary';
+
+export interface Route {
+  method: 'get' | 'put' | 'post';
+  /** Express-style path (`:id`), as the controllers declare it. */
+  path: string;
+  summary: string;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: Body;
+  /** Status code → schema ('binary' for a byte stream, 'xml' for JUnit). */
+  responses: Record<number, z.ZodType | 'binary' | 'xml' | null>;
+}
+
+const array = <T extends z.ZodType>(s: T) => z.array(s);
+
+/** Every route of the API; test/openapi.test.ts checks it equals the routes Nest serves. */
+export const ROUTES: Route[] = [
+  {
+    method: 'put',
+    path: '/api/images',
+    summary: 'Upload a disk image (raw or qcow2, optionally gzip or xz); content-addressed by sha256',
+    query: imageUploadQuerySchema,
+    body: 'binary',
+    responses: { 200: imageResourceSchema, 201: imageResourceSchema, 400: null, 413: null, 415: null },
+  },
+  {
+    method: 'get',
+    path: '/api/images',
+    summary: 'List images',
+    responses: { 200: array(imageResourceSchema) },
+  },
+  {
+    method: 'get',
+    path: '/api/images/:sha256',
+    summary: 'One image',
+    params: shaParams,
+    responses: { 200: imageResourceSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/images/:sha256/content',
+    summary: 'The image bytes (decompressed), streamed',
+    params: shaParams,
+    responses: { 200: 'binary', 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/targets',
+    summary: 'Target profiles',
+    responses: { 200: array(targetProfileSchema) },
+  },
+  {
+    method: 'post',
+    path: '/api/targets',
+    summary: 'Create a target profile, optionally extending a base profile',
+    body: targetCreateSchema,
+    responses: { 201: targetProfileSchema, 400: null, 409: null },
+  },
+  {
+    method: 'get',
+    path: '/api/targets/:id',
+    summary: 'One target profile',
+    params: targetParams,
+    responses: { 200: targetProfileSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/suites',
+    summary: 'The suite registry',
+    responses: { 200: array(suiteInfoSchema) },
+  },
+  {
+    method: 'post',
+    path: '/api/matrices',
+    summary: 'Submit images × targets × suites; validated whole, then queued',
+    body: matrixRequestSchema,
+    responses: { 201: matrixViewSchema, 400: null },
+  },
+  {
+    method: 'get',
+    path: '/api/matrices',
+    summary: 'Recent matrices',
+    query: listQuery,
+    responses: { 200: array(matrixViewSchema) },
+  },
+  {
+    method: 'get',
+    path: '/api/matrices/:id',
+    summary: 'A matrix: state, progress, cells',
+    params: idParams,
+    responses: { 200: matrixViewSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/matrices/:id/report',
+    summary: 'The matrix report as JSON or JUnit XML',
+    params: idParams,
+    query: reportQuery,
+    responses: { 200: matrixReportSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/runs/:id',
+    summary: 'A run: state, attempts, verdicts, artifacts',
+    params: idParams,
+    responses: { 200: runViewSchema, 404: null },
+  },
+  {
+    method: 'post',
+    path: '/api/agents',
+    summary: 'Register an agent',
+    body: agentRegistrationSchema,
+    responses: { 201: agentRegisteredSchema, 400: null },
+  },
+  {
+    method: 'get',
+    path: '/api/agents',
+    summary: 'Agents and their status',
+    responses: { 200: array(agentViewSchema) },
+  },
+  {
+    method: 'post',
+    path: '/api/agents/:id/heartbeat',
+    summary: 'Agent heartbeat',
+    params: idParams,
+    responses: { 200: okSchema, 404: null },
+  },
+  {
+    method: 'post',
+    path: '/api/runs/:id/attempts/:n/start',
+    summary: 'An agent starts attempt n of a run',
+    params: attemptParams,
+    body: attemptStartSchema,
+    responses: { 200: attemptStartedSchema, 404: null },
+  },
+  {
+    method: 'post',
+    path: '/api/runs/:id/attempts/:n/result',
+    summary: 'An agent reports attempt n (idempotent)',
+    params: attemptParams,
+    body: attemptResultSchema,
+    responses: { 200: attemptAckSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/config',
+    summary: 'Where agents find the queues',
+    responses: { 200: farmConfigSchema },
+  },
+  {
+    method: 'get',
+    path: '/api/health',
+    summary: 'Liveness and database check',
+    responses: { 200: healthSchema, 503: healthSchema },
+  },
+  { method: 'get', path: '/api/openapi.json', summary: 'This document', responses: { 200: null } },
+];
+
+const json = (schema: z.ZodType, io: 'input' | 'output') => {
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<
+    string,
+    unknown
+  >;
+  return rest;
+};
+
+function parameters(schema: z.ZodObject | undefined, where: 'path' | 'query') {
+  if (!schema) return [];
+  const doc = json(schema, 'input') as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(doc.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: where,
+    required: where === 'path' || (doc.required ?? []).includes(name),
+    schema: s,
+  }));
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  200: 'OK',
+  201: 'Created',
+  400: 'Invalid request: every problem listed',
+  404: 'Not found',
+  409: 'Conflict',
+  413: 'Too large',
+  415: 'Unsupported media type',
+  503: 'Unavailable',
+};
+
+export function openApiDocument(version: string): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of ROUTES) {
+    const path = r.path.replace(/:(\w+)/g, '{$1}');
+    const responses: Record<string, unknown> = {};
+    for (const [code, schema] of Object.entries(r.responses)) {
+      const status = Number(code);
+      const content =
+        schema === 'binary'
+          ? {
+              'application/octet-stream': {
+                schema: { type: 'string', contentMediaType: 'application/octet-stream' },
+              },
+            }
+          : schema === 'xml'
+            ? { 'application/xml': { schema: { type: 'string' } } }
+            : schema
+              ? { 'application/json': { schema: json(schema, 'output') } }
+              : status >= 400
+                ? { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } }
+                : undefined;
+      responses[code] = { description: DESCRIPTIONS[status] ?? 'Response', ...(content ? { content } : {}) };
+    }
+    if (r.path.endsWith('/report'))
+      (responses['200'] as { content: Record<string, unknown> }).content['application/xml'] = {
+        schema: { type: 'string', description: 'JUnit XML (format=junit)' },
+      };
+    paths[path] ??= {};
+    paths[path][r.method] = {
+      summary: r.summary,
+      parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
+      ...(r.body
+        ? {
+            requestBody: {
+              required: true,
+              content:
+                r.body === 'binary'
+                  ? Object.fromEntries(
+                      IMAGE_MEDIA_TYPES.map((t) => [t, { schema: { type: 'string', contentMediaType: t } }]),
+                    )
+                  : { 'application/json': { schema: json(r.body, 'input') } },
+            },
+          }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'vmfarm controller', version },
+    paths,
+    components: { schemas: { ApiError: json(apiErrorSchema, 'output') } },
+  };
+}

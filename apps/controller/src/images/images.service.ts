@@ -1,0 +1,78 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Arch, ImageResource } from '@vmfarm/protocol';
+import type { Readable } from 'node:stream';
+import type { ControllerConfig } from '../config';
+import { ApiHttpError, badRequest, notFound } from '../errors';
+import { ImagesRepository } from '../store/images.repository';
+import { CONFIG, IMAGE_STORE } from '../tokens';
+import type { ImageStore, Ingested } from './image-store';
+
+const QCOW_MAGIC = Buffer.from('QFI\xfb', 'latin1');
+
+/** Checks the decompressed bytes look like a disk at all; returns the format. */
+export function classify(ingested: Pick<Ingested, 'size' | 'head'>): ImageResource['format'] {
+  if (ingested.size === 0) throw badRequest('empty body: expected the bytes of a disk image (raw or qcow2)');
+  if (ingested.head.subarray(0, 4).equals(QCOW_MAGIC)) return 'qcow2';
+  if (ingested.size % 512 !== 0)
+    throw badRequest(`not a disk image: ${ingested.size} bytes is not a whole number of 512-byte sectors`);
+  return 'raw';
+}
+
+@Injectable()
+export class ImagesService {
+  constructor(
+    private readonly images: ImagesRepository,
+    @Inject(IMAGE_STORE) private readonly store: ImageStore,
+    @Inject(CONFIG) private readonly config: ControllerConfig,
+  ) {}
+
+  /** Stores an upload; `created` is false when that content was already there. */
+  async upload(
+    body: Readable,
+    query: { name?: string; arch?: Arch },
+    contentLength: number | undefined,
+  ): Promise<{ created: boolean; image: ImageResource }> {
+    const limit = this.config.maxImageBytes;
+    if (contentLength !== undefined && contentLength > limit)
+      throw new ApiHttpError(413, `image larger than the limit of ${limit} bytes (VMFARM_MAX_IMAGE_BYTES)`);
+    const ingested = await this.store.ingest(body, limit);
+    let format: ImageResource['format'];
+    try {
+      format = classify(ingested);
+    } catch (err) {
+      await this.store.discard(ingested.tempPath);
+      throw err;
+    }
+    const existing = await this.images.get(ingested.sha256);
+    await this.store.commit(ingested.tempPath, ingested.sha256);
+    if (existing) return { created: false, image: existing };
+    const image: ImageResource = {
+      sha256: ingested.sha256,
+      size: ingested.size,
+      format,
+      arch: query.arch ?? null,
+      name: query.name || `image-${ingested.sha256.slice(0, 12)}`,
+      uploadedAs: ingested.container,
+      createdAt: new Date().toISOString(),
+    };
+    if (await this.images.insert(image)) return { created: true, image };
+    // Another upload of the same bytes won the race.
+    return { created: false, image: (await this.images.get(image.sha256)) ?? image };
+  }
+
+  async get(sha256: string): Promise<ImageResource> {
+    const image = await this.images.get(sha256);
+    if (!image) throw notFound(`no image ${sha256}`);
+    return image;
+  }
+
+  list(): Promise<ImageResource[]> {
+    return this.images.list();
+  }
+
+  async content(sha256: string): Promise<{ image: ImageResource; stream: Readable }> {
+    const image = await this.get(sha256);
+    if (!this.store.exists(sha256)) throw notFound(`image ${sha256} is registered but its file is missing`);
+    return { image, stream: this.store.open(sha256) };
+  }
+}

@@ -1,0 +1,76 @@
+import type { ImageResource, MatrixRequest, SuiteInfo, TargetProfile } from '@vmfarm/protocol';
+import type { FieldError } from '../errors';
+
+export interface Cell {
+  image: ImageResource;
+  target: TargetProfile;
+  suite: string;
+}
+
+/**
+ * Expands a matrix request into cells, or lists every problem at once: unknown images, targets and
+ * suites, suites a target kind cannot run, image architectures a target does not offer.
+ */
+export function planMatrix(
+  request: MatrixRequest,
+  images: ReadonlyMap<string, ImageResource>,
+  targets: ReadonlyMap<string, TargetProfile>,
+  suites: readonly SuiteInfo[],
+): { cells: Cell[]; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const suiteById = new Map(suites.map((s) => [s.id, s]));
+  const all = request.suites.length === 1 && request.suites[0] === 'all';
+  const imageIds = [...new Set(request.images)];
+  const targetIds = [...new Set(request.targets)];
+  const suiteIds = [...new Set(request.suites)];
+
+  request.images.forEach((sha, i) => {
+    if (!images.has(sha)) errors.push({ path: `images.${i}`, message: `unknown image ${sha}` });
+  });
+  request.targets.forEach((id, i) => {
+    if (!targets.has(id)) errors.push({ path: `targets.${i}`, message: `unknown target ${id}` });
+  });
+  if (!all)
+    request.suites.forEach((id, j) => {
+      const suite = suiteById.get(id);
+      if (!suite) {
+        errors.push({
+          path: `suites.${j}`,
+          message: `unknown suite ${id}${id === 'all' ? " ('all' must be alone)" : ''}`,
+        });
+        return;
+      }
+      for (const t of targetIds) {
+        const target = targets.get(t);
+        if (target && !suite.targetKinds.includes(target.kind))
+          errors.push({
+            path: `suites.${j}`,
+            message: `suite ${id} cannot run on target ${t} (kind ${target.kind}; it needs ${suite.targetKinds.join(' or ') || 'nothing available'})`,
+          });
+      }
+    });
+  request.targets.forEach((t, i) => {
+    const target = targets.get(t);
+    if (!target) return;
+    if (all && !suites.some((s) => s.targetKinds.includes(target.kind)))
+      errors.push({ path: `targets.${i}`, message: `no suite can run on target ${t} (kind ${target.kind})` });
+    request.images.forEach((sha, k) => {
+      const arch = images.get(sha)?.arch;
+      if (arch && !target.arch.includes(arch))
+        errors.push({
+          path: `images.${k}`,
+          message: `image ${sha.slice(0, 12)} is ${arch} but target ${t} offers ${target.arch.join(', ')}`,
+        });
+    });
+  });
+  if (errors.length > 0) return { cells: [], errors };
+
+  const cells: Cell[] = [];
+  for (const sha of imageIds)
+    for (const t of targetIds) {
+      const target = targets.get(t)!;
+      const ids = all ? suites.filter((s) => s.targetKinds.includes(target.kind)).map((s) => s.id) : suiteIds;
+      for (const suite of ids) cells.push({ image: images.get(sha)!, target, suite });
+    }
+  return { cells, errors };
+}

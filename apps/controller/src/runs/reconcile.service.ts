@@ -1,0 +1,74 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
+import type { TargetKind } from '@vmfarm/protocol';
+import type { RunQueue } from '../queue/run-queue';
+import { RunsRepository } from '../store/runs.repository';
+import { RUN_QUEUE } from '../tokens';
+import { RunsService } from './runs.service';
+
+/** How often SQL and BullMQ are compared while running (start-up always compares once). */
+const RECONCILE_EVERY_MS = 60_000;
+
+/**
+ * Nothing lost: SQL is the truth about runs. A run not done whose job Redis lost is re-added under
+ * the same job id; a job BullMQ gave up on (or finished without a result) ends its run as ERROR.
+ */
+@Injectable()
+export class ReconcileService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger('Reconcile');
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly runs: RunsRepository,
+    private readonly service: RunsService,
+    @Inject(RUN_QUEUE) private readonly queue: RunQueue,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.queue.onFinalFailure((runId, reason) => {
+      this.service
+        .recordQueueFailure(runId, reason)
+        .catch((err: Error) => this.log.error(`run ${runId}: ${err.message}`));
+    });
+    await this.reconcile();
+    this.timer = setInterval(() => {
+      this.running ??= this.reconcile()
+        .then(() => undefined)
+        .catch((err: Error) => this.log.warn(`reconciliation failed: ${err.message}`))
+        .finally(() => (this.running = undefined));
+    }, RECONCILE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Returns how many runs were re-queued and how many recorded as ERROR. */
+  async reconcile(): Promise<{ requeued: number; failed: number }> {
+    const requeue = [];
+    let failed = 0;
+    for (const run of await this.runs.listUnfinished()) {
+      const { state, failedReason } = await this.queue.jobState(run.targetKind as TargetKind, run.id);
+      if (state === 'missing') requeue.push(run.job);
+      else if (state === 'failed')
+        failed += Number(await this.service.recordQueueFailure(run.id, failedReason || 'job failed'));
+      else if (state === 'completed')
+        failed += Number(
+          await this.service.recordQueueFailure(run.id, 'job completed without a recorded result'),
+        );
+    }
+    if (requeue.length > 0) {
+      await this.queue.enqueue(requeue);
+      this.log.log(`re-queued ${requeue.length} run(s) missing from the queue`);
+    }
+    return { requeued: requeue.length, failed };
+  }
+}

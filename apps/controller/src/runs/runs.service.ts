@@ -1,0 +1,127 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { AttemptAck, AttemptResult, AttemptStarted, RunView } from '@vmfarm/protocol';
+import { notFound } from '../errors';
+import { ImagesRepository } from '../store/images.repository';
+import { RunsRepository, type ArtifactRow } from '../store/runs.repository';
+import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
+import { ARTIFACT_STORE } from '../tokens';
+import type { ArtifactStore } from './artifact-store';
+import { errorVerdicts, nextState, outcomeOf } from './outcome';
+
+@Injectable()
+export class RunsService {
+  private readonly log = new Logger('RunsService');
+
+  constructor(
+    private readonly runs: RunsRepository,
+    @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
+    @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
+    private readonly images: ImagesRepository,
+  ) {}
+
+  private async run(id: string) {
+    const run = await this.runs.get(id);
+    if (!run) throw notFound(`no run ${id}`);
+    return run;
+  }
+
+  async view(id: string): Promise<RunView> {
+    const run = await this.run(id);
+    const [attempts, verdicts, artifacts] = await Promise.all([
+      this.runs.attempts(id),
+      this.runs.finalVerdicts([run]),
+      this.runs.artifacts(id),
+    ]);
+    return {
+      id: run.id,
+      matrixId: run.matrixId,
+      image: run.image,
+      target: run.targetId,
+      targetKind: run.job.target.kind,
+      suite: run.suite,
+      state: run.state,
+      verdict: run.verdict,
+      attempts: attempts.map(({ runId: _r, ...a }) => a),
+      verdicts: verdicts.get(id) ?? [],
+      artifacts: artifacts.map(({ path: _p, ...a }) => a),
+      createdAt: run.createdAt,
+      finishedAt: run.finishedAt,
+    };
+  }
+
+  /** Attempt n begins; a run already done tells the agent not to bother. */
+  async startAttempt(runId: string, attempt: number, agentId: string): Promise<AttemptStarted> {
+    const run = await this.run(runId);
+    if (run.state === 'done') return { proceed: false, state: 'done' };
+    await this.runs.startAttempt(runId, attempt, agentId, new Date().toISOString());
+    return { proceed: true, state: 'running' };
+  }
+
+  /** Records an attempt's result once: a repeat, or a result for a run already done, changes nothing. */
+  async recordResult(runId: string, attempt: number, result: AttemptResult): Promise<AttemptAck> {
+    const run = await this.run(runId);
+    if (run.state === 'done') return { recorded: false, retry: false };
+    const previous = await this.runs.attempt(runId, attempt);
+    if (previous?.finishedAt)
+      return { recorded: false, retry: previous.outcome === 'ERROR' && run.state === 'retrying' };
+    const outcome = outcomeOf(result);
+    const { state, retry } = nextState(outcome, attempt);
+    const verdicts =
+      result.verdicts.length > 0
+        ? result.verdicts
+        : errorVerdicts(
+            run.suite,
+            this.suites.get(run.suite)?.clauses ?? [],
+            result.error ?? 'the attempt reported no verdicts',
+          );
+    const artifacts: ArtifactRow[] = [];
+    for (const a of result.artifacts) {
+      const bytes = Buffer.from(a.contentBase64, 'base64');
+      const path = await this.artifacts.write(runId, attempt, a.name, bytes);
+      artifacts.push({ attempt, name: a.name, mediaType: a.mediaType, size: bytes.length, path });
+    }
+    const recorded = await this.runs.recordAttempt({
+      runId,
+      attempt,
+      agentId: result.agentId,
+      outcome,
+      error: result.error ?? null,
+      durationMs: result.durationMs,
+      verdicts,
+      artifacts,
+      runState: state,
+      runVerdict: state === 'done' ? outcome : null,
+      at: new Date().toISOString(),
+    });
+    if (recorded && result.image?.arch) await this.images.setArchIfUnknown(run.image, result.image.arch);
+    return recorded ? { recorded: true, retry } : { recorded: false, retry: false };
+  }
+
+  /**
+   * BullMQ gave up on a job (attempts exhausted, stalled too often) or lost it after it finished:
+   * unless a final result is recorded, the run ends as ERROR with the reason.
+   */
+  async recordQueueFailure(runId: string, reason: string): Promise<boolean> {
+    const run = await this.runs.get(runId);
+    if (!run || run.state === 'done') return false;
+    const attempts = await this.runs.attempts(runId);
+    const last = attempts.at(-1);
+    const attempt = last && !last.finishedAt ? last.attempt : Math.max(run.attempts, last?.attempt ?? 0) + 1;
+    const message = `the queue gave up on this run: ${reason}`;
+    const recorded = await this.runs.recordAttempt({
+      runId,
+      attempt,
+      agentId: last && !last.finishedAt ? last.agentId : null,
+      outcome: 'ERROR',
+      error: message,
+      durationMs: null,
+      verdicts: errorVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], message),
+      artifacts: [],
+      runState: 'done',
+      runVerdict: 'ERROR',
+      at: new Date().toISOString(),
+    });
+    if (recorded) this.log.warn(`run ${runId} recorded ERROR: ${message}`);
+    return recorded;
+  }
+}

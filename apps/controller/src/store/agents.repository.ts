@@ -1,0 +1,57 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { AgentCapabilities } from '@vmfarm/protocol';
+import type { Db } from './database';
+import { DB } from './tokens';
+
+export interface AgentRow {
+  id: string;
+  name: string;
+  host: string;
+  version: string;
+  capabilities: AgentCapabilities;
+  registeredAt: string;
+  lastHeartbeat: string;
+}
+
+@Injectable()
+export class AgentsRepository {
+  constructor(@Inject(DB) private readonly db: Db) {}
+
+  async insert(agent: AgentRow): Promise<void> {
+    await this.db
+      .insertInto('agents')
+      .values({
+        id: agent.id,
+        name: agent.name,
+        host: agent.host,
+        version: agent.version,
+        capabilities: JSON.stringify(agent.capabilities),
+        registered_at: agent.registeredAt,
+        last_heartbeat: agent.lastHeartbeat,
+      })
+      .execute();
+  }
+
+  /** false when no such agent. */
+  async heartbeat(id: string, at: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('agents')
+      .set({ last_heartbeat: at })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
+  }
+
+  async list(): Promise<AgentRow[]> {
+    const rows = await this.db.selectFrom('agents').selectAll().orderBy('registered_at', 'desc').execute();
+    return rows.map((r) => ({
+      id: r.id,
+      name: r.name,
+      host: r.host,
+      version: r.version,
+      capabilities: JSON.parse(r.capabilities) as AgentCapabilities,
+      registeredAt: r.registered_at,
+      lastHeartbeat: r.last_heartbeat,
+    }));
+  }
+}

@@ -1,0 +1,81 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { ImageResource } from '@vmfarm/protocol';
+import type { Selectable } from 'kysely';
+import type { Db } from './database';
+import type { ImagesTable } from './schema';
+import { DB } from './tokens';
+
+function toImage(row: Selectable<ImagesTable>): ImageResource {
+  return {
+    sha256: row.sha256,
+    size: Number(row.size),
+    format: row.format as ImageResource['format'],
+    arch: row.arch as ImageResource['arch'],
+    name: row.name,
+    uploadedAs: row.uploaded_as as ImageResource['uploadedAs'],
+    createdAt: row.created_at,
+  };
+}
+
+@Injectable()
+export class ImagesRepository {
+  constructor(@Inject(DB) private readonly db: Db) {}
+
+  /** false when an image with that sha256 already exists (nothing changed). */
+  async insert(image: ImageResource): Promise<boolean> {
+    const result = await this.db
+      .insertInto('images')
+      .values({
+        sha256: image.sha256,
+        size: image.size,
+        format: image.format,
+        arch: image.arch,
+        name: image.name,
+        uploaded_as: image.uploadedAs,
+        created_at: image.createdAt,
+      })
+      .onConflict((oc) => oc.column('sha256').doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+  }
+
+  /** Records the architecture a suite detected, for images uploaded without one. */
+  async setArchIfUnknown(sha256: string, arch: NonNullable<ImageResource['arch']>): Promise<void> {
+    await this.db
+      .updateTable('images')
+      .set({ arch })
+      .where('sha256', '=', sha256)
+      .where('arch', 'is', null)
+      .execute();
+  }
+
+  async get(sha256: string): Promise<ImageResource | undefined> {
+    const row = await this.db
+      .selectFrom('images')
+      .selectAll()
+      .where('sha256', '=', sha256)
+      .executeTakeFirst();
+    return row && toImage(row);
+  }
+
+  async getMany(sha256s: readonly string[]): Promise<ImageResource[]> {
+    if (sha256s.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('images')
+      .selectAll()
+      .where('sha256', 'in', [...sha256s])
+      .execute();
+    return rows.map(toImage);
+  }
+
+  async list(limit = 500): Promise<ImageResource[]> {
+    const rows = await this.db
+      .selectFrom('images')
+      .selectAll()
+      .orderBy('created_at', 'desc')
+      .orderBy('sha256')
+      .limit(limit)
+      .execute();
+    return rows.map(toImage);
+  }
+}

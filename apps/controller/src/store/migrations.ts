@@ -1,0 +1,127 @@
+import { Kysely, Migrator, type Migration, type MigrationProvider } from 'kysely';
+
+/** Versioned, in code: the compiled app needs no migration files on disk. Append, never edit. */
+const MIGRATIONS: Record<string, Migration> = {
+  '0001_init': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('images')
+        .addColumn('sha256', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('format', 'varchar(16)', (c) => c.notNull())
+        .addColumn('arch', 'varchar(16)')
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('uploaded_as', 'varchar(8)', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('targets')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('kind', 'varchar(32)', (c) => c.notNull())
+        .addColumn('profile', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('matrices')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('request', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('runs')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('matrix_id', 'varchar(64)', (c) => c.notNull().references('matrices.id'))
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('image_sha256', 'varchar(64)', (c) => c.notNull().references('images.sha256'))
+        .addColumn('target_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('target_kind', 'varchar(32)', (c) => c.notNull())
+        .addColumn('suite', 'varchar(100)', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('verdict', 'varchar(8)')
+        .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+        .addColumn('final_attempt', 'integer')
+        .addColumn('job', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('finished_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('runs_matrix').on('runs').columns(['matrix_id', 'seq']).execute();
+      await db.schema.createIndex('runs_state').on('runs').column('state').execute();
+      await db.schema
+        .createTable('attempts')
+        .addColumn('run_id', 'varchar(64)', (c) => c.notNull().references('runs.id'))
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('agent_id', 'varchar(64)')
+        .addColumn('started_at', 'varchar(32)')
+        .addColumn('finished_at', 'varchar(32)')
+        .addColumn('outcome', 'varchar(8)')
+        .addColumn('error', 'text')
+        .addColumn('duration_ms', 'double precision')
+        .addPrimaryKeyConstraint('attempts_pk', ['run_id', 'attempt'])
+        .execute();
+      await db.schema
+        .createTable('verdicts')
+        .addColumn('run_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('suite', 'varchar(100)', (c) => c.notNull())
+        .addColumn('clause', 'varchar(64)', (c) => c.notNull())
+        .addColumn('level', 'varchar(8)', (c) => c.notNull())
+        .addColumn('verdict', 'varchar(8)', (c) => c.notNull())
+        .addColumn('message', 'text', (c) => c.notNull())
+        .addColumn('evidence', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('verdicts_pk', ['run_id', 'attempt', 'seq'])
+        .addForeignKeyConstraint('verdicts_attempt', ['run_id', 'attempt'], 'attempts', ['run_id', 'attempt'])
+        .execute();
+      await db.schema
+        .createTable('artifacts')
+        .addColumn('run_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('name', 'varchar(100)', (c) => c.notNull())
+        .addColumn('media_type', 'varchar(200)', (c) => c.notNull())
+        .addColumn('size', 'bigint', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('artifacts_pk', ['run_id', 'attempt', 'name'])
+        .addForeignKeyConstraint('artifacts_attempt', ['run_id', 'attempt'], 'attempts', [
+          'run_id',
+          'attempt',
+        ])
+        .execute();
+      await db.schema
+        .createTable('agents')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('host', 'text', (c) => c.notNull())
+        .addColumn('version', 'varchar(50)', (c) => c.notNull())
+        .addColumn('capabilities', 'text', (c) => c.notNull())
+        .addColumn('registered_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('last_heartbeat', 'varchar(32)', (c) => c.notNull())
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of [
+        'agents',
+        'artifacts',
+        'verdicts',
+        'attempts',
+        'runs',
+        'matrices',
+        'targets',
+        'images',
+      ])
+        await db.schema.dropTable(t).execute();
+    },
+  },
+};
+
+const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
+
+export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(
+      failed ? `database migration ${failed} failed: ${reason}` : `cannot open the database: ${reason}`,
+    );
+  }
+}

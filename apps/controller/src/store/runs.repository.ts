@@ -1,0 +1,361 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { RunJobData, RunState, Verdict, VerdictRecord } from '@vmfarm/protocol';
+import { sql, type Insertable, type Selectable } from 'kysely';
+import type { Db } from './database';
+import type { AttemptsTable, RunsTable } from './schema';
+import { DB } from './tokens';
+
+export interface NewRun {
+  id: string;
+  matrixId: string;
+  seq: number;
+  job: RunJobData;
+  createdAt: string;
+}
+
+export interface RunRow {
+  id: string;
+  matrixId: string;
+  seq: number;
+  image: string;
+  targetId: string;
+  targetKind: string;
+  suite: string;
+  state: RunState;
+  verdict: Verdict | null;
+  attempts: number;
+  finalAttempt: number | null;
+  job: RunJobData;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export interface AttemptRow {
+  runId: string;
+  attempt: number;
+  agentId: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+  /** PASS | FAIL | ERROR | SKIP | lost */
+  outcome: string | null;
+  error: string | null;
+  durationMs: number | null;
+}
+
+export interface ArtifactRow {
+  attempt: number;
+  name: string;
+  mediaType: string;
+  size: number;
+  path: string;
+}
+
+/** Everything one reported attempt writes, decided by RunsService. */
+export interface AttemptRecord {
+  runId: string;
+  attempt: number;
+  agentId: string | null;
+  outcome: string;
+  error: string | null;
+  durationMs: number | null;
+  verdicts: readonly VerdictRecord[];
+  artifacts: readonly ArtifactRow[];
+  /** The run's next state; `done` also sets its verdict and final attempt. */
+  runState: Exclude<RunState, 'queued'>;
+  runVerdict: Verdict | null;
+  at: string;
+}
+
+export function runValues(run: NewRun): Insertable<RunsTable> {
+  return {
+    id: run.id,
+    matrix_id: run.matrixId,
+    seq: run.seq,
+    image_sha256: run.job.image.sha256,
+    target_id: run.job.target.id,
+    target_kind: run.job.target.kind,
+    suite: run.job.suite,
+    state: 'queued',
+    verdict: null,
+    final_attempt: null,
+    job: JSON.stringify(run.job),
+    created_at: run.createdAt,
+    finished_at: null,
+  };
+}
+
+function toRun(r: Selectable<RunsTable>): RunRow {
+  return {
+    id: r.id,
+    matrixId: r.matrix_id,
+    seq: r.seq,
+    image: r.image_sha256,
+    targetId: r.target_id,
+    targetKind: r.target_kind,
+    suite: r.suite,
+    state: r.state as RunState,
+    verdict: r.verdict as Verdict | null,
+    attempts: r.attempts,
+    finalAttempt: r.final_attempt,
+    job: JSON.parse(r.job) as RunJobData,
+    createdAt: r.created_at,
+    finishedAt: r.finished_at,
+  };
+}
+
+function toAttempt(r: Selectable<AttemptsTable>): AttemptRow {
+  return {
+    runId: r.run_id,
+    attempt: r.attempt,
+    agentId: r.agent_id,
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    outcome: r.outcome,
+    error: r.error,
+    durationMs: r.duration_ms === null ? null : Number(r.duration_ms),
+  };
+}
+
+/** Rolls a transaction back without an error escaping: the guard found the work already done. */
+class AlreadyRecorded extends Error {}
+
+@Injectable()
+export class RunsRepository {
+  constructor(@Inject(DB) private readonly db: Db) {}
+
+  async get(id: string): Promise<RunRow | undefined> {
+    const row = await this.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  async listByMatrix(matrixId: string): Promise<RunRow[]> {
+    const rows = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('matrix_id', '=', matrixId)
+      .orderBy('seq')
+      .execute();
+    return rows.map(toRun);
+  }
+
+  /** Runs not done yet: what start-up reconciliation checks against BullMQ. */
+  async listUnfinished(): Promise<RunRow[]> {
+    const rows = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('state', '!=', 'done')
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toRun);
+  }
+
+  async attempts(runId: string): Promise<AttemptRow[]> {
+    const rows = await this.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .orderBy('attempt')
+      .execute();
+    return rows.map(toAttempt);
+  }
+
+  async attempt(runId: string, attempt: number): Promise<AttemptRow | undefined> {
+    const row = await this.db
+      .selectFrom('attempts')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .where('attempt', '=', attempt)
+      .executeTakeFirst();
+    return row && toAttempt(row);
+  }
+
+  /** The verdicts of each run's final attempt (runs not done have none). */
+  async finalVerdicts(runs: readonly RunRow[]): Promise<Map<string, VerdictRecord[]>> {
+    const out = new Map<string, VerdictRecord[]>(runs.map((r) => [r.id, []]));
+    const done = runs.filter((r) => r.finalAttempt !== null);
+    for (let i = 0; i < done.length; i += 500) {
+      const chunk = done.slice(i, i + 500);
+      const rows = await this.db
+        .selectFrom('verdicts')
+        .innerJoin('runs', (j) =>
+          j.onRef('runs.id', '=', 'verdicts.run_id').onRef('runs.final_attempt', '=', 'verdicts.attempt'),
+        )
+        .select([
+          'verdicts.run_id',
+          'verdicts.suite',
+          'verdicts.clause',
+          'verdicts.level',
+          'verdicts.verdict',
+          'verdicts.message',
+          'verdicts.evidence',
+        ])
+        .where(
+          'verdicts.run_id',
+          'in',
+          chunk.map((r) => r.id),
+        )
+        .orderBy('verdicts.run_id')
+        .orderBy('verdicts.seq')
+        .execute();
+      for (const v of rows)
+        out.get(v.run_id)?.push({
+          suite: v.suite,
+          clause: v.clause,
+          level: v.level as VerdictRecord['level'],
+          verdict: v.verdict as VerdictRecord['verdict'],
+          message: v.message,
+          evidence: JSON.parse(v.evidence) as Record<string, unknown>,
+        });
+    }
+    return out;
+  }
+
+  async artifacts(runId: string): Promise<ArtifactRow[]> {
+    const rows = await this.db
+      .selectFrom('artifacts')
+      .selectAll()
+      .where('run_id', '=', runId)
+      .orderBy('attempt')
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => ({
+      attempt: r.attempt,
+      name: r.name,
+      mediaType: r.media_type,
+      size: Number(r.size),
+      path: r.path,
+    }));
+  }
+
+  /**
+   * Attempt n begins: earlier attempts still open are marked lost (their agent died or handed the job
+   * back), the attempt row is created once, and a run not done becomes running.
+   */
+  async startAttempt(runId: string, attempt: number, agentId: string, at: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx
+        .updateTable('attempts')
+        .set({
+          finished_at: at,
+          outcome: 'lost',
+          error: `no result: attempt ${attempt} started before this one reported`,
+        })
+        .where('run_id', '=', runId)
+        .where('attempt', '<', attempt)
+        .where('finished_at', 'is', null)
+        .execute();
+      await trx
+        .insertInto('attempts')
+        .values({
+          run_id: runId,
+          attempt,
+          agent_id: agentId,
+          started_at: at,
+          finished_at: null,
+          outcome: null,
+          error: null,
+          duration_ms: null,
+        })
+        .onConflict((oc) => oc.columns(['run_id', 'attempt']).doNothing())
+        .execute();
+      await trx
+        .updateTable('runs')
+        .set({
+          state: 'running',
+          attempts: sql<number>`case when attempts < ${attempt} then ${attempt} else attempts end`,
+        })
+        .where('id', '=', runId)
+        .where('state', '!=', 'done')
+        .execute();
+    });
+  }
+
+  /**
+   * Writes one attempt's result exactly once. false (and nothing written) when that attempt already
+   * has a result or the run is already done.
+   */
+  async recordAttempt(rec: AttemptRecord): Promise<boolean> {
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await trx
+          .insertInto('attempts')
+          .values({
+            run_id: rec.runId,
+            attempt: rec.attempt,
+            agent_id: rec.agentId,
+            started_at: null,
+            finished_at: null,
+            outcome: null,
+            error: null,
+            duration_ms: null,
+          })
+          .onConflict((oc) => oc.columns(['run_id', 'attempt']).doNothing())
+          .execute();
+        const finished = await trx
+          .updateTable('attempts')
+          .set({
+            finished_at: rec.at,
+            outcome: rec.outcome,
+            error: rec.error,
+            duration_ms: rec.durationMs,
+            agent_id: rec.agentId,
+          })
+          .where('run_id', '=', rec.runId)
+          .where('attempt', '=', rec.attempt)
+          .where('finished_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(finished.numUpdatedRows) === 0) throw new AlreadyRecorded();
+        const done = rec.runState === 'done';
+        const run = await trx
+          .updateTable('runs')
+          .set({
+            state: rec.runState,
+            verdict: done ? rec.runVerdict : null,
+            final_attempt: done ? rec.attempt : null,
+            finished_at: done ? rec.at : null,
+            attempts: sql<number>`case when attempts < ${rec.attempt} then ${rec.attempt} else attempts end`,
+          })
+          .where('id', '=', rec.runId)
+          .where('state', '!=', 'done')
+          .executeTakeFirst();
+        if (Number(run.numUpdatedRows) === 0) throw new AlreadyRecorded();
+        for (let i = 0; i < rec.verdicts.length; i += 200) {
+          await trx
+            .insertInto('verdicts')
+            .values(
+              rec.verdicts.slice(i, i + 200).map((v, j) => ({
+                run_id: rec.runId,
+                attempt: rec.attempt,
+                seq: i + j,
+                suite: v.suite,
+                clause: v.clause,
+                level: v.level,
+                verdict: v.verdict,
+                message: v.message,
+                evidence: JSON.stringify(v.evidence),
+              })),
+            )
+            .execute();
+        }
+        if (rec.artifacts.length > 0)
+          await trx
+            .insertInto('artifacts')
+            .values(
+              rec.artifacts.map((a) => ({
+                run_id: rec.runId,
+                attempt: rec.attempt,
+                name: a.name,
+                media_type: a.mediaType,
+                size: a.size,
+                path: a.path,
+              })),
+            )
+            .execute();
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof AlreadyRecorded) return false;
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,98 @@
+import type { Generated } from 'kysely';
+
+/** Row types of the one schema both SQLite and PostgreSQL use. Times are ISO-8601 text; JSON is text. */
+export interface ImagesTable {
+  sha256: string;
+  /** bigint: PostgreSQL hands it back as a string, repositories convert. */
+  size: number | string;
+  format: string;
+  arch: string | null;
+  name: string;
+  uploaded_as: string;
+  created_at: string;
+}
+
+export interface TargetsTable {
+  id: string;
+  kind: string;
+  profile: string;
+  created_at: string;
+}
+
+export interface MatricesTable {
+  id: string;
+  request: string;
+  created_at: string;
+}
+
+export interface RunsTable {
+  id: string;
+  matrix_id: string;
+  seq: number;
+  image_sha256: string;
+  target_id: string;
+  target_kind: string;
+  suite: string;
+  state: string;
+  verdict: string | null;
+  attempts: Generated<number>;
+  /** The attempt whose verdicts are the run's (set when the run is done). */
+  final_attempt: number | null;
+  /** The RunJobData, kept so that a lost BullMQ job can be re-added as it was. */
+  job: string;
+  created_at: string;
+  finished_at: string | null;
+}
+
+export interface AttemptsTable {
+  run_id: string;
+  attempt: number;
+  agent_id: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  outcome: string | null;
+  error: string | null;
+  duration_ms: number | null;
+}
+
+export interface VerdictsTable {
+  run_id: string;
+  attempt: number;
+  seq: number;
+  suite: string;
+  clause: string;
+  level: string;
+  verdict: string;
+  message: string;
+  evidence: string;
+}
+
+export interface ArtifactsTable {
+  run_id: string;
+  attempt: number;
+  name: string;
+  media_type: string;
+  size: number | string;
+  path: string;
+}
+
+export interface AgentsTable {
+  id: string;
+  name: string;
+  host: string;
+  version: string;
+  capabilities: string;
+  registered_at: string;
+  last_heartbeat: string;
+}
+
+export interface Database {
+  images: ImagesTable;
+  targets: TargetsTable;
+  matrices: MatricesTable;
+  runs: RunsTable;
+  attempts: AttemptsTable;
+  verdicts: VerdictsTable;
+  artifacts: ArtifactsTable;
+  agents: AgentsTable;
+}

@@ -1,0 +1,5 @@
+/** Nest injection tokens of the app's adapters and settings. */
+export const CONFIG = Symbol('vmfarm.config');
+export const IMAGE_STORE = Symbol('vmfarm.image-store');
+export const ARTIFACT_STORE = Symbol('vmfarm.artifact-store');
+export const RUN_QUEUE = Symbol('vmfarm.run-queue');

@@ -1,0 +1,239 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as zlib from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import request from 'supertest';
+import { createApp } from '../src/app';
+import { resolveConfig } from '../src/config';
+import { ROUTES } from '../src/http/openapi';
+import { filesUnder, requireEnv, tempDir, uniqueName } from './helpers/env';
+
+const LIMIT = 1024 * 1024;
+
+describe('REST API (SQLite, real Redis)', () => {
+  let app: NestExpressApplication;
+  let dataDir: string;
+  const http = () => request(app.getHttpServer());
+
+  before(async () => {
+    dataDir = tempDir('http');
+    app = await createApp(
+      resolveConfig({
+        redisUrl: requireEnv('REDIS_URL'),
+        dataDir,
+        queuePrefix: uniqueName('http'),
+        maxImageBytes: LIMIT,
+      }),
+    );
+  });
+  after(async () => {
+    await app.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const nothingStored = async () => {
+    assert.deepEqual(filesUnder(path.join(dataDir, 'images')), []);
+    assert.deepEqual(filesUnder(path.join(dataDir, 'tmp')), []);
+    assert.deepEqual((await http().get('/api/images').expect(200)).body, []);
+  };
+
+  it('answers unknown routes and ids with ApiError 404s', async () => {
+    const res = await http().get('/api/nope').expect(404);
+    assert.deepEqual(Object.keys(res.body).sort(), ['error', 'errors', 'message', 'statusCode']);
+    await http()
+      .get(`/api/images/${'f'.repeat(64)}`)
+      .expect(404);
+    await http().get('/api/runs/nope').expect(404);
+    await http().get('/api/matrices/nope').expect(404);
+    await http().get('/api/targets/nope').expect(404);
+  });
+
+  it('rejects malformed uploads with a clear 4xx and stores nothing', async () => {
+    const put = () => http().put('/api/images').set('content-type', 'application/octet-stream');
+    assert.match((await put().send(Buffer.alloc(0)).expect(400)).body.message, /empty body/);
+    assert.match((await put().send(Buffer.from('hello world')).expect(400)).body.message, /not a disk image/);
+    assert.match(
+      (
+        await put()
+          .send(Buffer.alloc(LIMIT + 512))
+          .expect(413)
+      ).body.message,
+      /VMFARM_MAX_IMAGE_BYTES/,
+    );
+    // A small gzip that inflates beyond the limit is stopped while streaming.
+    assert.equal(
+      (
+        await put()
+          .send(zlib.gzipSync(Buffer.alloc(LIMIT * 4)))
+          .expect(413)
+      ).body.statusCode,
+      413,
+    );
+    assert.match(
+      (
+        await put()
+          .send(Buffer.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6]))
+          .expect(400)
+      ).body.message,
+      /gzip/,
+    );
+    const badXz = Buffer.concat([Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]), Buffer.alloc(100, 7)]);
+    assert.match((await put().send(badXz).expect(400)).body.message, /xz/);
+    await http().put('/api/images').set('content-type', 'text/plain').send('x'.repeat(512)).expect(415);
+    const bad = await http()
+      .put('/api/images?arch=x86&name=')
+      .set('content-type', 'application/octet-stream')
+      .send(Buffer.alloc(512))
+      .expect(400);
+    assert.deepEqual(
+      bad.body.errors.map((e: { path: string }) => e.path),
+      ['query.arch'],
+    );
+    await nothingStored();
+  });
+
+  it('stores an image by the sha256 of its decompressed bytes, once', async () => {
+    const raw = Buffer.alloc(8192, 0x5a);
+    const sha = createHash('sha256').update(raw).digest('hex');
+    const put = (body: Buffer) =>
+      http()
+        .put('/api/images?name=disk&arch=aarch64')
+        .set('content-type', 'application/octet-stream')
+        .send(body);
+    const created = await put(raw).expect(201);
+    assert.deepEqual(
+      { ...created.body, createdAt: undefined },
+      {
+        sha256: sha,
+        size: raw.length,
+        format: 'raw',
+        arch: 'aarch64',
+        name: 'disk',
+        uploadedAs: 'raw',
+        createdAt: undefined,
+      },
+    );
+    assert.deepEqual((await put(zlib.gzipSync(raw)).expect(200)).body, created.body);
+    const xz = execFileSync('xz', ['-c'], { input: raw });
+    assert.equal((await put(xz).expect(200)).body.sha256, sha);
+    assert.deepEqual(filesUnder(path.join(dataDir, 'images')), [path.join(sha.slice(0, 2), sha)]);
+    const content = await http()
+      .get(`/api/images/${sha}/content`)
+      .buffer(true)
+      .parse((res, cb) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => cb(null, Buffer.concat(chunks)));
+      })
+      .expect(200);
+    assert.ok((content.body as Buffer).equals(raw));
+    const qcow = Buffer.concat([Buffer.from('QFI\xfb', 'latin1'), Buffer.alloc(1000)]);
+    assert.equal((await put(qcow).expect(201)).body.format, 'qcow2');
+    assert.equal((await http().get('/api/images').expect(200)).body.length, 2);
+  });
+
+  it('validates whole requests: every error in one 400, nothing written', async () => {
+    const res = await http()
+      .post('/api/matrices')
+      .send({ images: ['nothex', 'a'.repeat(64)], targets: [], extra: 1 })
+      .expect(400);
+    assert.deepEqual(res.body.errors.map((e: { path: string }) => e.path).sort(), [
+      'body.images.0',
+      'body.suites',
+      'body.targets',
+    ]);
+    await http()
+      .post('/api/matrices')
+      .set('content-type', 'application/json')
+      .send('{"images": [')
+      .expect(400);
+    const unknown = await http()
+      .post('/api/matrices')
+      .send({ images: ['a'.repeat(64)], targets: ['static', 'ghost'], suites: ['static', 'ghost'] })
+      .expect(400);
+    assert.deepEqual(
+      unknown.body.errors.map((e: { path: string }) => e.path),
+      ['images.0', 'targets.1', 'suites.1'],
+    );
+    assert.deepEqual((await http().get('/api/matrices').expect(200)).body, []);
+    await http().get('/api/matrices/x/report?format=pdf').expect(400);
+  });
+
+  it('serves target profiles: bundled bases and user profiles extending them', async () => {
+    const list = (await http().get('/api/targets').expect(200)).body as { id: string }[];
+    assert.ok(list.some((t) => t.id === 'static'));
+    const made = await http()
+      .post('/api/targets')
+      .send({ id: 'static-64', extends: 'static', arch: ['aarch64'] })
+      .expect(201);
+    assert.deepEqual(made.body, {
+      id: 'static-64',
+      kind: 'static',
+      description: made.body.description,
+      extends: 'static',
+      arch: ['aarch64'],
+    });
+    await http().post('/api/targets').send({ id: 'static-64', extends: 'static' }).expect(409);
+    await http().post('/api/targets').send({ id: 'static', kind: 'static' }).expect(409);
+    const bad = await http().post('/api/targets').send({ id: 'x2', extends: 'ghost' }).expect(400);
+    assert.equal(bad.body.errors[0].path, 'extends');
+    await http().post('/api/targets').send({ id: 'Bad Id!' }).expect(400);
+    assert.equal((await http().get('/api/targets/static-64').expect(200)).body.kind, 'static');
+    const suites = (await http().get('/api/suites').expect(200)).body as { id: string }[];
+    assert.ok(suites.some((s) => s.id === 'static'));
+  });
+
+  it('registers agents and tracks heartbeats', async () => {
+    const reg = await http()
+      .post('/api/agents')
+      .send({ name: 'a1', host: 'h', version: '0', capabilities: { targetKinds: ['static'] } })
+      .expect(201);
+    assert.equal(reg.body.redisUrl, requireEnv('REDIS_URL'));
+    await http().post(`/api/agents/${reg.body.id}/heartbeat`).expect(200);
+    await http().post('/api/agents/ghost/heartbeat').expect(404);
+    const agents = (await http().get('/api/agents').expect(200)).body;
+    assert.deepEqual(
+      agents.map((a: { id: string; online: boolean }) => [a.id, a.online]),
+      [[reg.body.id, true]],
+    );
+    await http()
+      .post('/api/agents')
+      .send({ name: '', capabilities: { targetKinds: ['qemu'] } })
+      .expect(400);
+    await http().post('/api/runs/ghost/attempts/1/start').send({ agentId: 'x' }).expect(404);
+    await http().post('/api/runs/ghost/attempts/0/start').send({}).expect(400);
+    assert.deepEqual((await http().get('/api/config').expect(200)).body.redisUrl, requireEnv('REDIS_URL'));
+    assert.equal((await http().get('/api/health').expect(200)).body.ok, true);
+  });
+
+  it('documents every route it serves in OpenAPI 3.1', async () => {
+    const doc = (await http().get('/api/openapi.json').expect(200)).body;
+    assert.equal(doc.openapi, '3.1.0');
+    const router = (
+      app.getHttpAdapter().getInstance() as {
+        router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+      }
+    ).router;
+    const served = router.stack
+      .filter((l) => l.route)
+      .flatMap((l) =>
+        Object.keys(l.route!.methods)
+          .filter((m) => m !== '_all')
+          .map((m) => `${m} ${l.route!.path}`),
+      )
+      .sort();
+    assert.deepEqual(served, ROUTES.map((r) => `${r.method} ${r.path}`).sort());
+    for (const r of ROUTES) {
+      const op = doc.paths[r.path.replace(/:(\w+)/g, '{$1}')][r.method];
+      assert.ok(op.responses, `${r.method} ${r.path}`);
+      if (r.body) assert.ok(op.requestBody, `${r.method} ${r.path} body`);
+    }
+    assert.ok(
+      doc.paths['/api/matrices'].post.requestBody.content['application/json'].schema.properties.images,
+    );
+  });
+});
