@@ -40,7 +40,7 @@ export interface GptHeaderInfo {
 
 export interface GptAnalysis {
   sectorSize: 512 | 4096 | null;
-  protectiveMbr: { signature: boolean; protectiveEntry: boolean; otherEntries: number; note?: string };
+  protectiveMbr: { signature: boolean; protectiveEntry: boolean; otherEntries: number };
   primary: GptHeaderInfo | null;
   backup: GptHeaderInfo | null;
   /** Used partitions of the primary table, or of the backup when the primary is unusable. */
@@ -197,9 +197,6 @@ function checkMbr(lba0: Buffer): GptAnalysis['protectiveMbr'] {
     signature,
     protectiveEntry,
     otherEntries,
-    ...(protectiveEntry && otherEntries > 0
-      ? { note: 'hybrid MBR (other entries beside the 0xEE one)' }
-      : {}),
   };
 }
 
@@ -223,6 +220,12 @@ export async function analyzeGpt(src: BlockSource): Promise<GptAnalysis> {
   if (!out.protectiveMbr.signature) out.problems.push('no protective MBR: LBA 0 lacks the 0x55AA signature');
   else if (!out.protectiveMbr.protectiveEntry)
     out.problems.push('LBA 0 is an MBR without a protective 0xEE entry');
+  // UEFI 2.4A 5.2.3: a protective MBR has one 0xEE record and the other three zero. Firmware may
+  // treat a hybrid MBR disk as a legacy MBR disk and ignore its GPT.
+  else if (out.protectiveMbr.otherEntries > 0)
+    out.problems.push(
+      `hybrid MBR: ${out.protectiveMbr.otherEntries} partition record(s) beside the 0xEE one; a protective MBR has only the 0xEE record (UEFI 2.4A 5.2.3)`,
+    );
 
   let primary: ParsedHeader | null = null;
   for (const ss of [512, 4096] as const) {
