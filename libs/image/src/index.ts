@@ -7,3 +7,4 @@ export * from './gpt';
 export * from './fat';
 export * from './pe';
 export * from './firmware';
+export * from './varstore';
