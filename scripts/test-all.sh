@@ -4,12 +4,23 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 
-ensure_debs redis-server postgresql gdisk dosfstools mtools qemu-utils xz-utils
+ensure_debs redis-server postgresql gdisk fdisk dosfstools mtools qemu-utils xz-utils \
+  qemu-system-arm qemu-efi-aarch64 qemu-efi-arm
 ensure_node_modules
 build
+bash "$REPO_ROOT/libs/emulator/scripts/test-deps.sh" >/dev/null # emulator: cross gcc, qemu-user, busybox, C fixtures
 
 log "lint"
 (cd "$REPO_ROOT" && npx nx show projects >/dev/null && npx eslint . && npx prettier --check . >/dev/null)
+
+# The static corpus (real images around Debian's EFI binaries; adds the arm64/armhf/amd64 dpkg
+# architectures once). Cached by content hash: instant unless build.sh or the packages changed.
+log "static image corpus"
+bash "$REPO_ROOT/fixtures/corpus/build.sh" >/dev/null
+# The reference guest (Debian kernel, GRUB, busybox), built once here so that test files running
+# in parallel only ever read its cache.
+log "reference guest image"
+bash "$REPO_ROOT/fixtures/guest/build.sh" aarch64 "$VMFARM_CACHE/guest-out" >/dev/null
 
 RUN_DIR="$(mktemp -d /tmp/vmfarm-test.XXXXXX)"
 chmod 755 "$RUN_DIR"
