@@ -332,18 +332,23 @@ function noFiles(s: Inspection, clauseId: string): VerdictRecord | null {
   return verdict(clauseId, 'SKIP', `nothing to search: ${s.fatMissing ?? 'no usable ESP'}`);
 }
 
-export async function checkNoVars(s: Inspection): Promise<VerdictRecord> {
-  const blocked = noFiles(s, 'IMG-NO-VARS');
-  if (blocked) return blocked;
-  const files = s.files ?? [];
-  const found = files
-    .filter((f) => f.found.variables.length)
+/** The ESP files in which the scan found variable stores or firmware volumes, as evidence. */
+function filesCarrying(files: NonNullable<Inspection['files']>, kind: 'variables' | 'firmware') {
+  return files
+    .filter((f) => f.found[kind].length)
     .map((f) => ({
       path: f.entry.path,
       shortName: f.entry.shortName,
       size: f.entry.size,
-      why: f.found.variables,
+      why: f.found[kind],
     }));
+}
+
+export async function checkNoVars(s: Inspection): Promise<VerdictRecord> {
+  const blocked = noFiles(s, 'IMG-NO-VARS');
+  if (blocked) return blocked;
+  const files = s.files ?? [];
+  const found = filesCarrying(files, 'variables');
   if (found.length)
     return verdict(
       'IMG-NO-VARS',
@@ -366,14 +371,7 @@ export async function checkFwNotBundled(s: Inspection): Promise<VerdictRecord> {
   const blocked = noFiles(s, 'IMG-FW-NOT-BUNDLED');
   if (blocked) return blocked;
   const files = s.files ?? [];
-  const found = files
-    .filter((f) => f.found.firmware.length)
-    .map((f) => ({
-      path: f.entry.path,
-      shortName: f.entry.shortName,
-      size: f.entry.size,
-      why: f.found.firmware,
-    }));
+  const found = filesCarrying(files, 'firmware');
   if (found.length)
     return verdict(
       'IMG-FW-NOT-BUNDLED',
