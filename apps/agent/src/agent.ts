@@ -1,6 +1,9 @@
 import {
+  clause,
+  isClauseId,
   queueName,
   type AgentRegistered,
+  type AgentView,
   type AttemptAck,
   type AttemptResult,
   type RunJobData,
@@ -9,10 +12,12 @@ import {
 import { DelayedError, Worker, type Job } from 'bullmq';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { accepts, type HostProbe } from '@vmfarm/targets';
 import { HandedBack, runAttempt } from './attempt';
 import { ControllerClient, ControllerError } from './client';
 import { ImageCache } from './image-cache';
 import { probeCapabilities, PROBES, type KindProbe } from './probes';
+import { qemuVmRun } from './qemu-vm';
 import { findSuite } from './suites';
 import { VERSION } from './version';
 
@@ -23,6 +28,8 @@ export interface AgentOptions {
   name?: string;
   concurrency?: number;
   cacheDir?: string;
+  /** Where VM instances live while they run (default: agent-work/ beside the image cache dir). */
+  workDir?: string;
   /** How long running attempts may take to finish on stop() before they are handed back. */
   graceMs?: number;
   /** Fault-injection hook for tests (env VMFARM_AGENT_FAULT_DELAY_MS): delay every attempt. */
@@ -62,6 +69,29 @@ export function connectionOf(redisUrl: string) {
 
 const defaultCacheDir = () =>
   path.join(process.env.VMFARM_CACHE || path.join(os.homedir(), '.cache', 'vmfarm'), 'agent-images');
+
+/** How long a job this host cannot run waits before another agent may take it. */
+export const HAND_BACK_DELAY_MS = 5_000;
+
+/**
+ * A qemu job whose profile this host refuses: hand it back when another online agent's probe accepts
+ * the profile, otherwise no agent of the farm can run it now and the run is recorded as SKIP with
+ * the reasons (a queued job that nobody can take would leave the matrix running forever).
+ */
+export function placeRefused(
+  profile: Parameters<typeof accepts>[0],
+  selfId: string,
+  agents: readonly AgentView[],
+): 'hand-back' | 'skip' {
+  const others = agents.filter(
+    (a) => a.id !== selfId && a.online && a.capabilities.targetKinds.includes('qemu'),
+  );
+  const able = others.some((a) => {
+    const host = (a.capabilities.probes.qemu as { host?: HostProbe } | undefined)?.host;
+    return host !== undefined && accepts(profile, host).ok;
+  });
+  return able ? 'hand-back' : 'skip';
+}
 
 function delay(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
@@ -123,6 +153,9 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   const cache = new ImageCache(options.cacheDir ?? defaultCacheDir(), client);
   const stopping = new AbortController();
   const capabilities = await probeCapabilities(concurrency, options.probes ?? PROBES);
+  const host = (capabilities.probes.qemu as { host?: HostProbe } | undefined)?.host;
+  const workDir =
+    options.workDir ?? path.join(path.dirname(options.cacheDir ?? defaultCacheDir()), 'agent-work');
   const registration = async () => ({
     name: options.name ?? os.hostname(),
     host: os.hostname(),
@@ -161,6 +194,22 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
       throw new DelayedError();
     };
     if (stopping.signal.aborted) return handBack();
+    let refusal: string | undefined;
+    if (data.target.kind === 'qemu') {
+      const verdict = host
+        ? accepts(data.target, host)
+        : { ok: false as const, reason: 'qemu was not probed' };
+      if (!verdict.ok) {
+        refusal = verdict.reason;
+        if (placeRefused(data.target, agentId, await client.agents()) === 'hand-back') {
+          log(
+            `vmfarm agent: run ${data.runId}: target ${data.target.id} cannot run here (${refusal}); handed back`,
+          );
+          await job.moveToDelayed(Date.now() + HAND_BACK_DELAY_MS, token);
+          throw new DelayedError();
+        }
+      }
+    }
     let started;
     try {
       started = await client.startAttempt(data.runId, attempt, agentId);
@@ -177,12 +226,18 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     active.add(abort);
     let result;
     try {
-      result = await runAttempt(data, abort.signal, {
-        agentId: () => agentId,
-        findSuite,
-        fetchImage: (sha) => cache.fetch(sha),
-        faultDelayMs: options.faultDelayMs ?? 0,
-      });
+      result = refusal
+        ? skipResult(data, refusal)
+        : await runAttempt(data, abort.signal, {
+            agentId: () => agentId,
+            findSuite,
+            fetchImage: (sha) => cache.fetch(sha),
+            faultDelayMs: options.faultDelayMs ?? 0,
+            liveVm: (job, imagePath) =>
+              job.target.kind === 'qemu' && host
+                ? qemuVmRun(job, attempt, imagePath, workDir, host)
+                : undefined,
+          });
     } catch (err) {
       if (err instanceof HandedBack) {
         log(`vmfarm agent: run ${data.runId} attempt ${attempt} handed back`);
@@ -199,6 +254,21 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     // BullMQ retries the job: the next attempt is a new attempt number for the controller.
     if (ack.retry) throw new Error(`attempt ${attempt} ended in ERROR; the controller asked for a retry`);
   };
+
+  /** SKIP for every clause of the suite: the target cannot run on any agent of the farm now. */
+  const skipResult = (data: RunJobData, reason: string): AttemptResult => ({
+    agentId,
+    verdicts: (findSuite(data.suite)?.clauses ?? ['(suite)']).map((id) => ({
+      suite: data.suite,
+      clause: id,
+      level: isClauseId(id) ? clause(id).level : 'MUST',
+      verdict: 'SKIP',
+      message: `target ${data.target.id} cannot run on any agent of this farm: ${reason}`,
+      evidence: { target: data.target.id, agent: agentId, reason },
+    })),
+    durationMs: 0,
+    artifacts: [],
+  });
 
   const kinds = capabilities.targetKinds;
   const workers = kinds.map((kind) => {

@@ -1,5 +1,7 @@
 import {
   agentRegisteredSchema,
+  agentViewSchema,
+  type AgentView,
   attemptAckSchema,
   attemptStartedSchema,
   type AgentRegistered,
@@ -58,6 +60,11 @@ export class ControllerClient {
 
   register(reg: AgentRegistration): Promise<AgentRegistered> {
     return this.request('POST', '/api/agents', reg, agentRegisteredSchema);
+  }
+
+  /** Every agent the controller knows, with its probed capabilities. */
+  agents(): Promise<AgentView[]> {
+    return this.request('GET', '/api/agents', undefined, agentViewSchema.array());
   }
 
   async heartbeat(agentId: string): Promise<void> {

@@ -3,7 +3,7 @@ import { runAgent } from './agent';
 
 export { runAgent, type AgentHandle, type AgentOptions } from './agent';
 
-const USAGE = `usage: node apps/agent/dist/src/main.js --controller URL [--redis URL] [--name NAME] [--concurrency N] [--cache DIR] [--grace SECONDS]
+const USAGE = `usage: node apps/agent/dist/src/main.js --controller URL [--redis URL] [--name NAME] [--concurrency N] [--cache DIR] [--work DIR] [--grace SECONDS]
 
 Environment: VMFARM_AGENT_FAULT_DELAY_MS delays every attempt (fault injection for tests).
 `;
@@ -27,6 +27,7 @@ async function main(argv: string[]): Promise<void> {
         name: { type: 'string' },
         concurrency: { type: 'string' },
         cache: { type: 'string' },
+        work: { type: 'string' },
         grace: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -47,6 +48,7 @@ async function main(argv: string[]): Promise<void> {
     name: values.name,
     concurrency: Math.max(1, positiveInt('concurrency', values.concurrency, 1)),
     cacheDir: values.cache,
+    workDir: values.work,
     graceMs: positiveInt('grace', values.grace, 30) * 1000,
     faultDelayMs: positiveInt('VMFARM_AGENT_FAULT_DELAY_MS', process.env.VMFARM_AGENT_FAULT_DELAY_MS, 0),
     onReady: (id, kinds) =>

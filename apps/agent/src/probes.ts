@@ -1,4 +1,12 @@
 import type { AgentCapabilities, TargetKind } from '@vmfarm/protocol';
+import {
+  accepts,
+  BUNDLED_PROFILES_DIR,
+  loadProfileInputs,
+  probeHost,
+  resolveProfiles,
+  type HostProbe,
+} from '@vmfarm/targets';
 
 export interface ProbeResult {
   ok: boolean;
@@ -13,12 +21,41 @@ export interface KindProbe {
   probe(): Promise<ProbeResult>;
 }
 
+/** What the qemu probe reports (under `probes.qemu` of the capabilities; other agents read `host`). */
+export interface QemuProbeDetails {
+  host: HostProbe;
+  /** Bundled qemu profiles this host runs. */
+  accepted: string[];
+  /** Bundled qemu profiles it cannot run, with why. */
+  refused: Record<string, string>;
+}
+
+/** Probes the host for the bundled qemu profiles: the agent serves `qemu` when it runs at least one. */
+export async function probeQemu(profilesDir = BUNDLED_PROFILES_DIR): Promise<ProbeResult> {
+  const { profiles, issues } = resolveProfiles(loadProfileInputs(profilesDir));
+  const list = [...profiles.values()];
+  const files = [...new Set(list.flatMap((p) => [p.firmwareCode, p.firmwareVars]))];
+  const host = await probeHost({ files });
+  const details: QemuProbeDetails = { host, accepted: [], refused: {} };
+  for (const p of list) {
+    const verdict = accepts(p, host);
+    if (verdict.ok) details.accepted.push(p.id);
+    else details.refused[p.id] = verdict.reason;
+  }
+  for (const issue of issues) details.refused[issue.path.split('.')[0]] = `invalid profile: ${issue.message}`;
+  return { ok: details.accepted.length > 0, details: { ...details } };
+}
+
+export const QEMU_NEEDS =
+  'qemu-system-aarch64/qemu-system-arm, qemu-img and the AAVMF firmware files of at least one bundled qemu profile (Debian: qemu-system-arm qemu-efi-aarch64 qemu-efi-arm qemu-utils)';
+
 export const PROBES: readonly KindProbe[] = [
   {
     kind: 'static',
     needs: 'nothing beyond the agent: the static suites read the image file',
     probe: async () => ({ ok: true, details: {} }),
   },
+  { kind: 'qemu', needs: QEMU_NEEDS, probe: () => probeQemu() },
 ];
 
 /** Runs every probe; a probe that throws counts as "cannot serve", with the reason. */

@@ -8,11 +8,14 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunJobData, VerdictRecord } from '@vmfarm/protocol';
 import type { Suite } from '@vmfarm/suites';
-import { runAgent } from '../src/agent';
+import { placeRefused, runAgent } from '../src/agent';
 import { HandedBack, runAttempt, type AttemptDeps } from '../src/attempt';
 import { ControllerClient } from '../src/client';
 import { ImageCache } from '../src/image-cache';
-import { probeCapabilities } from '../src/probes';
+import { probeCapabilities, probeQemu } from '../src/probes';
+import { qemuVmRun } from '../src/qemu-vm';
+import type { AgentView, TargetProfile } from '@vmfarm/protocol';
+import type { HostProbe } from '@vmfarm/targets';
 import { findSuite } from '../src/suites';
 
 const SHA = 'a'.repeat(64);
@@ -129,6 +132,79 @@ describe('capability probes', () => {
     assert.deepEqual(caps.targetKinds, ['static']);
     assert.equal(caps.concurrency, 2);
     assert.deepEqual(caps.probes.static, { ok: false, needs: 'a broken probe', error: 'no such binary' });
+  });
+});
+
+describe('qemu on this agent', () => {
+  const kvm = {
+    id: 'kvm',
+    kind: 'qemu',
+    description: '',
+    arch: ['aarch64'],
+    binary: 'qemu-system-aarch64',
+    accel: 'kvm',
+    cpu: 'host',
+    gic: 3,
+    acpi: 'off',
+    memoryMiB: 1024,
+    smp: 1,
+    console: 'pl011',
+    hotplugPorts: 0,
+    firmwareCode: '/fw/CODE.fd',
+    firmwareVars: '/fw/VARS.fd',
+  } as const satisfies TargetProfile;
+  const host = (arm64: boolean): HostProbe => ({
+    hostArch: arm64 ? 'arm64' : 'x64',
+    binaries: {
+      'qemu-system-aarch64': { path: '/usr/bin/qemu-system-aarch64', version: '7.2' },
+      'qemu-img': { path: '/usr/bin/qemu-img', version: '7.2' },
+    },
+    files: { '/fw/CODE.fd': true, '/fw/VARS.fd': true },
+    kvm: arm64
+      ? { device: true, usable: true, arm64: true }
+      : { device: true, usable: true, arm64: false, reason: 'x64 host' },
+  });
+  const agent = (id: string, probe: HostProbe | undefined, online = true): AgentView => ({
+    id,
+    name: id,
+    host: id,
+    version: '0',
+    registeredAt: '',
+    lastHeartbeat: '',
+    online,
+    capabilities: {
+      targetKinds: ['static', 'qemu'],
+      probes: { qemu: { ok: true, host: probe } },
+      concurrency: 1,
+    },
+  });
+
+  it('hands a refused job back only when another online agent accepts the profile, else SKIP', () => {
+    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false))]), 'skip');
+    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false)), agent('x86', host(false))]), 'skip');
+    assert.equal(
+      placeRefused(kvm, 'me', [agent('me', host(false)), agent('arm', host(true), false)]),
+      'skip',
+    );
+    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false)), agent('old', undefined)]), 'skip');
+    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false)), agent('arm', host(true))]), 'hand-back');
+  });
+
+  it('probes the bundled profiles: which run here and why the others do not', async () => {
+    const result = await probeQemu();
+    const details = result.details as {
+      accepted: string[];
+      refused: Record<string, string>;
+      host: HostProbe;
+    };
+    assert.equal(result.ok, details.accepted.length > 0);
+    assert.ok('qemu-aarch64-kvm' in details.refused || details.host.kvm.arm64);
+    if (!details.host.kvm.arm64)
+      assert.match(details.refused['qemu-aarch64-kvm'], /KVM cannot run an arm64 guest/);
+  });
+
+  it('refuses to give a static job a VM', () => {
+    assert.throws(() => qemuVmRun(job, 1, '/image', '/tmp', host(false)), /not a qemu target/);
   });
 });
 

@@ -1,27 +1,10 @@
 import { z } from 'zod';
+import { targetIdSchema, targetKindSchema } from './target';
 import { archSchema, imageFormatSchema, verdictRecordSchema } from './verdict';
 
 /** REST contract between the controller, the CLI and agents. All routes live under /api. */
 
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
-
-export const TARGET_KINDS = ['static'] as const;
-export const targetKindSchema = z.enum(TARGET_KINDS);
-export type TargetKind = z.infer<typeof targetKindSchema>;
-
-export const targetIdSchema = z
-  .string()
-  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, . _ -');
-
-/** A target profile is data; `extends` names a base profile whose fields it inherits. */
-export const targetProfileSchema = z.object({
-  id: targetIdSchema,
-  kind: targetKindSchema,
-  description: z.string().default(''),
-  extends: targetIdSchema.optional(),
-  arch: z.array(archSchema).min(1).default(['aarch64', 'aarch32']),
-});
-export type TargetProfile = z.infer<typeof targetProfileSchema>;
 
 export const imageResourceSchema = z.object({
   sha256: sha256Schema,
@@ -54,6 +37,23 @@ export const matrixRequestSchema = z.object({
   targets: z.array(targetIdSchema).min(1).max(100),
   /** Suite ids, or ['all'] for every suite that can run on each target. */
   suites: z.array(z.string().min(1)).min(1).max(100),
+  /** Live suites: a regular expression the guest prints when it is up (tried with the defaults). */
+  ready: z
+    .string()
+    .min(1)
+    .max(500)
+    .refine(
+      (v) => {
+        try {
+          new RegExp(v, 'm');
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      { error: 'must be a valid regular expression' },
+    )
+    .optional(),
 });
 export type MatrixRequest = z.infer<typeof matrixRequestSchema>;
 
@@ -197,12 +197,3 @@ export const matrixViewSchema = z.object({
   ),
 });
 export type MatrixView = z.infer<typeof matrixViewSchema>;
-
-/** Body of `POST /api/targets`: with `extends`, omitted fields come from that base profile. */
-export const targetCreateSchema = z.object({
-  id: targetIdSchema,
-  kind: targetKindSchema.optional(),
-  description: z.string().max(1000).optional(),
-  extends: targetIdSchema.optional(),
-  arch: z.array(archSchema).min(1).optional(),
-});

@@ -4,3 +4,4 @@ export * from './report';
 export * from './render';
 export * from './api';
 export * from './queue';
+export * from './target';

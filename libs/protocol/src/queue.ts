@@ -1,5 +1,5 @@
 import type { Arch, ImageFormat } from './verdict';
-import type { TargetKind, TargetProfile } from './api';
+import type { TargetKind, TargetProfile } from './target';
 
 /** One BullMQ queue per target kind; BullMQ names may not contain ':'. */
 export function queueName(kind: TargetKind): string {
@@ -18,4 +18,6 @@ export interface RunJobData {
   suite: string;
   target: TargetProfile;
   image: { sha256: string; size: number; format: ImageFormat; arch: Arch | null };
+  /** The matrix's readiness pattern for live suites. */
+  ready?: string;
 }

@@ -1,8 +1,33 @@
 import type { Arch, ImageFormat, TargetKind, TargetProfile, VerdictRecord } from '@vmfarm/protocol';
+// Types only (a module that imports nothing): suites are written against the session API, never a driver.
+import type { VmSession } from '@vmfarm/targets/dist/src/api';
+
+export type { VmSession };
+
+/** A fresh VM instance of the run's target booted on the run's image, as the agent hands it over. */
+export interface BootedVm {
+  session: VmSession;
+  /** `Date.now()` when the agent began starting the VM (stage timings count from here). */
+  startedAt: number;
+  /** How the instance's UEFI variable store began. */
+  variableStore: {
+    /** The instance's store was created for this boot from the profile's template, never used before. */
+    pristine: boolean;
+    template: string;
+    /** Why the agent says so, for evidence. */
+    detail: string;
+  };
+}
+
+/** The `vm` capability of live suites, provided by the agent (each boot is a new instance). */
+export interface LiveVm {
+  /** Starts a new instance (pristine variable store, overlay over the image); the agent closes it. */
+  boot(): Promise<BootedVm>;
+}
 
 /**
- * What a suite gets to work with. Static suites read `imagePath`; live suites (later issues) will
- * also get the VM-session API through the target driver, never a driver itself.
+ * What a suite gets to work with. Static suites read `imagePath`; live suites also get `vm`, the
+ * VM-session API through the target driver, never a driver itself.
  */
 export interface SuiteContext {
   /** A local file holding the image (raw or qcow2, already decompressed). */
@@ -12,6 +37,10 @@ export interface SuiteContext {
   target: TargetProfile;
   /** Aborted when the agent hands the job back or a timeout fires. */
   signal: AbortSignal;
+  /** Live targets only: boots instances of `target` on the image. */
+  vm?: LiveVm;
+  /** The submitter's readiness pattern (a regular expression), tried with the defaults. */
+  ready?: string;
 }
 
 export interface SuiteOutcome {

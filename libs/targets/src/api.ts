@@ -1,5 +1,4 @@
-import type { ConsoleMatch } from './console';
-import type { QmpEvent, QmpTranscriptEntry } from './qmp';
+/* Types only, importing nothing: @vmfarm/suites is written against this file and never loads a driver. */
 
 /**
  * The VM-session API (DESIGN.md): what suites are written against, whatever the driver.
@@ -61,4 +60,30 @@ export interface SessionQmp {
   ): Promise<QmpEvent>;
   events(): readonly QmpEvent[];
   transcript(): readonly QmpTranscriptEntry[];
+}
+
+export interface ConsoleMatch {
+  /** The matched text. */
+  text: string;
+  /** Capture groups, in order (undefined for a group that did not take part). */
+  groups: (string | undefined)[];
+  named: Record<string, string | undefined>;
+  /** Where the match starts and ends in `transcript()`. */
+  index: number;
+  end: number;
+}
+
+/** QMP speaks one JSON object per line (QEMU ends each with CRLF). */
+export interface QmpEvent {
+  event: string;
+  data?: Record<string, unknown>;
+  timestamp?: { seconds: number; microseconds: number };
+}
+
+export interface QmpTranscriptEntry {
+  /** Milliseconds since the session started. */
+  ms: number;
+  dir: 'sent' | 'received' | 'note';
+  /** The object sent or received; for `note`, what happened (connected, connection closed, bad line). */
+  message: unknown;
 }

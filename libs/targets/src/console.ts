@@ -1,15 +1,5 @@
+import type { ConsoleMatch } from './api';
 import { Waits } from './waits';
-
-export interface ConsoleMatch {
-  /** The matched text. */
-  text: string;
-  /** Capture groups, in order (undefined for a group that did not take part). */
-  groups: (string | undefined)[];
-  named: Record<string, string | undefined>;
-  /** Where the match starts and ends in `transcript()`. */
-  index: number;
-  end: number;
-}
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b(\[[0-9;?]*[A-Za-z]|[()][A-Za-z0-9]|[=>])/g;

@@ -1,45 +1,18 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import {
+  qemuMachineFields,
+  qemuProfileSchema,
+  type QemuMachine,
+  type QemuTargetProfile,
+} from '@vmfarm/protocol';
 
-/** A QEMU target profile, as data. Field names are flat so that `extends` is a shallow merge. */
-export const QEMU_BINARIES = ['qemu-system-aarch64', 'qemu-system-arm'] as const;
-export const QEMU_ACCELS = ['tcg', 'kvm'] as const;
-/** `host` is KVM's pass-through model; the others are what TCG and the VM spec's profiles use. */
-export const QEMU_CPUS = ['cortex-a57', 'cortex-a72', 'cortex-a15', 'host'] as const;
-export const CONSOLE_KINDS = ['pl011', 'virtio-console'] as const;
-export const ARCHES = ['aarch64', 'aarch32'] as const;
+/** The qemu fields are defined once, in @vmfarm/protocol (the controller validates the same data). */
+export { ARCHES, CONSOLE_KINDS, QEMU_ACCELS, QEMU_BINARIES, QEMU_CPUS } from '@vmfarm/protocol';
+export type { Arch, ConsoleKind, QemuAccel, QemuBinary, QemuCpu, QemuMachine } from '@vmfarm/protocol';
 
-export type QemuBinary = (typeof QEMU_BINARIES)[number];
-export type QemuAccel = (typeof QEMU_ACCELS)[number];
-export type QemuCpu = (typeof QEMU_CPUS)[number];
-export type ConsoleKind = (typeof CONSOLE_KINDS)[number];
-export type Arch = (typeof ARCHES)[number];
-
-/** What a boot may change of a profile (the session spec's `overrides`). */
-export interface QemuMachine {
-  binary: QemuBinary;
-  accel: QemuAccel;
-  cpu: QemuCpu;
-  gic: 2 | 3;
-  /** `on`: the firmware publishes ACPI tables; `off`: only the FDT describes the machine. */
-  acpi: 'on' | 'off';
-  memoryMiB: number;
-  smp: number;
-  console: ConsoleKind;
-  /** Empty `pcie-root-port`s for hotplug. */
-  hotplugPorts: number;
-  firmwareCode: string;
-  /** The template each instance gets a sparse copy of. */
-  firmwareVars: string;
-}
-
-export interface QemuProfile extends QemuMachine {
-  id: string;
-  kind: 'qemu';
-  description: string;
-  /** Guest architectures this profile runs. */
-  arch: Arch[];
-}
+/** A resolved QEMU target profile. Field names are flat so that `extends` is a shallow merge. */
+export type QemuProfile = Omit<QemuTargetProfile, 'extends'>;
 
 /** A profile as written in a file: everything but `id` may come from the base it `extends`. */
 export type QemuProfileInput = Partial<QemuProfile> & { id: string; extends?: string };
@@ -58,47 +31,27 @@ export class ProfileError extends Error {
   }
 }
 
-const oneOf =
-  (values: readonly unknown[]) =>
-  (v: unknown): string | null =>
-    values.includes(v) ? null : `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}`;
-const intIn =
-  (min: number, max: number) =>
-  (v: unknown): string | null =>
-    Number.isInteger(v) && (v as number) >= min && (v as number) <= max
-      ? null
-      : `must be an integer from ${min} to ${max}`;
-const absolutePath = (v: unknown): string | null =>
-  typeof v === 'string' && v.startsWith('/') ? null : 'must be an absolute path';
+type Rule = (v: unknown) => string | null;
+const rule =
+  (schema: {
+    safeParse(v: unknown): { success: boolean; error?: { issues: { message: string }[] } };
+  }): Rule =>
+  (v) => {
+    const result = schema.safeParse(v);
+    return result.success ? null : result.error!.issues[0].message;
+  };
 
-const MACHINE_RULES: Record<keyof QemuMachine, (v: unknown) => string | null> = {
-  binary: oneOf(QEMU_BINARIES),
-  accel: oneOf(QEMU_ACCELS),
-  cpu: oneOf(QEMU_CPUS),
-  gic: oneOf([2, 3]),
-  acpi: oneOf(['on', 'off']),
-  memoryMiB: intIn(128, 65536),
-  smp: intIn(1, 64),
-  console: oneOf(CONSOLE_KINDS),
-  // Each port takes a slot of pcie.0, which has 32 and needs some for the disk and console.
-  hotplugPorts: intIn(0, 16),
-  firmwareCode: absolutePath,
-  firmwareVars: absolutePath,
-};
+const MACHINE_RULES = Object.fromEntries(
+  Object.entries(qemuMachineFields).map(([key, schema]) => [key, rule(schema)]),
+) as Record<keyof QemuMachine, Rule>;
 
-const RULES: Record<keyof QemuProfile | 'extends', (v: unknown) => string | null> = {
+const RULES: Record<keyof QemuProfile | 'extends', Rule> = {
   ...MACHINE_RULES,
-  id: (v) =>
-    typeof v === 'string' && /^[a-z0-9][a-z0-9._-]{0,62}$/.test(v)
-      ? null
-      : 'lowercase letters, digits, . _ -',
+  id: rule(qemuProfileSchema.shape.id),
   extends: (v) => (typeof v === 'string' ? null : 'must be a profile id'),
-  kind: oneOf(['qemu']),
-  description: (v) => (typeof v === 'string' ? null : 'must be a string'),
-  arch: (v) =>
-    Array.isArray(v) && v.length > 0 && v.every((a) => ARCHES.includes(a))
-      ? null
-      : `must be a non-empty list of ${ARCHES.join(', ')}`,
+  kind: rule(qemuProfileSchema.shape.kind),
+  description: rule(qemuProfileSchema.shape.description),
+  arch: rule(qemuProfileSchema.shape.arch),
 };
 
 function checkFields(
@@ -191,8 +144,8 @@ export function applyOverrides(profile: QemuProfile, overrides: MachineOverrides
   return { ...profile, ...withoutUndefined(overrides) };
 }
 
-/** The bundled base profiles (from dist/src/ of this lib). */
-export const BUNDLED_PROFILES_DIR = join(__dirname, '../../profiles');
+/** The bundled profiles, deploy/targets/ of the repository (from dist/src/ of this lib); the controller serves the same files. */
+export const BUNDLED_PROFILES_DIR = join(__dirname, '../../../../deploy/targets');
 
 /** The `*.json` profile files of a directory whose `kind` is `qemu` (other kinds are not ours). */
 export function loadProfileInputs(dir: string): QemuProfileInput[] {

@@ -15,13 +15,21 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { accepts } from './accepts';
-import type { HotplugHandle, HotplugKind, SessionHotplug, SessionQmp, VmSession } from './api';
+import type {
+  HotplugHandle,
+  HotplugKind,
+  QmpEvent,
+  QmpTranscriptEntry,
+  SessionHotplug,
+  SessionQmp,
+  VmSession,
+} from './api';
 import { qemuArgs, rootPortId, shellLine, type DiskFormat, type LaunchFiles } from './cmdline';
 import { GuestConsole } from './console';
 import { BootError, QmpCommandError, SessionClosedError, VmExitedError } from './errors';
 import { probeHost, type HostProbe } from './probe';
 import { applyOverrides, type MachineOverrides, type QemuProfile } from './profile';
-import { QmpConnection, type QmpEvent, type QmpHooks, type QmpTranscriptEntry } from './qmp';
+import { QmpConnection, type QmpHooks } from './qmp';
 import { Waits } from './waits';
 
 export interface QemuBootSpec {

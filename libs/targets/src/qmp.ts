@@ -1,12 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-
-/** QMP speaks one JSON object per line (QEMU ends each with CRLF). */
-export interface QmpEvent {
-  event: string;
-  data?: Record<string, unknown>;
-  timestamp?: { seconds: number; microseconds: number };
-}
+import type { QmpEvent, QmpTranscriptEntry } from './api';
 
 export type QmpMessage =
   | { type: 'greeting'; message: { QMP: unknown } }
@@ -51,14 +45,6 @@ export function classifyQmp(value: unknown): QmpMessage {
   }
   if (typeof o.event === 'string') return { type: 'event', event: o as unknown as QmpEvent };
   return { type: 'unknown', message: value };
-}
-
-export interface QmpTranscriptEntry {
-  /** Milliseconds since the session started. */
-  ms: number;
-  dir: 'sent' | 'received' | 'note';
-  /** The object sent or received; for `note`, what happened (connected, connection closed, bad line). */
-  message: unknown;
 }
 
 export interface QmpHooks {

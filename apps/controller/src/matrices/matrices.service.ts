@@ -49,6 +49,7 @@ export class MatricesService {
       suite: c.suite,
       target: c.target,
       image: { sha256: c.image.sha256, size: c.image.size, format: c.image.format, arch: c.image.arch },
+      ...(request.ready === undefined ? {} : { ready: request.ready }),
     }));
     await this.matrices.create(
       matrix,

@@ -1,33 +1,48 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { targetProfileSchema, type TargetProfile } from '@vmfarm/protocol';
+import {
+  resolveTargetProfiles,
+  targetProfileSchema,
+  type TargetCreate,
+  type TargetProfile,
+} from '@vmfarm/protocol';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { z } from 'zod';
 import type { ControllerConfig } from '../config';
 import { badRequest, conflict, notFound, type FieldError } from '../errors';
-import type { targetCreateSchema } from '@vmfarm/protocol';
 import { TargetsRepository } from '../store/targets.repository';
 import { CONFIG } from '../tokens';
 
-export type TargetCreate = z.infer<typeof targetCreateSchema>;
+export type { TargetCreate };
 
-/** Reads the bundled base profiles; a broken file stops the controller with the file named. */
+/**
+ * Reads the bundled profiles (static and qemu, `extends` resolved among them); a broken file stops
+ * the controller naming the file and every problem.
+ */
 export function loadBaseProfiles(dir: string): TargetProfile[] {
   if (!fs.existsSync(dir)) return [];
-  return fs
+  const files = fs
     .readdirSync(dir)
     .filter((f) => f.endsWith('.json'))
-    .sort()
-    .map((f) => {
-      const file = path.join(dir, f);
-      const parsed = targetProfileSchema.safeParse(JSON.parse(fs.readFileSync(file, 'utf8')));
-      if (!parsed.success)
-        throw new Error(`invalid target profile ${file}: ${parsed.error.issues[0].message}`);
-      return parsed.data;
-    });
+    .sort();
+  const inputs = files.map((f) => {
+    const file = path.join(dir, f);
+    try {
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new Error(`invalid target profile ${file}: ${(err as Error).message}`);
+    }
+  });
+  const { profiles, errors } = resolveTargetProfiles(inputs);
+  if (errors.length) {
+    const fileOf = (id: string) => files[inputs.findIndex((i) => i.id === id)] ?? id;
+    throw new Error(
+      `invalid target profiles in ${dir}: ${errors.map((e) => `${fileOf(e.path.split('.')[0])}: ${e.path}: ${e.message}`).join('; ')}`,
+    );
+  }
+  return profiles;
 }
 
-/** A user profile over its base: the fields it gives win, the rest are inherited. */
+/** A user profile over its base: the fields it gives win, the rest are inherited; every problem is a 400. */
 export function resolveProfile(input: TargetCreate, base: TargetProfile | undefined): TargetProfile {
   const errors: FieldError[] = [];
   if (input.extends && !base)
@@ -37,7 +52,13 @@ export function resolveProfile(input: TargetCreate, base: TargetProfile | undefi
   if (errors.length) throw badRequest('invalid target profile', errors);
   const given = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
   const { extends: _inherited, ...inherited } = base ?? ({} as Partial<TargetProfile>);
-  return targetProfileSchema.parse({ ...inherited, ...given });
+  const parsed = targetProfileSchema.safeParse({ ...inherited, ...given });
+  if (!parsed.success)
+    throw badRequest(
+      `invalid target profile: ${parsed.error.issues[0].path.join('.')}: ${parsed.error.issues[0].message}`,
+      parsed.error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message })),
+    );
+  return parsed.data;
 }
 
 @Injectable()

@@ -1,0 +1,150 @@
+import { z } from 'zod';
+import { archSchema, ARCHES } from './verdict';
+
+/**
+ * Target profiles: data, one schema per target kind, discriminated on `kind`. The qemu fields are
+ * defined here once; @vmfarm/targets validates and resolves its profiles with these field schemas.
+ */
+
+export const TARGET_KINDS = ['static', 'qemu'] as const;
+export const targetKindSchema = z.enum(TARGET_KINDS);
+export type TargetKind = z.infer<typeof targetKindSchema>;
+
+export const targetIdSchema = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._-]{0,62}$/, 'lowercase letters, digits, . _ -');
+
+export const QEMU_BINARIES = ['qemu-system-aarch64', 'qemu-system-arm'] as const;
+export const QEMU_ACCELS = ['tcg', 'kvm'] as const;
+/** `host` is KVM's pass-through model; the others are what TCG and the VM spec's profiles use. */
+export const QEMU_CPUS = ['cortex-a57', 'cortex-a72', 'cortex-a15', 'host'] as const;
+export const CONSOLE_KINDS = ['pl011', 'virtio-console'] as const;
+
+const oneOf = <const T extends readonly [string | number, ...(string | number)[]]>(values: T) =>
+  z.literal(values, {
+    error: `must be one of ${values.map((x) => JSON.stringify(x)).join(', ')}`,
+  });
+const intIn = (min: number, max: number) => {
+  const error = `must be an integer from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+const absolutePath = () => {
+  const error = 'must be an absolute path';
+  return z.string({ error }).startsWith('/', { error });
+};
+
+/** The machine a qemu profile describes: what a boot may override. Flat, so `extends` is a shallow merge. */
+export const qemuMachineFields = {
+  binary: oneOf(QEMU_BINARIES),
+  accel: oneOf(QEMU_ACCELS),
+  cpu: oneOf(QEMU_CPUS),
+  gic: oneOf([2, 3]),
+  /** `on`: the firmware publishes ACPI tables; `off`: only the FDT describes the machine. */
+  acpi: oneOf(['on', 'off']),
+  memoryMiB: intIn(128, 65536),
+  smp: intIn(1, 64),
+  console: oneOf(CONSOLE_KINDS),
+  // Each port takes a slot of pcie.0, which has 32 and needs some for the disk and console.
+  hotplugPorts: intIn(0, 16),
+  firmwareCode: absolutePath(),
+  /** The variable-store template each instance gets a sparse copy of. */
+  firmwareVars: absolutePath(),
+};
+export const qemuMachineSchema = z.object(qemuMachineFields);
+export type QemuMachine = z.infer<typeof qemuMachineSchema>;
+export type QemuBinary = QemuMachine['binary'];
+export type QemuAccel = QemuMachine['accel'];
+export type QemuCpu = QemuMachine['cpu'];
+export type ConsoleKind = QemuMachine['console'];
+
+const archListSchema = z
+  .array(archSchema, { error: `must be a non-empty list of ${ARCHES.join(', ')}` })
+  .min(1, { error: `must be a non-empty list of ${ARCHES.join(', ')}` });
+
+const common = {
+  id: targetIdSchema,
+  description: z.string().default(''),
+  /** The base profile whose fields this one inherits (already merged in a resolved profile). */
+  extends: targetIdSchema.optional(),
+};
+
+export const staticProfileSchema = z.strictObject({
+  ...common,
+  kind: z.literal('static'),
+  arch: archListSchema.default([...ARCHES]),
+});
+
+export const qemuProfileSchema = z.strictObject({
+  ...common,
+  kind: z.literal('qemu'),
+  /** Guest architectures this profile runs. */
+  arch: archListSchema,
+  ...qemuMachineFields,
+});
+export type QemuTargetProfile = z.infer<typeof qemuProfileSchema>;
+
+/** A target profile is data; `extends` names a base profile whose fields it inherits. */
+export const targetProfileSchema = z.discriminatedUnion('kind', [staticProfileSchema, qemuProfileSchema]);
+export type TargetProfile = z.infer<typeof targetProfileSchema>;
+
+/** Body of `POST /api/targets`: with `extends`, omitted fields come from that base profile. */
+export const targetCreateSchema = z.strictObject({
+  id: targetIdSchema,
+  kind: targetKindSchema.optional(),
+  description: z.string().max(1000).optional(),
+  extends: targetIdSchema.optional(),
+  arch: archListSchema.optional(),
+  ...qemuMachineSchema.partial().shape,
+});
+export type TargetCreate = z.infer<typeof targetCreateSchema>;
+
+/**
+ * Resolves `extends` chains among profiles as written (files or requests): a profile's own fields win
+ * over its base's, then the result is validated whole. Every problem of every profile is listed.
+ */
+export function resolveTargetProfiles(
+  inputs: readonly Record<string, unknown>[],
+  known: ReadonlyMap<string, TargetProfile> = new Map(),
+): { profiles: TargetProfile[]; errors: { path: string; message: string }[] } {
+  const errors: { path: string; message: string }[] = [];
+  const byId = new Map<string, Record<string, unknown>>();
+  for (const input of inputs) {
+    const id = String(input.id);
+    if (byId.has(id) || known.has(id)) errors.push({ path: `${id}.id`, message: 'defined twice' });
+    else byId.set(id, input);
+  }
+  const merged = new Map<string, Record<string, unknown> | null>();
+  const merge = (id: string, chain: string[]): Record<string, unknown> | null => {
+    if (merged.has(id)) return merged.get(id)!;
+    const input = byId.get(id)!;
+    const baseId = input.extends;
+    let base: Record<string, unknown> | null = {};
+    if (typeof baseId === 'string') {
+      if (chain.includes(baseId)) {
+        errors.push({ path: `${id}.extends`, message: `cycle: ${[...chain, id, baseId].join(' -> ')}` });
+        base = null;
+      } else if (byId.has(baseId)) base = merge(baseId, [...chain, id]);
+      else if (known.has(baseId)) base = { ...known.get(baseId) };
+      else {
+        errors.push({ path: `${id}.extends`, message: `unknown base target '${baseId}'` });
+        base = null;
+      }
+      if (base) delete base.extends;
+    }
+    const own = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== undefined));
+    const result = base && { ...base, ...own };
+    merged.set(id, result);
+    return result;
+  };
+  const profiles: TargetProfile[] = [];
+  for (const id of byId.keys()) {
+    const result = merge(id, []);
+    if (!result) continue;
+    const parsed = targetProfileSchema.safeParse(result);
+    if (parsed.success) profiles.push(parsed.data);
+    else
+      for (const issue of parsed.error.issues)
+        errors.push({ path: [id, ...issue.path.map(String)].join('.'), message: issue.message });
+  }
+  return { profiles, errors };
+}
