@@ -1,5 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { Logger } from '@nestjs/common';
 import SqliteDatabase from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
 import { Pool } from 'pg';
@@ -34,9 +35,12 @@ export async function openDatabase(target: DatabaseTarget): Promise<Db> {
     sqlite.pragma('foreign_keys = ON');
     db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
   } else {
-    db = new Kysely<Database>({
-      dialect: new PostgresDialect({ pool: new Pool({ connectionString: target.location, max: 10 }) }),
-    });
+    const pool = new Pool({ connectionString: target.location, max: 10 });
+    // An idle client whose server connection ends (a PostgreSQL restart, an administrator's
+    // termination) makes the pool emit 'error'; unhandled, that would crash the controller. The pool
+    // drops that client and the next query opens a new connection.
+    pool.on('error', (err) => new Logger('Database').warn(`idle PostgreSQL connection lost: ${err.message}`));
+    db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   try {
     await migrateToLatest(db as Kysely<unknown>);
