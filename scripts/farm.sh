@@ -5,7 +5,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 # redis-server is only needed when REDIS_URL does not point at a Redis already.
 if [ -z "${REDIS_URL:-}" ]; then ensure_debs redis-server; fi
-ensure_debs gdisk dosfstools mtools xz-utils
+ensure_debs gdisk dosfstools mtools xz-utils qemu-utils qemu-system-arm qemu-efi-aarch64 qemu-efi-arm
 ensure_node_modules
 build
 cd "$REPO_ROOT"
