@@ -84,6 +84,18 @@ function write64(c: Cpu, d: number, vals: bigint[], bytes: number): void {
   for (let k = bytes; k < 16; k++) c.vb[(d << 4) + k] = 0;
 }
 
+/** Writes FP comparison results (-1 true, 0 false) as all-ones or all-zeros lanes. */
+function writeMask(c: Cpu, d: number, dbl: boolean, r: number[], bytes: number): void {
+  if (dbl)
+    write64(
+      c,
+      d,
+      r.map((v) => (v === -1 ? M64 : 0n)),
+      bytes,
+    );
+  else write(c, d, 2, r, bytes);
+}
+
 function readF(c: Cpu, r: number, dbl: boolean, count: number): number[] {
   const out = new Array<number>(count);
   for (let e = 0; e < count; e++) out[e] = dbl ? c.vf64[(r << 1) + e] : c.vf32[(r << 2) + e];
@@ -472,16 +484,8 @@ function fpLanes(
     }
     r[e] = v;
   }
-  if (isMask) {
-    if (dbl)
-      write64(
-        c,
-        d,
-        r.map((v) => (v === -1 ? M64 : 0n)),
-        bytes,
-      );
-    else write(c, d, 2, r, bytes);
-  } else writeF(c, d, dbl, r, bytes);
+  if (isMask) writeMask(c, d, dbl, r, bytes);
+  else writeF(c, d, dbl, r, bytes);
   flushNaN(c);
 }
 
@@ -964,16 +968,8 @@ function fpTwoMisc(c: Cpu, i: number, scalar = false): void {
     }
     r[e] = o;
   }
-  if (isMask) {
-    if (dbl)
-      write64(
-        c,
-        d,
-        r.map((v) => (v === -1 ? M64 : 0n)),
-        bytes,
-      );
-    else write(c, d, 2, r, bytes);
-  } else if (key === 0b0101111 || key === 0b1101111) {
+  if (isMask) writeMask(c, d, dbl, r, bytes);
+  else if (key === 0b0101111 || key === 0b1101111) {
     // FABS/FNEG on bits (NaNs keep their payload).
     const words = read(c, n, 2, bytes / 4);
     for (let w = 0; w < words.length; w++) {
