@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { createServer, request, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
@@ -33,6 +35,31 @@ function verdict(clause: string, level: 'MUST' | 'SHOULD', v: VerdictRecord['ver
 
 /** The CLI as a process (asynchronously: the fake controller lives in this process). */
 const run = (...args: string[]) => vmfarm(args, { ...process.env, VMFARM_CONTROLLER: fake.url });
+
+/** Forwards to the fake controller and keeps every request (the fake keeps uploads only). */
+async function recordingProxy(target: string) {
+  const requests: { method: string; path: string; body: Buffer }[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      requests.push({ method: req.method!, path: req.url!, body });
+      const forward = request(new URL(req.url!, target), { method: req.method, headers: req.headers });
+      forward.on('response', (answer: IncomingMessage) => {
+        res.writeHead(answer.statusCode!, answer.headers);
+        answer.pipe(res);
+      });
+      forward.end(body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -107,6 +134,36 @@ test('--wait exit codes follow the summary: 0 for PASS, 3 for an infrastructure 
   );
   assert.equal(error.code, 3, error.stderr);
   assert.match(error.stdout, /^<testsuites name="fake m\d+"\/>\n$/);
+});
+
+test('--ready is sent with the matrix; a bad regular expression exits 2 before any request', async () => {
+  const proxy = await recordingProxy(fake.url);
+  try {
+    const args = ['submit', small, '--targets', 'static', '--suites', 'static', '--controller', proxy.url];
+    const ok = await run(...args, '--ready', '^myos login:');
+    assert.equal(ok.code, 0, ok.stderr);
+    const posted = proxy.requests.filter((r) => r.method === 'POST' && r.path === '/api/matrices');
+    assert.deepEqual(
+      posted.map((r) => JSON.parse(r.body.toString())),
+      [{ images: [sha(small)], targets: ['static'], suites: ['static'], ready: '^myos login:' }],
+    );
+
+    proxy.requests.length = 0;
+    fake.uploads.length = 0;
+    for (const [ready, message] of [
+      ['(unclosed', /^vmfarm submit: --ready: Invalid regular expression: .*\n$/],
+      ['', /^vmfarm submit: --ready needs a regular expression\n$/],
+    ] as const) {
+      const bad = await run(...args, '--ready', ready);
+      assert.equal(bad.code, 2, bad.stderr);
+      assert.match(bad.stderr, message);
+      assert.equal(bad.stdout, '');
+    }
+    assert.deepEqual(proxy.requests, []);
+    assert.equal(fake.uploads.length, 0);
+  } finally {
+    await proxy.close();
+  }
 });
 
 test('a refused matrix lists every error and exits 2', async () => {

@@ -93,7 +93,11 @@ export type AgentRegistered = z.infer<typeof agentRegisteredSchema>;
 export const attemptStartSchema = z.object({ agentId: z.string().min(1) });
 
 export const artifactSchema = z.object({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+  // A file name in the attempt's artifact directory: never '.' or '..'.
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,100}$/)
+    .refine((n) => !/^\.+$/.test(n), 'must not be only dots'),
   /** base64 of the artifact bytes; large artifacts are uploaded separately (later issues). */
   contentBase64: z.string().max(16 * 1024 * 1024),
   mediaType: z.string().default('application/octet-stream'),

@@ -19,6 +19,8 @@ cell is done, then prints the report on stdout instead of the id.
   --controller URL   the controller (default: $VMFARM_CONTROLLER, else http://127.0.0.1:8700)
   --arch A           ${ARCHES.join(' or ')} (default: detected from the image)
   --name N           the image's name in reports (default: its file name; one IMAGE only)
+  --ready REGEX      live suites: a regular expression the guest prints when it is up
+                     (tried before the default patterns), e.g. '^myos login:'
   --wait             wait for the matrix and print its report
   --format F         report format with --wait: text (default), json or junit
   --timeout SECONDS  with --wait, give up after SECONDS (exit 3)
@@ -39,6 +41,18 @@ function list(flag: string, value: string | undefined): string[] {
     .filter(Boolean);
   if (items.length === 0) throw new UsageError(`--${flag} is required (a comma-separated list; see --help)`);
   return items;
+}
+
+/** Checked here as the controller checks it (a JavaScript RegExp, multiline), before any upload. */
+function readyPattern(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') throw new UsageError('--ready needs a regular expression');
+  try {
+    new RegExp(value, 'm');
+  } catch (err) {
+    throw new UsageError(`--ready: ${(err as Error).message}`);
+  }
+  return value;
 }
 
 function readableSize(file: string): number {
@@ -95,6 +109,7 @@ export async function submit(argv: string[]): Promise<number> {
     controller: { type: 'string' },
     arch: { type: 'string' },
     name: { type: 'string' },
+    ready: { type: 'string' },
     wait: { type: 'boolean' },
     format: { type: 'string' },
     timeout: { type: 'string' },
@@ -110,6 +125,7 @@ export async function submit(argv: string[]): Promise<number> {
     values.arch === undefined ? undefined : oneOf('arch', values.arch as string, ARCHES, 'aarch64');
   const name = values.name as string | undefined;
   if (name !== undefined && positionals.length > 1) throw new UsageError('--name names one IMAGE only');
+  const ready = readyPattern(values.ready as string | undefined);
   const format = oneOf('format', values.format as string | undefined, REPORT_FORMATS, 'text');
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0))
@@ -122,7 +138,7 @@ export async function submit(argv: string[]): Promise<number> {
     const images: string[] = [];
     for (const [i, file] of positionals.entries())
       images.push(await upload(client, file, sizes[i], name ?? basename(file), arch));
-    const id = await client.createMatrix({ images, targets, suites });
+    const id = await client.createMatrix({ images, targets, suites, ready });
     if (!values.wait) {
       process.stdout.write(`${id}\n`);
       return EXIT.ok;

@@ -20,6 +20,7 @@ import {
 } from '@vmfarm/protocol';
 import { z } from 'zod';
 import {
+  artifactParams,
   attemptParams,
   healthSchema,
   idParams,
@@ -138,6 +139,13 @@ export const ROUTES: Route[] = [
     summary: 'A run: state, attempts, verdicts, artifacts',
     params: idParams,
     responses: { 200: runViewSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/runs/:id/attempts/:attempt/artifacts/:name',
+    summary: 'One artifact of an attempt, streamed with its media type as an attachment',
+    params: artifactParams,
+    responses: { 200: 'binary', 400: null, 404: null },
   },
   {
     method: 'post',

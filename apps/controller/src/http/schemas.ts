@@ -1,4 +1,4 @@
-import { sha256Schema, targetIdSchema } from '@vmfarm/protocol';
+import { artifactSchema, sha256Schema, targetIdSchema } from '@vmfarm/protocol';
 import { z } from 'zod';
 
 /** Route parameter and query schemas of the controller (bodies come from @vmfarm/protocol). */
@@ -8,6 +8,11 @@ export const idParams = z.object({ id: z.string().min(1).max(64) });
 export const attemptParams = z.object({
   id: z.string().min(1).max(64),
   n: z.coerce.number().int().min(1).max(1000),
+});
+export const artifactParams = z.object({
+  id: idParams.shape.id,
+  attempt: attemptParams.shape.n,
+  name: artifactSchema.shape.name,
 });
 export const reportQuery = z.object({ format: z.enum(['json', 'junit']).default('json') });
 export const listQuery = z.object({ limit: z.coerce.number().int().min(1).max(500).default(50) });

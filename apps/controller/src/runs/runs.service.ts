@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AttemptAck, AttemptResult, AttemptStarted, RunView } from '@vmfarm/protocol';
 import { notFound } from '../errors';
@@ -7,6 +8,9 @@ import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
 import type { ArtifactStore } from './artifact-store';
 import { errorVerdicts, nextState, outcomeOf } from './outcome';
+
+/** type/subtype[; parameters] without control characters: anything else is served as bytes. */
+const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
 
 @Injectable()
 export class RunsService {
@@ -47,6 +51,20 @@ export class RunsService {
       createdAt: run.createdAt,
       finishedAt: run.finishedAt,
     };
+  }
+
+  /** One stored artifact of an attempt, to stream. */
+  async artifact(
+    runId: string,
+    attempt: number,
+    name: string,
+  ): Promise<{ name: string; mediaType: string; size: number; stream: Readable }> {
+    await this.run(runId);
+    const row = (await this.runs.artifacts(runId)).find((a) => a.attempt === attempt && a.name === name);
+    const stream = row && (await this.artifacts.open(row.path));
+    if (!row || !stream) throw notFound(`run ${runId} has no artifact ${name} from attempt ${attempt}`);
+    const mediaType = MEDIA_TYPE.test(row.mediaType) ? row.mediaType : 'application/octet-stream';
+    return { name, mediaType, size: row.size, stream };
   }
 
   /** Attempt n begins; a run already done tells the agent not to bother. */

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Param, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
 import {
   matrixRequestSchema,
   renderMatrixJUnit,
@@ -9,7 +9,7 @@ import {
 import type { Response } from 'express';
 import { MatricesService } from '../../matrices/matrices.service';
 import { RunsService } from '../../runs/runs.service';
-import { idParams, listQuery, reportQuery } from '../schemas';
+import { artifactParams, idParams, listQuery, reportQuery } from '../schemas';
 import { validate } from '../validate';
 
 @Controller('api')
@@ -50,5 +50,21 @@ export class MatricesController {
   @Get('runs/:id')
   run(@Param() params: unknown): Promise<RunView> {
     return this.runs.view(validate({ params: [idParams, params] }).params.id);
+  }
+
+  @Get('runs/:id/attempts/:attempt/artifacts/:name')
+  async artifact(
+    @Param() params: unknown,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<StreamableFile> {
+    const { id, attempt, name } = validate({ params: [artifactParams, params] }).params;
+    const artifact = await this.runs.artifact(id, attempt, name);
+    // Agent-chosen media types are downloaded, never rendered or sniffed by a browser.
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    return new StreamableFile(artifact.stream, {
+      type: artifact.mediaType,
+      length: artifact.size,
+      disposition: `attachment; filename="${artifact.name}"`,
+    });
   }
 }
