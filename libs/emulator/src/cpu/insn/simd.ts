@@ -84,6 +84,19 @@ function write64(c: Cpu, d: number, vals: bigint[], bytes: number): void {
   for (let k = bytes; k < 16; k++) c.vb[(d << 4) + k] = 0;
 }
 
+/** Writes FP-to-integer conversion results as 64-bit (`wide`) or 32-bit lanes. */
+function writeIntLanes(c: Cpu, d: number, wide: boolean, vals: bigint[], bytes: number): void {
+  if (wide) write64(c, d, vals, bytes);
+  else
+    write(
+      c,
+      d,
+      2,
+      vals.map((v) => Number(v)),
+      bytes,
+    );
+}
+
 /** Writes FP comparison results (-1 true, 0 false) as all-ones or all-zeros lanes. */
 function writeMask(c: Cpu, d: number, dbl: boolean, r: number[], bytes: number): void {
   if (dbl)
@@ -886,15 +899,7 @@ function fpTwoMisc(c: Cpu, i: number, scalar = false): void {
   if (cv) {
     const bits = dbl ? 64 : 32;
     const ints = x.map((v) => toInt(v, bits, cv[1], cv[0]));
-    if (dbl) write64(c, d, ints, bytes);
-    else
-      write(
-        c,
-        d,
-        2,
-        ints.map((v) => Number(v)),
-        bytes,
-      );
+    writeIntLanes(c, d, dbl, ints, bytes);
     return;
   }
   if (!FP2_KEYS.has(key)) throw new UndefinedInstruction(i, 'SIMD FP two-register operation not implemented');
@@ -1416,15 +1421,7 @@ function shiftImm(c: Cpu, i: number, scalar = false): void {
       );
     } else {
       const x = readF(c, n, dbl, count).map((v) => toInt(v * 2 ** fb, esize, u === 0, RZ));
-      if (dbl) write64(c, d, x, outBytes);
-      else
-        write(
-          c,
-          d,
-          2,
-          x.map((v) => Number(v)),
-          outBytes,
-        );
+      writeIntLanes(c, d, dbl, x, outBytes);
     }
     return;
   }
