@@ -1,24 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { accepts, type HostProbe, type QemuProfile } from '../src';
+import { tcgProfile } from './profiles';
 
-const profile: QemuProfile = {
-  id: 'p',
-  kind: 'qemu',
-  description: '',
-  arch: ['aarch64'],
-  binary: 'qemu-system-aarch64',
-  accel: 'tcg',
-  cpu: 'cortex-a57',
-  gic: 3,
-  acpi: 'off',
-  memoryMiB: 1024,
-  smp: 1,
-  console: 'pl011',
-  hotplugPorts: 4,
-  firmwareCode: '/fw/CODE.fd',
-  firmwareVars: '/fw/VARS.fd',
-};
+const profile = tcgProfile();
 
 const qemu = { path: '/usr/bin/x', version: '7.2.22' };
 const x64: HostProbe = {

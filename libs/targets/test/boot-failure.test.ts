@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAlive } from '@vmfarm/host';
-import { boot, BootError, VmExitedError, type HostProbe, type QemuProfile } from '../src';
+import { boot, BootError, VmExitedError, type HostProbe } from '../src';
+import { tcgProfile } from './profiles';
 
 function setup(t: { after(fn: () => void): void }, qemuScript: string) {
   const dir = mkdtempSync(join(tmpdir(), 'vmfarm-boot-failure-'));
@@ -37,23 +38,7 @@ function setup(t: { after(fn: () => void): void }, qemuScript: string) {
     files: { [firmware]: true },
     kvm: { device: false, usable: false, arm64: false, reason: 'absent' },
   };
-  const profile: QemuProfile = {
-    id: 'fake',
-    kind: 'qemu',
-    description: '',
-    arch: ['aarch64'],
-    binary: 'qemu-system-aarch64',
-    accel: 'tcg',
-    cpu: 'cortex-a57',
-    gic: 3,
-    acpi: 'off',
-    memoryMiB: 1024,
-    smp: 1,
-    console: 'pl011',
-    hotplugPorts: 1,
-    firmwareCode: firmware,
-    firmwareVars: firmware,
-  };
+  const profile = tcgProfile({ id: 'fake', hotplugPorts: 1, firmwareCode: firmware, firmwareVars: firmware });
   const instanceDir = join(dir, 'instance');
   return { probe, profile, image, instanceDir, pidFile };
 }
