@@ -9,10 +9,12 @@ import {
   imageResourceSchema,
   matrixReportSchema,
   matrixViewSchema,
+  targetProfileSchema,
   type Arch,
   type ImageResource,
   type MatrixReport,
   type MatrixRequest,
+  type TargetProfile,
 } from '@vmfarm/protocol';
 import { CommandError } from './failure';
 
@@ -99,6 +101,16 @@ export class ControllerClient {
       request,
     );
     return value.id;
+  }
+
+  /** `POST /api/targets`: the profile as written (with `extends`); the answer is the resolved profile. */
+  async createTarget(profile: unknown): Promise<TargetProfile> {
+    return (await this.json('POST', '/api/targets', 'the target profile', targetProfileSchema, profile))
+      .value;
+  }
+
+  async targets(): Promise<TargetProfile[]> {
+    return (await this.json('GET', '/api/targets', 'the target list', z.array(targetProfileSchema))).value;
   }
 
   async matrixStatus(id: string): Promise<MatrixStatus> {

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Arch, ImageResource } from '@vmfarm/protocol';
+import { detectArch } from '@vmfarm/suites';
 import type { Readable } from 'node:stream';
 import type { ControllerConfig } from '../config';
 import { ApiHttpError, badRequest, notFound } from '../errors';
@@ -50,7 +51,8 @@ export class ImagesService {
       sha256: ingested.sha256,
       size: ingested.size,
       format,
-      arch: query.arch ?? null,
+      // Known at upload, so that a matrix can plan which targets each image can meet.
+      arch: query.arch ?? (await detectArch(this.store.pathOf(ingested.sha256))),
       name: query.name || `image-${ingested.sha256.slice(0, 12)}`,
       uploadedAs: ingested.container,
       createdAt: new Date().toISOString(),

@@ -12,6 +12,7 @@ import { badRequest, notFound } from '../errors';
 import type { RunQueue } from '../queue/run-queue';
 import { ImagesRepository } from '../store/images.repository';
 import { MatricesRepository, type MatrixRow } from '../store/matrices.repository';
+import { RunsService } from '../runs/runs.service';
 import { RunsRepository, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
@@ -25,6 +26,7 @@ export class MatricesService {
   constructor(
     private readonly matrices: MatricesRepository,
     private readonly runs: RunsRepository,
+    private readonly runsService: RunsService,
     private readonly images: ImagesRepository,
     private readonly targets: TargetsService,
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
@@ -39,24 +41,36 @@ export class MatricesService {
       const t = await this.targets.find(id);
       if (t) targets.set(id, t);
     }
-    const { cells, errors } = planMatrix(request, images, targets, this.suites.list());
+    const { cells, errors } = planMatrix(request, images, targets, this.suites.list(), (id, target) =>
+      this.suites.refusal(id, target),
+    );
     if (errors.length > 0) throw badRequest(`invalid matrix: ${errors.length} problem(s)`, errors);
 
     const matrix: MatrixRow = { id: randomUUID(), request, createdAt: new Date().toISOString() };
-    const jobs: RunJobData[] = cells.map((c) => ({
+    const jobs: (RunJobData & { skip?: string })[] = cells.map((c) => ({
       runId: randomUUID(),
       matrixId: matrix.id,
       suite: c.suite,
       target: c.target,
       image: { sha256: c.image.sha256, size: c.image.size, format: c.image.format, arch: c.image.arch },
       ...(request.ready === undefined ? {} : { ready: request.ready }),
+      ...(c.skip ? { skip: c.skip } : {}),
     }));
     await this.matrices.create(
       matrix,
-      jobs.map((job, seq) => ({ id: job.runId, matrixId: matrix.id, seq, job, createdAt: matrix.createdAt })),
+      jobs.map(({ skip: _skip, ...job }, seq) => ({
+        id: job.runId,
+        matrixId: matrix.id,
+        seq,
+        job,
+        createdAt: matrix.createdAt,
+      })),
     );
+    for (const job of jobs)
+      if (job.skip) await this.runsService.recordPlanSkip(job.runId, job.suite, job.skip, matrix.createdAt);
+    const queued = jobs.filter((j) => !j.skip).map(({ skip: _skip, ...job }) => job);
     try {
-      await this.queue.enqueue(jobs);
+      await this.queue.enqueue(queued);
     } catch (err) {
       // The runs are in SQL: reconciliation queues them once Redis answers again.
       this.log.error(

@@ -7,7 +7,7 @@ import { RunsRepository, type ArtifactRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
 import type { ArtifactStore } from './artifact-store';
-import { errorVerdicts, nextState, outcomeOf } from './outcome';
+import { nextState, outcomeOf, uniformVerdicts } from './outcome';
 
 /** type/subtype[; parameters] without control characters: anything else is served as bytes. */
 const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
@@ -87,9 +87,10 @@ export class RunsService {
     const verdicts =
       result.verdicts.length > 0
         ? result.verdicts
-        : errorVerdicts(
+        : uniformVerdicts(
             run.suite,
             this.suites.get(run.suite)?.clauses ?? [],
+            'ERROR',
             result.error ?? 'the attempt reported no verdicts',
           );
     const artifacts: ArtifactRow[] = [];
@@ -115,6 +116,23 @@ export class RunsService {
     return recorded ? { recorded: true, retry } : { recorded: false, retry: false };
   }
 
+  /** A cell planned as SKIP (see planMatrix): done at once with the reason, as attempt 1 of no agent. */
+  async recordPlanSkip(runId: string, suite: string, reason: string, at: string): Promise<boolean> {
+    return this.runs.recordAttempt({
+      runId,
+      attempt: 1,
+      agentId: null,
+      outcome: 'SKIP',
+      error: null,
+      durationMs: 0,
+      verdicts: uniformVerdicts(suite, this.suites.get(suite)?.clauses ?? [], 'SKIP', `not run: ${reason}`),
+      artifacts: [],
+      runState: 'done',
+      runVerdict: 'SKIP',
+      at,
+    });
+  }
+
   /**
    * BullMQ gave up on a job (attempts exhausted, stalled too often) or lost it after it finished:
    * unless a final result is recorded, the run ends as ERROR with the reason.
@@ -133,7 +151,7 @@ export class RunsService {
       outcome: 'ERROR',
       error: message,
       durationMs: null,
-      verdicts: errorVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], message),
+      verdicts: uniformVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'ERROR', message),
       artifacts: [],
       runState: 'done',
       runVerdict: 'ERROR',
