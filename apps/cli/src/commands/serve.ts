@@ -105,7 +105,18 @@ export async function serve(argv: string[]): Promise<number> {
         const agent = await startChild({
           name: `agent-${i}`,
           command: process.execPath,
-          args: [agentMain, '--controller', url, '--redis', redisUrl, '--name', `${hostname()}-${i}`],
+          // VM instances live with the farm's data while they run (the image cache stays shared).
+          args: [
+            agentMain,
+            '--controller',
+            url,
+            '--redis',
+            redisUrl,
+            '--name',
+            `${hostname()}-${i}`,
+            '--work',
+            join(data, 'agent-work'),
+          ],
           ready: /vmfarm agent (\S+) ready/,
           readyTimeoutMs: READY_TIMEOUT_MS,
           // The agent lets running attempts finish for up to 30 s (its --grace) before it hands them back.
