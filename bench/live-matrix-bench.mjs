@@ -43,10 +43,14 @@ process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
 
 /** Starts `vmfarm serve` and resolves with its URL once it says the farm is ready. */
 function startServe() {
-  serve = spawn(process.execPath, [VMFARM, 'serve', '--port', '0', '--data', join(dir, 'data'), '--agents', String(AGENTS)], {
-    env: { ...process.env, REDIS_URL: '', DATABASE_URL: '' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  serve = spawn(
+    process.execPath,
+    [VMFARM, 'serve', '--port', '0', '--data', join(dir, 'data'), '--agents', String(AGENTS)],
+    {
+      env: { ...process.env, REDIS_URL: '', DATABASE_URL: '' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   return new Promise((resolve, reject) => {
     serve.once('exit', (code) => reject(new Error(`vmfarm serve exited with ${code}`)));
     createInterface({ input: serve.stdout }).on('line', (line) => {
@@ -61,7 +65,20 @@ function submit(url, image, suites) {
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      [VMFARM, 'submit', image, '--targets', PROFILE, '--suites', suites, '--wait', '--format', 'json', '--controller', url],
+      [
+        VMFARM,
+        'submit',
+        image,
+        '--targets',
+        PROFILE,
+        '--suites',
+        suites,
+        '--wait',
+        '--format',
+        'json',
+        '--controller',
+        url,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
@@ -87,15 +104,21 @@ async function suiteSeconds(url, report) {
 }
 
 try {
-  const image = execFileSync('bash', [join(root, 'fixtures/guest/build.sh'), values.arch, join(dir, 'guest')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
+  const image = execFileSync(
+    'bash',
+    [join(root, 'fixtures/guest/build.sh'), values.arch, join(dir, 'guest')],
+    {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
     .trim()
     .split('\n')
     .pop();
   const url = await startServe();
-  console.log(`host: ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; ${AGENTS} agent(s); profile ${PROFILE}`);
+  console.log(
+    `host: ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; ${AGENTS} agent(s); profile ${PROFILE}`,
+  );
   const alone = await submit(url, image, 'boot');
   const full = await submit(url, image, 'all');
   console.log(`live matrix wall time, all ${full.report.cells.length} suites: ${full.seconds.toFixed(1)} s`);
