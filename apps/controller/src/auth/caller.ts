@@ -27,6 +27,7 @@ export class Caller {
 
   /** The one tenant whose rows (plus public ones) this caller sees; undefined: every row. */
   get scope(): string | undefined {
+    // A vendor without a tenant (never made by the API) would see public rows only.
     return this.identity.role === 'vendor' ? (this.identity.tenant ?? '') : undefined;
   }
 
