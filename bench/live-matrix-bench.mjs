@@ -8,7 +8,7 @@
 //    VMFARM-READY plus the farm's overhead), and the ratio of the two.
 // Usage (after `npm run build`): node bench/live-matrix-bench.mjs [--arch aarch64|aarch32] [--agents N]
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,6 +60,9 @@ function startServe() {
   });
 }
 
+/** The admin token `vmfarm serve` wrote for this farm. */
+const token = () => readFileSync(join(dir, 'data', 'admin.token'), 'utf8').trim();
+
 function submit(url, image, suites) {
   return new Promise((resolve, reject) => {
     const started = performance.now();
@@ -79,7 +82,7 @@ function submit(url, image, suites) {
         '--controller',
         url,
       ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, VMFARM_DATA: join(dir, 'data') } },
     );
     let out = '';
     let err = '';
@@ -96,7 +99,9 @@ function submit(url, image, suites) {
 async function suiteSeconds(url, report) {
   const out = [];
   for (const cell of report.cells) {
-    const run = await (await fetch(`${url}/api/runs/${cell.runId}`)).json();
+    const run = await (
+      await fetch(`${url}/api/runs/${cell.runId}`, { headers: { authorization: `Bearer ${token()}` } })
+    ).json();
     const final = run.attempts.at(-1);
     out.push([cell.suite, (final?.durationMs ?? NaN) / 1000, cell.verdicts.map((v) => v.verdict).join('')]);
   }

@@ -23,6 +23,8 @@ import { VERSION } from './version';
 
 export interface AgentOptions {
   controllerUrl: string;
+  /** An agent token (or an admin's): the controller refuses agents without one. */
+  token: string;
   /** Overrides the Redis URL the controller hands out (an agent behind NAT, say). */
   redisUrl?: string;
   name?: string;
@@ -149,7 +151,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const concurrency = options.concurrency ?? 1;
   const graceMs = options.graceMs ?? 30_000;
-  const client = new ControllerClient(options.controllerUrl);
+  const client = new ControllerClient(options.controllerUrl, options.token);
   const cache = new ImageCache(options.cacheDir ?? defaultCacheDir(), client);
   const stopping = new AbortController();
   const capabilities = await probeCapabilities(concurrency, options.probes ?? PROBES);

@@ -30,7 +30,8 @@ const buildGuest = (arch: string) =>
     .split('\n')
     .pop()!;
 
-const cli = (args: string[]) => vmfarm(args, { ...env, VMFARM_CONTROLLER: serve.url });
+// The CLI authenticates with the admin token serve wrote under its data dir.
+const cli = (args: string[]) => vmfarm(args, { ...env, VMFARM_CONTROLLER: serve.url, VMFARM_DATA: data });
 
 /** `submit --wait --format json`: the report and the exit code. */
 async function submit(

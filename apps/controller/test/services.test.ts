@@ -12,6 +12,7 @@ import {
   type VerdictRecord,
 } from '@vmfarm/protocol';
 import { AgentsService } from '../src/agents/agents.service';
+import { Caller } from '../src/auth/caller';
 import { resolveConfig } from '../src/config';
 import type { AgentsRepository, AgentRow } from '../src/store/agents.repository';
 import { classify } from '../src/images/images.service';
@@ -181,9 +182,18 @@ describe('RunsService', () => {
     assert.equal((await repo.get('r'))?.verdict, 'ERROR');
   });
 
-  it('unknown runs are 404', async () => {
-    const { service } = setup();
-    await assert.rejects(service.view('nope'), (e: ApiHttpError) => e.status === 404);
+  it("unknown runs, and runs of another tenant's matrix, are 404", async () => {
+    const { service, repo } = setup();
+    await assert.rejects(service.view('nope', Caller.system()), (e: ApiHttpError) => e.status === 404);
+    repo.addRun('theirs', { matrixId: 'm-b', job: { target: { kind: 'static' } } as never });
+    repo.matrixOwners.set('m-b', 'vendor-b');
+    const vendor = (tenant: string) => new Caller({ id: tenant, name: tenant, role: 'vendor', tenant });
+    await assert.rejects(service.view('theirs', vendor('vendor-a')), (e: ApiHttpError) => e.status === 404);
+    await assert.rejects(
+      service.artifact('theirs', 1, 'serial.log', vendor('vendor-a')),
+      (e: ApiHttpError) => e.status === 404,
+    );
+    assert.equal((await service.view('theirs', vendor('vendor-b'))).id, 'theirs');
   });
 });
 

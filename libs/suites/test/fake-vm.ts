@@ -115,7 +115,12 @@ export function buildStore(vars: readonly StoredVariable[], fvLength = 0x10000):
 
 /** What edk2 writes on an instance's first boot, before any guest sets a variable. */
 export const FIRMWARE_VARIABLES: readonly StoredVariable[] = [
-  { name: 'PlatformLang', guid: EFI_GLOBAL_VARIABLE_GUID, attributes: 7, data: Buffer.from('en\0', 'latin1') },
+  {
+    name: 'PlatformLang',
+    guid: EFI_GLOBAL_VARIABLE_GUID,
+    attributes: 7,
+    data: Buffer.from('en\0', 'latin1'),
+  },
   { name: 'Timeout', guid: EFI_GLOBAL_VARIABLE_GUID, attributes: 7, data: Buffer.from([0, 0]) },
   { name: 'BootOrder', guid: EFI_GLOBAL_VARIABLE_GUID, attributes: 7, data: Buffer.from([1, 0, 0, 0]) },
   { name: 'MTC', guid: 'EB704011-1402-11D3-8E77-00A0C969723B', attributes: 7, data: Buffer.alloc(4, 1) },
@@ -283,7 +288,9 @@ export class FakeSession implements VmSession {
     if (this.guest === 'exits')
       this.console.stop(
         (awaited) =>
-          new FakeExitedError(`QEMU exited with status 1 while awaiting ${awaited}; last console lines: (none)`),
+          new FakeExitedError(
+            `QEMU exited with status 1 while awaiting ${awaited}; last console lines: (none)`,
+          ),
       );
     else if (this.guest === 'distro') this.console.emit(PREAMBLE + DISTRO_TAIL);
     else if (this.guest === 'hangs') this.console.emit(PREAMBLE);
@@ -367,7 +374,11 @@ export class FakeSession implements VmSession {
         return this.console.emit('VMFARM-OK pong\n');
       case 'blk': {
         const disks = this.listing('blk').map((h, n) => `vd${'bcdefgh'[n]}=${h.sectors}@${bdf(h)}`);
-        return ok([`n=${1 + disks.length}`, `vda=${this.o.bootDiskSectors ?? 266240}@0000:00:01.0`, ...disks].join(' '));
+        return ok(
+          [`n=${1 + disks.length}`, `vda=${this.o.bootDiskSectors ?? 266240}@0000:00:01.0`, ...disks].join(
+            ' ',
+          ),
+        );
       }
       case 'net': {
         const nics = this.listing('net').map((h, n) => `eth${n}=${h.mac}@${bdf(h)}`);
@@ -423,7 +434,12 @@ export class FakeSession implements VmSession {
       const handle: HotplugHandle =
         kind === 'blk'
           ? { kind, id: `hp-blk${n}`, port: port.id, sectors: SCRATCH_SECTORS }
-          : { kind, id: `hp-net${n}`, port: port.id, mac: `52:54:00:76:6d:${n.toString(16).padStart(2, '0')}` };
+          : {
+              kind,
+              id: `hp-net${n}`,
+              port: port.id,
+              mac: `52:54:00:76:6d:${n.toString(16).padStart(2, '0')}`,
+            };
       const taken = this.o.guestTakes?.includes(kind) ?? true;
       this.plugged.set(handle.id, { handle, taken, listings: 0 });
       return handle;
@@ -452,7 +468,10 @@ export class FakeSession implements VmSession {
           `timed out after ${timeoutMs} ms awaiting QMP event DEVICE_DELETED for ${handle.id} (the guest must release the device); last console lines: ${JSON.stringify(this.console.lastLines())}`,
         );
       this.plugged.delete(handle.id);
-      return { event: 'DEVICE_DELETED', data: { device: handle.id, path: `/machine/peripheral/${handle.id}` } };
+      return {
+        event: 'DEVICE_DELETED',
+        data: { device: handle.id, path: `/machine/peripheral/${handle.id}` },
+      };
     },
   };
 

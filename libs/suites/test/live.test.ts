@@ -133,8 +133,7 @@ function assertJson(value: unknown, where: string): void {
   for (const [k, x] of Object.entries(value as object)) if (x !== undefined) assertJson(x, `${where}.${k}`);
 }
 
-const summary = (v: Record<string, VerdictRecord>) =>
-  Object.values(v).map((x) => `${x.clause}:${x.verdict}`);
+const summary = (v: Record<string, VerdictRecord>) => Object.values(v).map((x) => `${x.clause}:${x.verdict}`);
 const explain = (v: Record<string, VerdictRecord>) =>
   Object.values(v)
     .map((x) => `${x.clause} ${x.verdict}: ${x.message}`)
@@ -292,12 +291,23 @@ test('nvram: the probe survives reboot, reset and power cycle in a real store; a
   assert.match(o.written!, /^[0-9a-f]{16}$/);
   assert.deepEqual(
     o.survivals.map((s) => [s.after, s.guest, s.survived, s.store.probe, s.store.problems]),
-    ['guest reboot', 'reset', 'power cycle'].map((after) => [after, `data=${o.written}`, true, o.written, []]),
+    ['guest reboot', 'reset', 'power cycle'].map((after) => [
+      after,
+      `data=${o.written}`,
+      true,
+      o.written,
+      [],
+    ]),
   );
   assert.ok(o.survivals[0].store.variables.includes(`${PROBE_NAME}-${PROBE_GUID.toUpperCase()}`));
   assert.ok(o.survivals[0].store.variables.includes('PlatformLang-EFI global'));
   assert.deepEqual(o.second.store, {
-    variables: ['PlatformLang-EFI global', 'Timeout-EFI global', 'BootOrder-EFI global', 'MTC-monotonic counter'],
+    variables: [
+      'PlatformLang-EFI global',
+      'Timeout-EFI global',
+      'BootOrder-EFI global',
+      'MTC-monotonic counter',
+    ],
     probe: null,
     problems: [],
   });
@@ -415,7 +425,10 @@ test('description on aarch32: the driver refuses the ACPI boot: a note, not a fa
   assert.equal(v['GUEST-DESC'].message, `the guest booted from the FDT alone ("VMFARM-READY")${note}`);
   assert.equal(v['PLAT-EXEC'].message, 'the vCPUs run the guest in the armv7l execution state');
   assert.deepEqual(
-    (v['HW-DESC'].evidence.boots as { mode: string; skipped: string | null }[]).map((b) => [b.mode, b.skipped]),
+    (v['HW-DESC'].evidence.boots as { mode: string; skipped: string | null }[]).map((b) => [
+      b.mode,
+      b.skipped,
+    ]),
     [
       ['fdt', null],
       ['acpi', why],
@@ -469,7 +482,10 @@ test('a distro-like image (login prompt, no report): SKIP with the reason where 
 
   const nvram = await distro(nvramSuite);
   assert.deepEqual(summary(nvram.v), ['FW-NVRAM:SKIP', 'FW-NVRAM-INSTANCE:PASS'], explain(nvram.v));
-  assert.match(nvram.v['FW-NVRAM'].message, /^the image offers no command loop to set a variable from the guest/);
+  assert.match(
+    nvram.v['FW-NVRAM'].message,
+    /^the image offers no command loop to set a variable from the guest/,
+  );
   assert.match(nvram.v['FW-NVRAM-INSTANCE'].message, /its store holds no VmfarmNvramProbe;/);
 
   // Where no report is needed the distro is judged like any guest: DRIVER_OK stands in for the listing.
@@ -523,7 +539,8 @@ test('a guest that never gets ready (firmware and GRUB output, then nothing): FA
     const { ctx } = setup(t, { guest: 'hangs' });
     const v = await run(t, suite, ctx);
     assert.deepEqual(summary(v), expected[suite.id], explain(v));
-    for (const x of Object.values(v)) if (x.verdict !== 'PASS') assert.match(x.message, /not ready within 180 s/);
+    for (const x of Object.values(v))
+      if (x.verdict !== 'PASS') assert.match(x.message, /not ready within 180 s/);
   }
 });
 
@@ -591,7 +608,10 @@ test('judgeTimer: described, bound and ticking: PASS naming the frequency (FDT o
   verdictRecordSchema.parse(g);
   assert.equal(g.verdict, 'PASS');
   assert.match(g.message, /described \(ACPI GTDT\), runs at 62\.50 MHz/);
-  const armv7 = judgeTimer(timerReport({ timer_compatible: 'arm,armv7-timer' }), timerReport({ timer_irqs: '2000' }));
+  const armv7 = judgeTimer(
+    timerReport({ timer_compatible: 'arm,armv7-timer' }),
+    timerReport({ timer_irqs: '2000' }),
+  );
   assert.equal(armv7.verdict, 'PASS');
 });
 
@@ -605,7 +625,10 @@ test('judgeTimer: not described (no FDT timer node, no GTDT) is a FAIL', () => {
     v.message,
     'not described: no arm,armv8-timer/armv7-timer FDT node (none) and no ACPI GTDT (tables APIC,DSDT,FACP,SPCR)',
   );
-  const other = judgeTimer(timerReport({ timer_compatible: 'arm,sp804' }), timerReport({ timer_irqs: '2000' }));
+  const other = judgeTimer(
+    timerReport({ timer_compatible: 'arm,sp804' }),
+    timerReport({ timer_irqs: '2000' }),
+  );
   assert.equal(other.verdict, 'FAIL');
   assert.match(other.message, /^not described: .*\(arm,sp804\) and no ACPI GTDT \(tables none\)$/);
 });
@@ -615,7 +638,10 @@ test('judgeTimer: not ticking (the same interrupt count twice) is a FAIL; so is 
   verdictRecordSchema.parse(v);
   assert.equal(v.verdict, 'FAIL');
   assert.equal(v.message, 'not ticking: arch_timer interrupts 1234 then 1234');
-  const unbound = judgeTimer(timerReport({ timer: 'none', timer_irqs: '0' }), timerReport({ timer: 'none', timer_irqs: '0' }));
+  const unbound = judgeTimer(
+    timerReport({ timer: 'none', timer_irqs: '0' }),
+    timerReport({ timer: 'none', timer_irqs: '0' }),
+  );
   assert.equal(unbound.verdict, 'FAIL');
   assert.equal(
     unbound.message,
@@ -628,7 +654,11 @@ test('judgeTimer: not ticking (the same interrupt count twice) is a FAIL; so is 
 test('enumerationMismatches: the recorded report matches its profile; each difference is named', () => {
   const r = RECORDED_REPORT;
   assert.deepEqual(enumerationMismatches(AARCH64, r), []);
-  assert.deepEqual(enumerationMismatches(STATIC, { ...r, cpus: '3' }), [], 'a static target has no VM to compare');
+  assert.deepEqual(
+    enumerationMismatches(STATIC, { ...r, cpus: '3' }),
+    [],
+    'a static target has no VM to compare',
+  );
   const pci = r.pci.split(',');
 
   // Memory: above what the VM has, or well below it.
@@ -670,7 +700,11 @@ test('enumerationMismatches: the recorded report matches its profile; each diffe
     'no virtio-console device on PCI',
   ]);
   assert.deepEqual(
-    enumerationMismatches(virtioConsole, { ...r, console: 'hvc0', pci: `${r.pci},0000:00:06.0@1af4:1043:078000` }),
+    enumerationMismatches(virtioConsole, {
+      ...r,
+      console: 'hvc0',
+      pci: `${r.pci},0000:00:06.0@1af4:1043:078000`,
+    }),
     [],
   );
 

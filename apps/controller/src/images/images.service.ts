@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Arch, ImageResource } from '@vmfarm/protocol';
 import { detectArch } from '@vmfarm/suites';
 import type { Readable } from 'node:stream';
+import type { Caller } from '../auth/caller';
 import type { ControllerConfig } from '../config';
 import { ApiHttpError, badRequest, notFound } from '../errors';
 import { ImagesRepository } from '../store/images.repository';
@@ -27,11 +28,12 @@ export class ImagesService {
     @Inject(CONFIG) private readonly config: ControllerConfig,
   ) {}
 
-  /** Stores an upload; `created` is false when that content was already there. */
+  /** Stores an upload, owned by the caller's tenant; `created` is false when that content was already there. */
   async upload(
     body: Readable,
     query: { name?: string; arch?: Arch },
     contentLength: number | undefined,
+    caller: Caller,
   ): Promise<{ created: boolean; image: ImageResource }> {
     const limit = this.config.maxImageBytes;
     if (contentLength !== undefined && contentLength > limit)
@@ -44,7 +46,7 @@ export class ImagesService {
       await this.store.discard(ingested.tempPath);
       throw err;
     }
-    const existing = await this.images.get(ingested.sha256);
+    const existing = await this.images.get(ingested.sha256, caller);
     await this.store.commit(ingested.tempPath, ingested.sha256);
     if (existing) return { created: false, image: existing };
     const image: ImageResource = {
@@ -57,23 +59,26 @@ export class ImagesService {
       uploadedAs: ingested.container,
       createdAt: new Date().toISOString(),
     };
-    if (await this.images.insert(image)) return { created: true, image };
-    // Another upload of the same bytes won the race.
-    return { created: false, image: (await this.images.get(image.sha256)) ?? image };
+    if (await this.images.insert(image, caller.owner)) return { created: true, image };
+    // Another upload of the same bytes won the race, or another tenant has them: a vendor that
+    // holds the bytes may use the image too.
+    if (caller.scope !== undefined) await this.images.grant(image.sha256, caller.scope);
+    return { created: false, image: (await this.images.get(image.sha256, caller)) ?? image };
   }
 
-  async get(sha256: string): Promise<ImageResource> {
-    const image = await this.images.get(sha256);
+  /** 404 for an image the caller may not see, as for one that does not exist. */
+  async get(sha256: string, caller: Caller): Promise<ImageResource> {
+    const image = await this.images.get(sha256, caller);
     if (!image) throw notFound(`no image ${sha256}`);
     return image;
   }
 
-  list(): Promise<ImageResource[]> {
-    return this.images.list();
+  list(caller: Caller): Promise<ImageResource[]> {
+    return this.images.list(caller);
   }
 
-  async content(sha256: string): Promise<{ image: ImageResource; stream: Readable }> {
-    const image = await this.get(sha256);
+  async content(sha256: string, caller: Caller): Promise<{ image: ImageResource; stream: Readable }> {
+    const image = await this.get(sha256, caller);
     if (!this.store.exists(sha256)) throw notFound(`image ${sha256} is registered but its file is missing`);
     return { image, stream: this.store.open(sha256) };
   }

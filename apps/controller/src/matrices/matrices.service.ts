@@ -8,6 +8,7 @@ import {
   type TargetProfile,
 } from '@vmfarm/protocol';
 import { randomUUID } from 'node:crypto';
+import { Caller } from '../auth/caller';
 import { badRequest, notFound } from '../errors';
 import type { RunQueue } from '../queue/run-queue';
 import { ImagesRepository } from '../store/images.repository';
@@ -33,12 +34,15 @@ export class MatricesService {
     @Inject(RUN_QUEUE) private readonly queue: RunQueue,
   ) {}
 
-  /** Validates the whole request, writes the matrix and its runs in one transaction, then queues them. */
-  async create(request: MatrixRequest): Promise<MatrixView> {
-    const images = new Map((await this.images.getMany(request.images)).map((i) => [i.sha256, i]));
+  /**
+   * Validates the whole request, writes the matrix and its runs in one transaction, then queues them.
+   * Images and targets the caller may not see are unknown to it, as if they did not exist.
+   */
+  async create(request: MatrixRequest, caller: Caller): Promise<MatrixView> {
+    const images = new Map((await this.images.getMany(request.images, caller)).map((i) => [i.sha256, i]));
     const targets = new Map<string, TargetProfile>();
     for (const id of new Set(request.targets)) {
-      const t = await this.targets.find(id);
+      const t = await this.targets.find(id, caller);
       if (t) targets.set(id, t);
     }
     const { cells, errors } = planMatrix(request, images, targets, this.suites.list(), (id, target) =>
@@ -46,7 +50,12 @@ export class MatricesService {
     );
     if (errors.length > 0) throw badRequest(`invalid matrix: ${errors.length} problem(s)`, errors);
 
-    const matrix: MatrixRow = { id: randomUUID(), request, createdAt: new Date().toISOString() };
+    const matrix: MatrixRow = {
+      id: randomUUID(),
+      request,
+      createdAt: new Date().toISOString(),
+      owner: caller.owner,
+    };
     const jobs: (RunJobData & { skip?: string })[] = cells.map((c) => ({
       runId: randomUUID(),
       matrixId: matrix.id,
@@ -77,11 +86,11 @@ export class MatricesService {
         `matrix ${matrix.id}: queueing failed, reconciliation will retry: ${(err as Error).message}`,
       );
     }
-    return this.get(matrix.id);
+    return this.get(matrix.id, caller);
   }
 
-  private async load(id: string): Promise<{ matrix: MatrixRow; runs: RunRow[] }> {
-    const matrix = await this.matrices.get(id);
+  private async load(id: string, caller: Caller): Promise<{ matrix: MatrixRow; runs: RunRow[] }> {
+    const matrix = await this.matrices.get(id, caller);
     if (!matrix) throw notFound(`no matrix ${id}`);
     return { matrix, runs: await this.runs.listByMatrix(id) };
   }
@@ -106,22 +115,26 @@ export class MatricesService {
     };
   }
 
-  async get(id: string): Promise<MatrixView> {
-    const { matrix, runs } = await this.load(id);
+  async get(id: string, caller: Caller): Promise<MatrixView> {
+    const { matrix, runs } = await this.load(id, caller);
     return this.view(matrix, runs);
   }
 
-  async list(limit = 50): Promise<MatrixView[]> {
-    const matrices = await this.matrices.list(limit);
+  async list(limit: number, caller: Caller): Promise<MatrixView[]> {
+    const matrices = await this.matrices.list(limit, caller);
     return Promise.all(matrices.map(async (m) => this.view(m, await this.runs.listByMatrix(m.id))));
   }
 
-  async report(id: string): Promise<MatrixReport> {
-    const { matrix, runs } = await this.load(id);
+  async report(id: string, caller: Caller): Promise<MatrixReport> {
+    const { matrix, runs } = await this.load(id, caller);
     const view = this.view(matrix, runs);
     const verdicts = await this.runs.finalVerdicts(runs);
+    // The matrix is the caller's to see, and so is what its cells ran.
     const images = new Map(
-      (await this.images.getMany([...new Set(runs.map((r) => r.image))])).map((i) => [i.sha256, i]),
+      (await this.images.getMany([...new Set(runs.map((r) => r.image))], Caller.system())).map((i) => [
+        i.sha256,
+        i,
+      ]),
     );
     const cells = runs.map((r) => {
       const image = images.get(r.image);

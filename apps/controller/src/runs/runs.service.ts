@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AttemptAck, AttemptResult, AttemptStarted, RunView } from '@vmfarm/protocol';
+import type { Caller } from '../auth/caller';
 import { notFound } from '../errors';
 import { ImagesRepository } from '../store/images.repository';
 import { RunsRepository, type ArtifactRow } from '../store/runs.repository';
@@ -29,8 +30,15 @@ export class RunsService {
     return run;
   }
 
-  async view(id: string): Promise<RunView> {
-    const run = await this.run(id);
+  /** 404 for a run of a matrix the caller may not see. */
+  private async visible(id: string, caller: Caller) {
+    const run = await this.runs.visible(id, caller);
+    if (!run) throw notFound(`no run ${id}`);
+    return run;
+  }
+
+  async view(id: string, caller: Caller): Promise<RunView> {
+    const run = await this.visible(id, caller);
     const [attempts, verdicts, artifacts] = await Promise.all([
       this.runs.attempts(id),
       this.runs.finalVerdicts([run]),
@@ -58,8 +66,9 @@ export class RunsService {
     runId: string,
     attempt: number,
     name: string,
+    caller: Caller,
   ): Promise<{ name: string; mediaType: string; size: number; stream: Readable }> {
-    await this.run(runId);
+    await this.visible(runId, caller);
     const row = (await this.runs.artifacts(runId)).find((a) => a.attempt === attempt && a.name === name);
     const stream = row && (await this.artifacts.open(row.path));
     if (!row || !stream) throw notFound(`run ${runId} has no artifact ${name} from attempt ${attempt}`);

@@ -1,6 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { MatrixRequest } from '@vmfarm/protocol';
+import type { Selectable } from 'kysely';
+import type { Caller } from '../auth/caller';
 import type { Db } from './database';
+import { visibleRows } from './ownership';
+import type { MatricesTable } from './schema';
 import { DB } from './tokens';
 import { runValues, type NewRun } from './runs.repository';
 
@@ -8,7 +12,16 @@ export interface MatrixRow {
   id: string;
   request: MatrixRequest;
   createdAt: string;
+  /** The submitting vendor's tenant; null: public (an admin's). */
+  owner: string | null;
 }
+
+const toMatrix = (r: Selectable<MatricesTable>): MatrixRow => ({
+  id: r.id,
+  request: JSON.parse(r.request) as MatrixRequest,
+  createdAt: r.created_at,
+  owner: r.owner,
+});
 
 @Injectable()
 export class MatricesRepository {
@@ -19,7 +32,12 @@ export class MatricesRepository {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('matrices')
-        .values({ id: matrix.id, request: JSON.stringify(matrix.request), created_at: matrix.createdAt })
+        .values({
+          id: matrix.id,
+          request: JSON.stringify(matrix.request),
+          created_at: matrix.createdAt,
+          owner: matrix.owner,
+        })
         .execute();
       // Chunked: PostgreSQL caps bind parameters per statement, SQLite too.
       for (let i = 0; i < runs.length; i += 500) {
@@ -31,25 +49,21 @@ export class MatricesRepository {
     });
   }
 
-  async get(id: string): Promise<MatrixRow | undefined> {
-    const row = await this.db.selectFrom('matrices').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      row && { id: row.id, request: JSON.parse(row.request) as MatrixRequest, createdAt: row.created_at }
-    );
+  private visible(caller: Caller) {
+    return visibleRows(this.db.selectFrom('matrices').selectAll(), caller, 'matrices.owner');
   }
 
-  async list(limit: number): Promise<MatrixRow[]> {
-    const rows = await this.db
-      .selectFrom('matrices')
-      .selectAll()
+  async get(id: string, caller: Caller): Promise<MatrixRow | undefined> {
+    const row = await this.visible(caller).where('id', '=', id).executeTakeFirst();
+    return row && toMatrix(row);
+  }
+
+  async list(limit: number, caller: Caller): Promise<MatrixRow[]> {
+    const rows = await this.visible(caller)
       .orderBy('created_at', 'desc')
       .orderBy('id')
       .limit(limit)
       .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      request: JSON.parse(r.request) as MatrixRequest,
-      createdAt: r.created_at,
-    }));
+    return rows.map(toMatrix);
   }
 }

@@ -10,6 +10,8 @@ export interface ImagesTable {
   name: string;
   uploaded_as: string;
   created_at: string;
+  /** Tenant, or null: public (made by an admin). */
+  owner: string | null;
 }
 
 export interface TargetsTable {
@@ -17,12 +19,14 @@ export interface TargetsTable {
   kind: string;
   profile: string;
   created_at: string;
+  owner: string | null;
 }
 
 export interface MatricesTable {
   id: string;
   request: string;
   created_at: string;
+  owner: string | null;
 }
 
 export interface RunsTable {
@@ -86,6 +90,24 @@ export interface AgentsTable {
   last_heartbeat: string;
 }
 
+/** API tokens, kept as their sha256 only. */
+export interface TokensTable {
+  id: string;
+  name: string;
+  role: string;
+  tenant: string | null;
+  token_sha256: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** Tenants granted an image another tenant uploaded first (they uploaded the same bytes). */
+export interface ImageTenantsTable {
+  sha256: string;
+  tenant: string;
+}
+
 export interface Database {
   images: ImagesTable;
   targets: TargetsTable;
@@ -95,4 +117,6 @@ export interface Database {
   verdicts: VerdictsTable;
   artifacts: ArtifactsTable;
   agents: AgentsTable;
+  tokens: TokensTable;
+  image_tenants: ImageTenantsTable;
 }

@@ -1,4 +1,5 @@
 import type { RunJobData, VerdictRecord } from '@vmfarm/protocol';
+import type { Caller } from '../../src/auth/caller';
 import type { RunQueue } from '../../src/queue/run-queue';
 import type { ArtifactStore } from '../../src/runs/artifact-store';
 import type { ImagesRepository } from '../../src/store/images.repository';
@@ -10,6 +11,8 @@ export class FakeRunsRepository {
   attemptRows: AttemptRow[] = [];
   verdicts = new Map<string, VerdictRecord[]>();
   records: AttemptRecord[] = [];
+  /** Owner of each matrix (absent: public). */
+  matrixOwners = new Map<string, string>();
 
   addRun(id: string, over: Partial<RunRow> = {}): RunRow {
     const run: RunRow = {
@@ -35,6 +38,10 @@ export class FakeRunsRepository {
 
   async get(id: string) {
     return this.runs.get(id);
+  }
+  async visible(id: string, caller: Caller) {
+    const run = this.runs.get(id);
+    return run && caller.canRead(this.matrixOwners.get(run.matrixId) ?? null) ? run : undefined;
   }
   async listUnfinished() {
     return [...this.runs.values()].filter((r) => r.state !== 'done');
