@@ -264,14 +264,42 @@ test('hotplug: a well-behaved reference guest lists, then releases virtio-blk an
       ['net', 'rp1', true, true],
     ],
   );
-  assert.deepEqual(vm.sessions[0].commands, ['blk', 'blk', 'net', 'net'], 'listed once, gone once');
+  assert.deepEqual(
+    vm.sessions[0].commands,
+    ['blk', 'blk', 'blk', 'net', 'net', 'net'],
+    'listed before, once added, once gone',
+  );
 });
 
 test('hotplug: a guest that lists a device only on the third look still passes (the suite polls)', async (t) => {
   const { vm, ctx } = setup(t, { noticeAfter: 2 });
   const v = await run(t, hotplugSuite, ctx);
   assert.deepEqual(summary(v), ['PLAT-HOTPLUG:PASS', 'GUEST-HOTPLUG:PASS'], explain(v));
-  assert.deepEqual(vm.sessions[0].commands, ['blk', 'blk', 'blk', 'blk', 'net', 'net', 'net', 'net']);
+  assert.deepEqual(vm.sessions[0].commands, [
+    'blk',
+    'blk',
+    'blk',
+    'blk',
+    'blk',
+    'net',
+    'net',
+    'net',
+    'net',
+    'net',
+  ]);
+});
+
+test('nvram: a new instance that prints nothing is ERROR for FW-NVRAM-INSTANCE, never a PASS on host evidence alone', async (t) => {
+  const { ctx } = setup(t, { guest: ({ instance }) => (instance === 2 ? 'silent' : 'reference') });
+  const v = await run(t, nvramSuite, ctx);
+  assert.deepEqual(summary(v), ['FW-NVRAM:PASS', 'FW-NVRAM-INSTANCE:ERROR'], explain(v));
+  assert.match(v['FW-NVRAM-INSTANCE'].message, /^the new instance: no console output from the VM/);
+});
+
+test('hotplug: a boot disk of the scratch disk size is not taken for the hot-added one', async (t) => {
+  const { ctx } = setup(t, { bootDiskSectors: SCRATCH_SECTORS });
+  const v = await run(t, hotplugSuite, ctx);
+  assert.deepEqual(summary(v), ['PLAT-HOTPLUG:PASS', 'GUEST-HOTPLUG:PASS'], explain(v));
 });
 
 test('nvram: the probe survives reboot, reset and power cycle in a real store; a new instance starts clean', async (t) => {

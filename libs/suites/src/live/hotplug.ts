@@ -43,12 +43,27 @@ export interface PlugTrial {
   goneInGuest?: boolean;
 }
 
-/** The guest lists the device: a disk of the scratch size, or the NIC's MAC. */
-function listed(kind: HotplugKind, handle: HotplugHandle, rest: string): boolean {
-  const words = Object.entries(answerWords(rest)).filter(([k]) => k !== 'n');
-  return words.some(([, value]) =>
-    kind === 'blk' ? value.split('@')[0] === String(handle.sectors) : value.split('@')[0] === handle.mac,
+/** The devices of a `blk`/`net` answer: name → size or MAC (the `@PCI address` dropped). */
+function devicesOf(rest: string): Map<string, string> {
+  return new Map(
+    Object.entries(answerWords(rest))
+      .filter(([k]) => k !== 'n')
+      .map(([name, value]) => [name, value.split('@')[0]]),
   );
+}
+
+/**
+ * The guest lists the device: a name it did not list before the device was added (`before`), with
+ * the scratch disk's size or the NIC's MAC (a boot disk of the same size is not the new one).
+ */
+function listed(
+  kind: HotplugKind,
+  handle: HotplugHandle,
+  rest: string,
+  before: ReadonlySet<string>,
+): boolean {
+  const want = kind === 'blk' ? String(handle.sectors) : handle.mac;
+  return [...devicesOf(rest)].some(([name, value]) => !before.has(name) && value === want);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -65,6 +80,7 @@ async function within(probe: () => Promise<string | undefined>): Promise<string 
 
 async function trial(i: Instance, kind: HotplugKind): Promise<PlugTrial> {
   const t: PlugTrial = { kind };
+  const before = new Set(i.farm ? devicesOf((await command(i, kind)).rest).keys() : []);
   try {
     t.handle = await i.session.hotplug.add({ kind });
   } catch (err) {
@@ -85,7 +101,7 @@ async function trial(i: Instance, kind: HotplugKind): Promise<PlugTrial> {
     t.driver = driver.statuses;
     if (!i.farm) return driver.ready ? 'the guest driver set DRIVER_OK (x-query-virtio-status)' : undefined;
     const a = await command(i, kind);
-    return listed(kind, handle, a.rest) ? a.line : undefined;
+    return listed(kind, handle, a.rest, before) ? a.line : undefined;
   });
   try {
     await i.session.hotplug.remove(handle, t.noticed ? REMOVE_MS : REMOVE_UNNOTICED_MS);
@@ -97,7 +113,7 @@ async function trial(i: Instance, kind: HotplugKind): Promise<PlugTrial> {
   if (i.farm && t.removed)
     t.goneInGuest = !!(await within(async () => {
       const a = await command(i, kind);
-      return listed(kind, handle, a.rest) ? undefined : a.line;
+      return listed(kind, handle, a.rest, before) ? undefined : a.line;
     }));
   return t;
 }

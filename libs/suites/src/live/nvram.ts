@@ -76,6 +76,8 @@ export interface NvramObservation {
     detail: string;
     /** The new instance's guest read of the probe (reference guest). */
     guest?: string;
+    /** The new instance gave nothing to judge (no output, the VM died): why. */
+    unusable?: string;
     store: StoreView;
   };
   image: { before: string; after: string };
@@ -135,7 +137,9 @@ export function judgeNvram(o: NvramObservation): VerdictRecord[] {
     problems.push(`the new instance's store holds ${PROBE_NAME} = ${o.second.store.probe}`);
   if (o.second.guest !== undefined && o.second.guest !== 'not-found')
     problems.push(`the guest of the new instance read ${PROBE_NAME}: ${o.second.guest}`);
-  if (!o.second.pristine)
+  if (o.second.unusable)
+    out.push(v('FW-NVRAM-INSTANCE', 'ERROR', `the new instance: ${o.second.unusable}`, evidence));
+  else if (!o.second.pristine)
     out.push(
       v(
         'FW-NVRAM-INSTANCE',
@@ -232,6 +236,7 @@ export const nvramSuite: Suite = {
           : undefined;
       const store = await readStore((await second.session.variables()).file);
       await second.session.close();
+      const problem = isReady(second) ? undefined : notReady(second);
       out.push(
         ...judgeNvram({
           ...o,
@@ -239,6 +244,7 @@ export const nvramSuite: Suite = {
             pristine: second.booted.variableStore.pristine,
             detail: second.booted.variableStore.detail,
             ...(secondGuest === undefined ? {} : { guest: secondGuest }),
+            ...(problem?.verdict === 'ERROR' ? { unusable: problem.message } : {}),
             store,
           },
           image: { before, after: await sha256(ctx.imagePath) },
