@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { AgentsService } from './agents/agents.service';
 import type { ControllerConfig } from './config';
 import { ApiExceptionFilter, sendApiError } from './http/api-exception.filter';
+import { dashboardDir, dashboardRouter } from './http/dashboard';
 import { AgentsController } from './http/controllers/agents.controller';
 import { ImagesController } from './http/controllers/images.controller';
 import { MatricesController } from './http/controllers/matrices.controller';
@@ -148,6 +149,7 @@ export async function createApp(
   }
   app.disable('x-powered-by');
   app.use(jsonBodies());
+  app.use(dashboardRouter(dashboardDir()));
   app.useGlobalFilters(new ApiExceptionFilter());
   await app.init();
   return app;
