@@ -121,6 +121,17 @@ export class Api {
     return ((await res.json()) as { sha256: string }).sha256;
   }
 
+  /** Until the matrix is done (for scripts; the dashboard itself is told by server-sent events). */
+  async finished(id: string, timeoutMs: number): Promise<MatrixView> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const m = matrixViewSchema.parse(await this.call('GET', `/api/matrices/${id}`));
+      if (m.state === 'done') return m;
+      if (Date.now() > deadline) throw new FarmError(`matrix ${id} not done after ${timeoutMs / 1000} s`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+
   async submit(images: string[], targets: string[], suites: string[]): Promise<MatrixView> {
     return matrixViewSchema.parse(await this.call('POST', '/api/matrices', { images, targets, suites }));
   }
