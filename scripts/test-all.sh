@@ -5,13 +5,17 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 
 ensure_debs redis-server postgresql gdisk fdisk dosfstools mtools qemu-utils xz-utils \
-  qemu-system-arm qemu-efi-aarch64 qemu-efi-arm
+  qemu-system-arm qemu-efi-aarch64 qemu-efi-arm chromium
 ensure_node_modules
 build
 bash "$REPO_ROOT/libs/emulator/scripts/test-deps.sh" >/dev/null # emulator: cross gcc, qemu-user, busybox, C fixtures
 
 log "lint"
 (cd "$REPO_ROOT" && npx nx show projects >/dev/null && npx eslint . && npx prettier --check . >/dev/null)
+
+# The dashboard's components and pure logic (Vitest, jsdom); its browser tests (apps/e2e) run below.
+log "dashboard unit tests"
+(cd "$REPO_ROOT/apps/dashboard" && npx vitest run)
 
 # The static corpus (real images around Debian's EFI binaries; adds the arm64/armhf/amd64 dpkg
 # architectures once). Cached by content hash: instant unless build.sh or the packages changed.

@@ -44,4 +44,7 @@ ensure_node_modules() {
 build() {
   log "building"
   (cd "$REPO_ROOT" && npx tsc -b tsconfig.json)
+  # The dashboard is bundled by Vite (type-checked first) into apps/dashboard/dist, which the controller serves.
+  log "building the dashboard"
+  (cd "$REPO_ROOT" && npm run build --silent -w @vmfarm/dashboard >/dev/null)
 }

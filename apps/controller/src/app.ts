@@ -16,6 +16,7 @@ import { AuthService } from './auth/auth.service';
 import { AuthGuard } from './auth/guard';
 import type { ControllerConfig } from './config';
 import { ApiExceptionFilter, sendApiError } from './http/api-exception.filter';
+import { dashboardDir, dashboardRouter } from './http/dashboard';
 import { AgentsController } from './http/controllers/agents.controller';
 import { AuthController } from './http/controllers/auth.controller';
 import { ImagesController } from './http/controllers/images.controller';
@@ -156,6 +157,7 @@ export async function createApp(
   }
   app.disable('x-powered-by');
   app.use(jsonBodies());
+  app.use(dashboardRouter(dashboardDir()));
   app.useGlobalFilters(new ApiExceptionFilter());
   await app.init();
   return app;

@@ -1,0 +1,68 @@
+import type { Cell, Image, Matrix, MatrixEvent, RunView } from './api';
+
+export interface GridRow {
+  sha256: string;
+  label: string;
+}
+
+export interface Grid {
+  rows: GridRow[];
+  targets: string[];
+  /** The runs of one image on one target, one per suite, sorted by suite. */
+  cell(sha256: string, target: string): Cell[];
+}
+
+/** A short, stable label: the image's name and version when known, else its hash prefix. */
+export function imageLabel(sha256: string, image: Image | undefined): string {
+  if (!image) return sha256.slice(0, 12);
+  const name = image.name || sha256.slice(0, 12);
+  return image.version ? `${name} ${image.version}` : name;
+}
+
+/** Images × targets in the order the matrix was requested, each cell holding its suites' runs. */
+export function buildGrid(matrix: Matrix, images: ReadonlyMap<string, Image>): Grid {
+  const byCell = new Map<string, Cell[]>();
+  for (const c of matrix.cells) {
+    const key = `${c.image}\0${c.target}`;
+    byCell.set(key, [...(byCell.get(key) ?? []), c]);
+  }
+  for (const cells of byCell.values()) cells.sort((a, b) => a.suite.localeCompare(b.suite));
+  const present = (sha: string) => matrix.cells.some((c) => c.image === sha);
+  const hasTarget = (t: string) => matrix.cells.some((c) => c.target === t);
+  return {
+    rows: matrix.request.images
+      .filter(present)
+      .map((sha256) => ({ sha256, label: imageLabel(sha256, images.get(sha256)) })),
+    targets: matrix.request.targets.filter(hasTarget),
+    cell: (sha256, target) => byCell.get(`${sha256}\0${target}`) ?? [],
+  };
+}
+
+/** A matrix with one run's new state folded in (a `run` event); progress follows the cells. */
+export function applyRun(matrix: Matrix, run: RunView): Matrix {
+  if (run.matrixId !== matrix.id || !matrix.cells.some((c) => c.runId === run.id)) return matrix;
+  const cells = matrix.cells.map((c) =>
+    c.runId === run.id ? { ...c, state: run.state, verdict: run.verdict, attempts: run.attempts.length } : c,
+  );
+  const done = cells.filter((c) => c.state === 'done').length;
+  return {
+    ...matrix,
+    cells,
+    progress: { done, total: cells.length },
+    state: done === cells.length ? 'done' : 'running',
+  };
+}
+
+/** A `matrix` event: the server's count wins over ours (it may have seen runs we missed). */
+export function applyMatrixEvent(matrix: Matrix, event: MatrixEvent): Matrix {
+  if (event.id !== matrix.id) return matrix;
+  return { ...matrix, state: event.state, progress: { done: event.done, total: event.total } };
+}
+
+export type VerdictCounts = Record<'PASS' | 'FAIL' | 'ERROR' | 'SKIP' | 'pending', number>;
+
+export function countCells(cells: readonly Cell[]): VerdictCounts {
+  const counts: VerdictCounts = { PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0, pending: 0 };
+  for (const c of cells) counts[c.state === 'done' && c.verdict ? c.verdict : 'pending']++;
+  return counts;
+}

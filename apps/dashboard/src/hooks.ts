@@ -1,0 +1,74 @@
+import { useCallback, useEffect, useRef, useState } from 'react';
+
+export interface Loaded<T> {
+  data: T | undefined;
+  error: Error | undefined;
+  loading: boolean;
+  reload: () => void;
+  /** Replaces the data in place (live updates), without a request. */
+  set: (update: (current: T | undefined) => T | undefined) => void;
+}
+
+/** One request per change of `key`; answers to a superseded key are dropped. */
+export function useLoad<T>(key: string, load: () => Promise<T>): Loaded<T> {
+  const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: true });
+  const [generation, setGeneration] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  useEffect(() => {
+    let current = true;
+    setState((s) => ({ ...s, loading: true }));
+    loadRef.current().then(
+      (data) => current && setState({ data, loading: false }),
+      (error: Error) => current && setState({ error, loading: false }),
+    );
+    return () => {
+      current = false;
+    };
+  }, [key, generation]);
+  const reload = useCallback(() => setGeneration((g) => g + 1), []);
+  const set = useCallback(
+    (update: (current: T | undefined) => T | undefined) => setState((s) => ({ ...s, data: update(s.data) })),
+    [],
+  );
+  return { data: state.data, error: state.error, loading: state.loading, reload, set };
+}
+
+/**
+ * Server-sent events from the controller: one EventSource while the component is mounted, no polling.
+ * `onOpen` runs on every (re)connection, so the page refetches what it may have missed meanwhile.
+ */
+export function useEvents(
+  url: string | null,
+  handlers: Record<string, (data: unknown) => void>,
+  onOpen?: () => void,
+) {
+  const handlersRef = useRef(handlers);
+  handlersRef.current = handlers;
+  const openRef = useRef(onOpen);
+  openRef.current = onOpen;
+  useEffect(() => {
+    if (url === null) return undefined;
+    const source = new EventSource(url, { withCredentials: true });
+    const listeners = Object.keys(handlersRef.current).map((type) => {
+      const listener = (e: MessageEvent<string>) => {
+        let data: unknown;
+        try {
+          data = JSON.parse(e.data);
+        } catch {
+          return; // not JSON: not an event this page understands
+        }
+        handlersRef.current[type]?.(data);
+      };
+      source.addEventListener(type, listener);
+      return [type, listener] as const;
+    });
+    const opened = () => openRef.current?.();
+    source.addEventListener('open', opened);
+    return () => {
+      for (const [type, listener] of listeners) source.removeEventListener(type, listener);
+      source.removeEventListener('open', opened);
+      source.close();
+    };
+  }, [url]);
+}

@@ -1,0 +1,90 @@
+import { createColumnHelper } from '@tanstack/react-table';
+import { Link, useParams, useSearchParams } from 'react-router';
+import { api, type Regressions } from '../api';
+import { changeRows, formatTime, type ChangeRow } from '../changes';
+import { DataTable } from '../components/DataTable';
+import { Async, VerdictBadge } from '../components/ui';
+import { useLoad } from '../hooks';
+
+const col = createColumnHelper<ChangeRow>();
+const verdict = (v: ChangeRow['before']) => (v ? <VerdictBadge verdict={v} /> : '—');
+const columns = [
+  col.accessor('kind', { header: 'Change' }),
+  col.accessor('imageName', { header: 'Image' }),
+  col.accessor('targetId', { header: 'Target' }),
+  col.accessor('clause', { header: 'Clause', cell: (c) => <b className="mono">{c.getValue()}</b> }),
+  col.accessor('before', { header: 'Before', cell: (c) => verdict(c.getValue()) }),
+  col.accessor('after', { header: 'After', cell: (c) => verdict(c.getValue()) }),
+  col.accessor('runId', {
+    header: 'Run',
+    cell: (c) => {
+      const id = c.getValue();
+      return id ? (
+        <Link to={`/runs/${id}`} className="mono">
+          {id.slice(0, 12)}
+        </Link>
+      ) : (
+        ''
+      );
+    },
+  }),
+];
+
+function RegressionsView({ r }: { r: Regressions }) {
+  const rows = changeRows(r);
+  const ref = (m: Regressions['latest']) =>
+    m ? (
+      <>
+        <Link to={`/matrices/${m.matrixId}`} className="mono">
+          {m.matrixId.slice(0, 12)}
+        </Link>{' '}
+        ({formatTime(m.at)})
+      </>
+    ) : (
+      'none'
+    );
+  return (
+    <>
+      <p>
+        Latest {ref(r.latest)} against previous {ref(r.previous)}: {r.regressions.length} regression
+        {r.regressions.length === 1 ? '' : 's'}, {r.fixes.length} fix{r.fixes.length === 1 ? '' : 'es'}.
+      </p>
+      <DataTable
+        data={rows}
+        columns={columns}
+        label="regressions"
+        empty={r.previous ? 'No verdict changed.' : 'Nothing to compare with yet: the schedule has run once.'}
+      />
+    </>
+  );
+}
+
+export function ScheduleRegressions() {
+  const { id = '' } = useParams();
+  const schedule = useLoad(`schedule:${id}`, () => api.schedule(id));
+  const r = useLoad(`regressions:${id}`, () => api.scheduleRegressions(id));
+  return (
+    <section>
+      <h1>Regressions of schedule {schedule.data?.name ?? id}</h1>
+      <p className="no-print">
+        <Link to={`/history?scheduleId=${encodeURIComponent(id)}`}>Pass-rate trend and history</Link>
+      </p>
+      <Async loaded={r}>{(data) => <RegressionsView r={data} />}</Async>
+    </section>
+  );
+}
+
+export function MatrixRegressions() {
+  const { id = '' } = useParams();
+  const [params] = useSearchParams();
+  const against = params.get('against') ?? '';
+  const r = useLoad(`regressions:${id}:${against}`, () => api.matrixRegressions(id, against));
+  return (
+    <section>
+      <h1>
+        Regressions of matrix <span className="mono">{id.slice(0, 12)}</span>
+      </h1>
+      <Async loaded={r}>{(data) => <RegressionsView r={data} />}</Async>
+    </section>
+  );
+}

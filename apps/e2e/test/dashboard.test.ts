@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { Browser, Page } from 'playwright-core';
+import { launch, loggedIn } from '../src/browser';
+import { Api, corpus, startFarm, type Farm } from '../src/farm';
+
+// The dashboard in a real browser against a real farm: `vmfarm serve` (controller, SQLite, Redis from
+// REDIS_URL or its own) and agents as processes, images from the static corpus. The farm starts with
+// no agent, so the first test can watch queued runs fill in once one starts.
+
+const dir = mkdtempSync(join(tmpdir(), 'vmfarm-e2e-'));
+const images = corpus();
+const GOOD = images.image('good-aa64.raw');
+const BROKEN = images.image('gpt-primary-header-crc.raw');
+/** Bounds waits on runs (a loaded 2-core CI host); a hang fails instead of stalling the run. */
+const WAIT = { timeout: 180_000 };
+const TEST = { timeout: 600_000 };
+
+let farm: Farm;
+let browser: Browser;
+let page: Page;
+
+before(async () => {
+  assert.equal(GOOD.verdicts['IMG-GPT'], 'PASS');
+  assert.equal(BROKEN.verdicts['IMG-GPT'], 'FAIL');
+  farm = await startFarm(join(dir, 'data'), { agents: 0 });
+  browser = await launch();
+  page = await (await loggedIn(browser, farm.url, farm.adminToken)).newPage();
+});
+
+after(async () => {
+  await browser?.close();
+  await farm?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const progress = (p: Page) => p.getByRole('progressbar').textContent();
+
+let failingRun: { matrixId: string };
+
+test('a matrix submitted through the API fills the grid live', TEST, async () => {
+  const good = await farm.api.upload(GOOD.path, { name: 'good-aa64' });
+  const broken = await farm.api.upload(BROKEN.path, { name: 'gpt-crc' });
+  const matrix = await farm.api.submit([good, broken], ['static'], ['static']);
+  failingRun = { matrixId: matrix.id };
+
+  await page.goto(`${farm.url}/matrices/${matrix.id}`);
+  const grid = page.getByRole('table', { name: 'matrix grid' });
+  await grid.waitFor();
+  // No agent yet: both runs wait in the queue.
+  assert.equal(await progress(page), '0/2');
+  assert.equal(await grid.getByLabel('static: queued').count(), 2);
+  // Marks this document: a reload or navigation would lose it.
+  await page.evaluate(() => Object.assign(window, { sameDocument: true }));
+
+  await farm.startAgent();
+  await page.getByRole('progressbar').filter({ hasText: '2/2' }).waitFor(WAIT);
+  const row = (label: string) =>
+    grid.getByRole('row').filter({ has: page.getByRole('cell', { name: label }) });
+  assert.equal(await row('good-aa64').getByLabel('static: PASS').textContent(), 'static P');
+  assert.equal(await row('gpt-crc').getByLabel('static: FAIL').textContent(), 'static F');
+  assert.equal(await page.getByTestId('matrix-state').textContent(), 'done');
+  assert.equal(await page.evaluate(() => (window as { sameDocument?: boolean }).sameDocument), true);
+});
+
+test(
+  'a failing cell opens its run: the failed clause with its level, message and evidence',
+  TEST,
+  async () => {
+    await page.goto(`${farm.url}/matrices/${failingRun.matrixId}`);
+    await page.getByLabel('static: FAIL').click();
+    await page.waitForURL(/\/runs\//);
+    const verdicts = page.getByRole('table', { name: 'verdicts' });
+    await verdicts.waitFor();
+    const gpt = verdicts.getByRole('row').filter({ hasText: 'IMG-GPT' });
+    assert.equal(await gpt.getByLabel('FAIL').textContent(), 'F');
+    const text = (await gpt.textContent()) ?? '';
+    assert.match(text, /MUST/);
+    // The corpus says what the message or evidence of this failure must mention (e.g. the CRC).
+    assert.ok(
+      text.toLowerCase().includes(BROKEN.mentions['IMG-GPT'].toLowerCase()),
+      `IMG-GPT row lacks '${BROKEN.mentions['IMG-GPT']}': ${text}`,
+    );
+    // Evidence is shown as data, not only summarised.
+    assert.match((await gpt.locator('pre.json').textContent()) ?? '', /\{[\s\S]*"/);
+    const attempts = page.getByRole('table', { name: 'attempts' });
+    assert.equal(await attempts.getByRole('row').count(), 2);
+  },
+);
+
+test('a schedule run twice with a changed result lists the regression', TEST, async () => {
+  const tag = 'e2e-nightly';
+  await farm.api.upload(GOOD.path, { name: 'distro', version: '1', tags: [tag] });
+
+  await page.goto(`${farm.url}/schedules`);
+  const form = page.getByRole('form', { name: 'new schedule' });
+  await form.getByLabel('Name').fill('nightly');
+  await form.getByLabel('Cron').fill('0 2 * * *');
+  await form.getByLabel('Images (comma-separated)').fill(tag);
+  await form.getByLabel('Targets (comma-separated, or all)').fill('static');
+  await form.getByLabel('Suites (comma-separated, or all)').fill('static');
+  await form.getByRole('button', { name: 'Create schedule' }).click();
+  const row = page.getByRole('table', { name: 'schedules' }).getByRole('row').filter({ hasText: 'nightly' });
+  await row.waitFor();
+
+  const runNow = async () => {
+    await page.goto(`${farm.url}/schedules`);
+    await row.getByRole('button', { name: 'Run now' }).click();
+    await page.waitForURL(/\/matrices\//);
+    await page.getByTestId('matrix-state').filter({ hasText: 'done' }).waitFor(WAIT);
+  };
+  await runNow();
+  // The next version of the same image name breaks its GPT: the schedule picks the newest version.
+  await farm.api.upload(BROKEN.path, { name: 'distro', version: '2', tags: [tag] });
+  await runNow();
+
+  await page.goto(`${farm.url}/schedules`);
+  await row.getByRole('link', { name: 'Regressions' }).click();
+  const table = page.getByRole('table', { name: 'regressions' });
+  await table.waitFor();
+  const regression = table.getByRole('row').filter({ hasText: 'IMG-GPT' });
+  assert.match((await regression.textContent()) ?? '', /^regression\s*distro\s*static\s*IMG-GPT/);
+  assert.equal(await regression.getByLabel('PASS').textContent(), 'P');
+  assert.equal(await regression.getByLabel('FAIL').textContent(), 'F');
+});
+
+test("a vendor logged in through the login page does not see another vendor's images", TEST, async () => {
+  const token = async (name: string, tenant: string) =>
+    ((await farm.api.call('POST', '/api/tokens', { name, role: 'vendor', tenant })) as { token: string })
+      .token;
+  const acme = await token('acme-ci', 'acme');
+  const globex = await token('globex-ci', 'globex');
+  const secret = await new Api(farm.url, acme).upload(GOOD.path, { name: 'acme-secret' });
+
+  const login = async (t: string) => {
+    const p = await (await browser.newContext()).newPage();
+    await p.goto(`${farm.url}/images`);
+    await p.waitForURL(/\/login/);
+    await p.getByLabel('API token').fill(t);
+    await p.getByRole('button', { name: 'Log in' }).click();
+    await p.waitForURL(/\/images$/);
+    await p.getByRole('heading', { name: 'Images' }).waitFor();
+    return p;
+  };
+
+  // The owner sees it: the page works and the image is there to be hidden.
+  const owner = await login(acme);
+  await owner.getByRole('table', { name: 'images' }).getByText('acme-secret').waitFor();
+  assert.match((await owner.getByTestId('me').textContent()) ?? '', /acme/);
+
+  const other = await login(globex);
+  assert.match((await other.getByTestId('me').textContent()) ?? '', /globex-ci \(vendor, globex\)/);
+  await other
+    .getByText(/No images|sha256/)
+    .first()
+    .waitFor();
+  assert.equal(await other.getByText('acme-secret').count(), 0);
+  // Nor by its address: the API answers 404, the page says not found.
+  await other.goto(`${farm.url}/certification/images/${secret}`);
+  await other.getByRole('alert').filter({ hasText: 'Not found' }).first().waitFor();
+  assert.equal(await other.getByText('acme-secret').count(), 0);
+});
