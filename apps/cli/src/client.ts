@@ -10,6 +10,7 @@ import {
   matrixReportSchema,
   matrixViewSchema,
   type Arch,
+  type ImagePatch,
   type ImageResource,
   type MatrixReport,
   type MatrixRequest,
@@ -126,6 +127,18 @@ export class ControllerClient {
     );
   }
 
+  async patchImage(sha256: string, patch: ImagePatch): Promise<ImageResource> {
+    return (
+      await this.json(
+        'PATCH',
+        `/api/images/${sha256}`,
+        `image ${sha256.slice(0, 12)}`,
+        imageResourceSchema,
+        patch,
+      )
+    ).value;
+  }
+
   /**
    * `PUT /api/images`, the body streamed from disk (never read whole into memory); `progress` gets the
    * bytes sent so far. Resolves with the image and whether the controller had it already (200).
@@ -133,12 +146,14 @@ export class ControllerClient {
   uploadImage(
     file: string,
     size: number,
-    query: { name: string; arch?: Arch },
+    query: { name: string; arch?: Arch; version?: string; tags?: readonly string[] },
     progress: (sent: number) => void = () => {},
   ): Promise<{ image: ImageResource; created: boolean }> {
     const url = new URL(`${this.baseUrl}/api/images`);
     url.searchParams.set('name', query.name);
     if (query.arch) url.searchParams.set('arch', query.arch);
+    if (query.version) url.searchParams.set('version', query.version);
+    if (query.tags?.length) url.searchParams.set('tags', query.tags.join(','));
     const what = `the upload of ${query.name}`;
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {

@@ -113,6 +113,8 @@ describe('REST API (SQLite, real Redis)', () => {
         format: 'raw',
         arch: 'aarch64',
         name: 'disk',
+        version: null,
+        tags: [],
         uploadedAs: 'raw',
         createdAt: undefined,
       },

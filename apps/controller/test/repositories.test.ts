@@ -18,6 +18,8 @@ const image: ImageResource = {
   format: 'raw',
   arch: 'aarch64',
   name: 'disk',
+  version: '1.0',
+  tags: ['nightly', 'testing'],
   uploadedAs: 'xz',
   createdAt: '2026-01-01T00:00:00.000Z',
 };
@@ -102,7 +104,7 @@ for (const store of STORES) {
       const matrices = new MatricesRepository(db);
       const runs = new RunsRepository(db);
       const request = { images: [SHA], targets: ['static'], suites: ['all'] };
-      await matrices.create({ id: 'm1', request, createdAt: image.createdAt }, [
+      await matrices.create({ id: 'm1', request, createdAt: image.createdAt, scheduleId: null }, [
         { id: 'r1', matrixId: 'm1', seq: 0, job: job('r1'), createdAt: image.createdAt },
         { id: 'r2', matrixId: 'm1', seq: 1, job: job('r2'), createdAt: image.createdAt },
       ]);
@@ -117,7 +119,7 @@ for (const store of STORES) {
       assert.deepEqual((await runs.get('r1'))?.job, job('r1'));
       // A failing run insert (duplicate id) leaves no matrix behind.
       await assert.rejects(
-        matrices.create({ id: 'm2', request, createdAt: image.createdAt }, [
+        matrices.create({ id: 'm2', request, createdAt: image.createdAt, scheduleId: null }, [
           { id: 'r1', matrixId: 'm2', seq: 0, job: job('r1'), createdAt: image.createdAt },
         ]),
       );

@@ -5,3 +5,4 @@ export * from './render';
 export * from './api';
 export * from './queue';
 export * from './target';
+export * from './requirements';

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Arch, ImageResource } from '@vmfarm/protocol';
+import type { Arch, ImagePatch, ImageResource } from '@vmfarm/protocol';
 import type { Readable } from 'node:stream';
 import type { ControllerConfig } from '../config';
 import { ApiHttpError, badRequest, notFound } from '../errors';
@@ -29,7 +29,7 @@ export class ImagesService {
   /** Stores an upload; `created` is false when that content was already there. */
   async upload(
     body: Readable,
-    query: { name?: string; arch?: Arch },
+    query: { name?: string; arch?: Arch; version?: string; tags?: string[] },
     contentLength: number | undefined,
   ): Promise<{ created: boolean; image: ImageResource }> {
     const limit = this.config.maxImageBytes;
@@ -52,6 +52,8 @@ export class ImagesService {
       format,
       arch: query.arch ?? null,
       name: query.name || `image-${ingested.sha256.slice(0, 12)}`,
+      version: query.version ?? null,
+      tags: [...new Set(query.tags ?? [])].sort(),
       uploadedAs: ingested.container,
       createdAt: new Date().toISOString(),
     };
@@ -64,6 +66,12 @@ export class ImagesService {
     const image = await this.images.get(sha256);
     if (!image) throw notFound(`no image ${sha256}`);
     return image;
+  }
+
+  /** Renames, re-versions or re-tags an image (content is immutable: the sha256 stays). */
+  async patch(sha256: string, patch: ImagePatch): Promise<ImageResource> {
+    if (!(await this.images.update(sha256, patch))) throw notFound(`no image ${sha256}`);
+    return this.get(sha256);
   }
 
   list(): Promise<ImageResource[]> {

@@ -9,6 +9,7 @@ import {
 } from '@vmfarm/protocol';
 import { randomUUID } from 'node:crypto';
 import { badRequest, notFound } from '../errors';
+import { EventsService } from '../events/events.service';
 import type { RunQueue } from '../queue/run-queue';
 import { ImagesRepository } from '../store/images.repository';
 import { MatricesRepository, type MatrixRow } from '../store/matrices.repository';
@@ -29,10 +30,11 @@ export class MatricesService {
     private readonly targets: TargetsService,
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
     @Inject(RUN_QUEUE) private readonly queue: RunQueue,
+    private readonly events: EventsService,
   ) {}
 
   /** Validates the whole request, writes the matrix and its runs in one transaction, then queues them. */
-  async create(request: MatrixRequest): Promise<MatrixView> {
+  async create(request: MatrixRequest, scheduleId: string | null = null): Promise<MatrixView> {
     const images = new Map((await this.images.getMany(request.images)).map((i) => [i.sha256, i]));
     const targets = new Map<string, TargetProfile>();
     for (const id of new Set(request.targets)) {
@@ -42,7 +44,7 @@ export class MatricesService {
     const { cells, errors } = planMatrix(request, images, targets, this.suites.list());
     if (errors.length > 0) throw badRequest(`invalid matrix: ${errors.length} problem(s)`, errors);
 
-    const matrix: MatrixRow = { id: randomUUID(), request, createdAt: new Date().toISOString() };
+    const matrix: MatrixRow = { id: randomUUID(), request, createdAt: new Date().toISOString(), scheduleId };
     const jobs: RunJobData[] = cells.map((c) => ({
       runId: randomUUID(),
       matrixId: matrix.id,
@@ -63,6 +65,9 @@ export class MatricesService {
         `matrix ${matrix.id}: queueing failed, reconciliation will retry: ${(err as Error).message}`,
       );
     }
+    this.events
+      .matrixChanged(matrix.id)
+      .catch((err: Error) => this.log.warn(`matrix ${matrix.id}: event not published: ${err.message}`));
     return this.get(matrix.id);
   }
 
@@ -77,6 +82,7 @@ export class MatricesService {
     return {
       id: matrix.id,
       createdAt: matrix.createdAt,
+      scheduleId: matrix.scheduleId,
       state: done === runs.length ? 'done' : 'running',
       progress: { done, total: runs.length },
       request: matrix.request,
@@ -97,8 +103,8 @@ export class MatricesService {
     return this.view(matrix, runs);
   }
 
-  async list(limit = 50): Promise<MatrixView[]> {
-    const matrices = await this.matrices.list(limit);
+  async list(limit = 50, filter: { scheduleId?: string } = {}): Promise<MatrixView[]> {
+    const matrices = await this.matrices.list(limit, filter);
     return Promise.all(matrices.map(async (m) => this.view(m, await this.runs.listByMatrix(m.id))));
   }
 

@@ -1,17 +1,19 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { ImageResource } from '@vmfarm/protocol';
+import type { ImagePatch, ImageResource } from '@vmfarm/protocol';
 import type { Selectable } from 'kysely';
 import type { Db } from './database';
 import type { ImagesTable } from './schema';
 import { DB } from './tokens';
 
-function toImage(row: Selectable<ImagesTable>): ImageResource {
+function toImage(row: Selectable<ImagesTable>, tags: readonly string[]): ImageResource {
   return {
     sha256: row.sha256,
     size: Number(row.size),
     format: row.format as ImageResource['format'],
     arch: row.arch as ImageResource['arch'],
     name: row.name,
+    version: row.version,
+    tags: [...tags],
     uploadedAs: row.uploaded_as as ImageResource['uploadedAs'],
     createdAt: row.created_at,
   };
@@ -21,22 +23,77 @@ function toImage(row: Selectable<ImagesTable>): ImageResource {
 export class ImagesRepository {
   constructor(@Inject(DB) private readonly db: Db) {}
 
+  /** The images of these rows with their tags (one more query, however many rows). */
+  private async withTags(rows: Selectable<ImagesTable>[]): Promise<ImageResource[]> {
+    const tags = new Map<string, string[]>(rows.map((r) => [r.sha256, []]));
+    for (let i = 0; i < rows.length; i += 500) {
+      const found = await this.db
+        .selectFrom('image_tags')
+        .select(['sha256', 'tag'])
+        .where(
+          'sha256',
+          'in',
+          rows.slice(i, i + 500).map((r) => r.sha256),
+        )
+        .orderBy('tag')
+        .execute();
+      for (const t of found) tags.get(t.sha256)?.push(t.tag);
+    }
+    return rows.map((r) => toImage(r, tags.get(r.sha256) ?? []));
+  }
+
   /** false when an image with that sha256 already exists (nothing changed). */
   async insert(image: ImageResource): Promise<boolean> {
-    const result = await this.db
-      .insertInto('images')
-      .values({
-        sha256: image.sha256,
-        size: image.size,
-        format: image.format,
-        arch: image.arch,
-        name: image.name,
-        uploaded_as: image.uploadedAs,
-        created_at: image.createdAt,
-      })
-      .onConflict((oc) => oc.column('sha256').doNothing())
-      .executeTakeFirst();
-    return Number(result.numInsertedOrUpdatedRows ?? 0) > 0;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .insertInto('images')
+        .values({
+          sha256: image.sha256,
+          size: image.size,
+          format: image.format,
+          arch: image.arch,
+          name: image.name,
+          version: image.version,
+          uploaded_as: image.uploadedAs,
+          created_at: image.createdAt,
+        })
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .executeTakeFirst();
+      if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+      if (image.tags.length > 0)
+        await trx
+          .insertInto('image_tags')
+          .values([...new Set(image.tags)].map((tag) => ({ sha256: image.sha256, tag })))
+          .execute();
+      return true;
+    });
+  }
+
+  /** Applies the fields given (tags replace the whole set); false when there is no such image. */
+  async update(sha256: string, patch: ImagePatch): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const exists = await trx
+        .selectFrom('images')
+        .select('sha256')
+        .where('sha256', '=', sha256)
+        .executeTakeFirst();
+      if (!exists) return false;
+      const set = {
+        ...(patch.name === undefined ? {} : { name: patch.name }),
+        ...(patch.version === undefined ? {} : { version: patch.version }),
+      };
+      if (Object.keys(set).length > 0)
+        await trx.updateTable('images').set(set).where('sha256', '=', sha256).execute();
+      if (patch.tags) {
+        await trx.deleteFrom('image_tags').where('sha256', '=', sha256).execute();
+        if (patch.tags.length > 0)
+          await trx
+            .insertInto('image_tags')
+            .values([...new Set(patch.tags)].map((tag) => ({ sha256, tag })))
+            .execute();
+      }
+      return true;
+    });
   }
 
   /** Records the architecture a suite detected, for images uploaded without one. */
@@ -55,7 +112,7 @@ export class ImagesRepository {
       .selectAll()
       .where('sha256', '=', sha256)
       .executeTakeFirst();
-    return row && toImage(row);
+    return row && (await this.withTags([row]))[0];
   }
 
   async getMany(sha256s: readonly string[]): Promise<ImageResource[]> {
@@ -65,7 +122,27 @@ export class ImagesRepository {
       .selectAll()
       .where('sha256', 'in', [...sha256s])
       .execute();
-    return rows.map(toImage);
+    return this.withTags(rows);
+  }
+
+  /** Images carrying every one of the tags (what a schedule's tag selector picks from). */
+  async withEveryTag(tags: readonly string[]): Promise<ImageResource[]> {
+    const wanted = [...new Set(tags)];
+    if (wanted.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('images')
+      .selectAll()
+      .where('sha256', 'in', (eb) =>
+        eb
+          .selectFrom('image_tags')
+          .select('sha256')
+          .where('tag', 'in', wanted)
+          .groupBy('sha256')
+          .having((h) => h.fn.count('tag'), '=', wanted.length),
+      )
+      .orderBy('created_at')
+      .execute();
+    return this.withTags(rows);
   }
 
   async list(limit = 500): Promise<ImageResource[]> {
@@ -76,6 +153,6 @@ export class ImagesRepository {
       .orderBy('sha256')
       .limit(limit)
       .execute();
-    return rows.map(toImage);
+    return this.withTags(rows);
   }
 }

@@ -1,13 +1,25 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { MatrixRequest } from '@vmfarm/protocol';
+import type { Selectable } from 'kysely';
 import type { Db } from './database';
 import { DB } from './tokens';
 import { runValues, type NewRun } from './runs.repository';
+import type { MatricesTable } from './schema';
 
 export interface MatrixRow {
   id: string;
   request: MatrixRequest;
   createdAt: string;
+  scheduleId: string | null;
+}
+
+function toMatrix(r: Selectable<MatricesTable>): MatrixRow {
+  return {
+    id: r.id,
+    request: JSON.parse(r.request) as MatrixRequest,
+    createdAt: r.created_at,
+    scheduleId: r.schedule_id,
+  };
 }
 
 @Injectable()
@@ -19,7 +31,12 @@ export class MatricesRepository {
     await this.db.transaction().execute(async (trx) => {
       await trx
         .insertInto('matrices')
-        .values({ id: matrix.id, request: JSON.stringify(matrix.request), created_at: matrix.createdAt })
+        .values({
+          id: matrix.id,
+          request: JSON.stringify(matrix.request),
+          created_at: matrix.createdAt,
+          schedule_id: matrix.scheduleId,
+        })
         .execute();
       // Chunked: PostgreSQL caps bind parameters per statement, SQLite too.
       for (let i = 0; i < runs.length; i += 500) {
@@ -33,23 +50,35 @@ export class MatricesRepository {
 
   async get(id: string): Promise<MatrixRow | undefined> {
     const row = await this.db.selectFrom('matrices').selectAll().where('id', '=', id).executeTakeFirst();
-    return (
-      row && { id: row.id, request: JSON.parse(row.request) as MatrixRequest, createdAt: row.created_at }
-    );
+    return row && toMatrix(row);
   }
 
-  async list(limit: number): Promise<MatrixRow[]> {
-    const rows = await this.db
+  /** Newest first; only one schedule's when scheduleId is given. */
+  async list(limit: number, filter: { scheduleId?: string } = {}): Promise<MatrixRow[]> {
+    let query = this.db.selectFrom('matrices').selectAll();
+    if (filter.scheduleId !== undefined) query = query.where('schedule_id', '=', filter.scheduleId);
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+    return rows.map(toMatrix);
+  }
+
+  /** A schedule's matrices whose every run is done, newest first, created before `before` if given. */
+  async finishedOfSchedule(scheduleId: string, limit: number, before?: string): Promise<MatrixRow[]> {
+    let query = this.db
       .selectFrom('matrices')
       .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
-    return rows.map((r) => ({
-      id: r.id,
-      request: JSON.parse(r.request) as MatrixRequest,
-      createdAt: r.created_at,
-    }));
+      .where('schedule_id', '=', scheduleId)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('runs')
+              .select('runs.id')
+              .whereRef('runs.matrix_id', '=', 'matrices.id')
+              .where('runs.state', '!=', 'done'),
+          ),
+        ),
+      );
+    if (before !== undefined) query = query.where('created_at', '<', before);
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+    return rows.map(toMatrix);
   }
 }

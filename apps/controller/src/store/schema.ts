@@ -8,6 +8,7 @@ export interface ImagesTable {
   format: string;
   arch: string | null;
   name: string;
+  version: string | null;
   uploaded_as: string;
   created_at: string;
 }
@@ -23,6 +24,7 @@ export interface MatricesTable {
   id: string;
   request: string;
   created_at: string;
+  schedule_id: string | null;
 }
 
 export interface RunsTable {
@@ -86,6 +88,36 @@ export interface AgentsTable {
   last_heartbeat: string;
 }
 
+export interface ImageTagsTable {
+  sha256: string;
+  tag: string;
+}
+
+export interface SchedulesTable {
+  id: string;
+  name: string;
+  cron: string;
+  timezone: string;
+  /** JSON: { images, targets, suites, ready }. */
+  spec: string;
+  /** 0 or 1 (one type on both databases). */
+  enabled: number;
+  owner: string | null;
+  next_run_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ScheduleFiresTable {
+  schedule_id: string;
+  due_at: string;
+  fired_at: string;
+  trigger: string;
+  outcome: string;
+  matrix_id: string | null;
+  reason: string | null;
+}
+
 export interface Database {
   images: ImagesTable;
   targets: TargetsTable;
@@ -95,4 +127,7 @@ export interface Database {
   verdicts: VerdictsTable;
   artifacts: ArtifactsTable;
   agents: AgentsTable;
+  image_tags: ImageTagsTable;
+  schedules: SchedulesTable;
+  schedule_fires: ScheduleFiresTable;
 }

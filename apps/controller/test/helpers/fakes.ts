@@ -1,4 +1,5 @@
 import type { RunJobData, VerdictRecord } from '@vmfarm/protocol';
+import type { EventsService } from '../../src/events/events.service';
 import type { RunQueue } from '../../src/queue/run-queue';
 import type { ArtifactStore } from '../../src/runs/artifact-store';
 import type { ImagesRepository } from '../../src/store/images.repository';
@@ -135,5 +136,8 @@ export class FakeImages {
     return this as unknown as ImagesRepository;
   }
 }
+
+/** Events go nowhere (the real bus is tested in events.test.ts). */
+export const nullEvents = { runChanged: async () => undefined } as unknown as EventsService;
 
 export const nullArtifacts = { write: async () => '/dev/null' } as unknown as ArtifactStore;

@@ -1,5 +1,5 @@
-import { Controller, Get, Param, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { imageUploadQuerySchema, type ImageResource } from '@vmfarm/protocol';
+import { Body, Controller, Get, Param, Patch, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { imagePatchSchema, imageUploadQuerySchema, type ImageResource } from '@vmfarm/protocol';
 import type { Request, Response } from 'express';
 import { ApiHttpError } from '../../errors';
 import { ImagesService } from '../../images/images.service';
@@ -37,6 +37,12 @@ export class ImagesController {
   @Get(':sha256')
   get(@Param() params: unknown): Promise<ImageResource> {
     return this.images.get(validate({ params: [shaParams, params] }).params.sha256);
+  }
+
+  @Patch(':sha256')
+  patch(@Param() params: unknown, @Body() body: unknown): Promise<ImageResource> {
+    const input = validate({ params: [shaParams, params], body: [imagePatchSchema, body] });
+    return this.images.patch(input.params.sha256, input.body);
   }
 
   @Get(':sha256/content')

@@ -9,7 +9,7 @@ import {
 import type { Response } from 'express';
 import { MatricesService } from '../../matrices/matrices.service';
 import { RunsService } from '../../runs/runs.service';
-import { artifactParams, idParams, listQuery, reportQuery } from '../schemas';
+import { artifactParams, idParams, matricesQuery, reportQuery } from '../schemas';
 import { validate } from '../validate';
 
 @Controller('api')
@@ -26,7 +26,8 @@ export class MatricesController {
 
   @Get('matrices')
   list(@Query() query: unknown): Promise<MatrixView[]> {
-    return this.matrices.list(validate({ query: [listQuery, query] }).query.limit);
+    const { limit, schedule } = validate({ query: [matricesQuery, query] }).query;
+    return this.matrices.list(limit, { scheduleId: schedule });
   }
 
   @Get('matrices/:id')
