@@ -9,11 +9,14 @@ import {
   imageResourceSchema,
   matrixReportSchema,
   matrixViewSchema,
+  scheduleViewSchema,
   type Arch,
   type ImagePatch,
   type ImageResource,
   type MatrixReport,
   type MatrixRequest,
+  type ScheduleCreate,
+  type ScheduleView,
 } from '@vmfarm/protocol';
 import { CommandError } from './failure';
 
@@ -125,6 +128,24 @@ export class ControllerClient {
       `/api/matrices/${encodeURIComponent(id)}/report?format=junit`,
       `the report of matrix ${id}`,
     );
+  }
+
+  async createSchedule(input: Partial<ScheduleCreate>): Promise<ScheduleView> {
+    return (await this.json('POST', '/api/schedules', 'the schedule', scheduleViewSchema, input)).value;
+  }
+
+  async listSchedules(): Promise<{ value: ScheduleView[]; raw: unknown }> {
+    return this.json('GET', '/api/schedules', 'the schedule list', z.array(scheduleViewSchema));
+  }
+
+  /** Fires a schedule now; resolves with the matrix id. */
+  async runSchedule(id: string): Promise<string> {
+    const path = `/api/schedules/${encodeURIComponent(id)}/run`;
+    return (await this.json('POST', path, `schedule ${id}`, z.object({ id: z.string() }))).value.id;
+  }
+
+  async deleteSchedule(id: string): Promise<void> {
+    await this.call('DELETE', `/api/schedules/${encodeURIComponent(id)}`, `schedule ${id}`);
   }
 
   async patchImage(sha256: string, patch: ImagePatch): Promise<ImageResource> {
