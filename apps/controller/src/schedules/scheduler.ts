@@ -16,7 +16,7 @@ export interface Scheduler {
   /** The schedule ids that have a job scheduler. */
   ids(): Promise<string[]>;
   /** Starts taking fires: each due job calls the handler once (on one controller, whichever takes it). */
-  start(handler: FireHandler): void;
+  start(handler: FireHandler): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -87,7 +87,7 @@ export class BullScheduler implements Scheduler {
     return (await this.queue.getJobSchedulers()).map((s) => s.key);
   }
 
-  start(handler: FireHandler): void {
+  async start(handler: FireHandler): Promise<void> {
     this.worker = new Worker(
       SCHEDULES_QUEUE,
       async (job) => {
@@ -99,6 +99,9 @@ export class BullScheduler implements Scheduler {
     );
     this.worker.on('error', (err) => this.log.warn(`worker ${SCHEDULES_QUEUE}: ${err.message}`));
     this.worker.on('failed', (job, err) => this.log.error(`schedule fire ${job?.id}: ${err.message}`));
+    // Closing a worker still connecting rejects inside BullMQ: a controller stopped right after it
+    // started would log an unhandled rejection.
+    await this.worker.waitUntilReady();
   }
 
   async close(): Promise<void> {

@@ -61,7 +61,7 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     const known = new Set(all.map((s) => s.id));
     for (const id of await this.scheduler.ids()) if (!known.has(id)) await this.scheduler.remove(id);
     for (const s of all) await this.arm(s);
-    this.scheduler.start((id, dueAt) => this.fire(id, dueAt, 'cron'));
+    await this.scheduler.start((id, dueAt) => this.fire(id, dueAt, 'cron'));
     for (const s of missed) {
       this.log.log(`schedule ${s.id} (${s.name}) missed its fire at ${s.nextRunAt}: catching up once`);
       await this.fire(s.id, new Date(s.nextRunAt!), 'catch-up');
