@@ -5,6 +5,7 @@
 //    farm is idle when each run is created; latency = the controller's attempt start - run creation;
 //  - burst throughput: N runs submitted at once, runs/s from the first creation to the last finish.
 // Usage (after `npm run build`): node bench/queue-bench.mjs [--runs N]
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -26,7 +27,15 @@ try {
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '200' } } });
 const RUNS = Number(values.runs);
 const WARMUP = 10;
-const env = { ...process.env, REDIS_URL: '', DATABASE_URL: '' };
+// The farm's admin token, preset: the bench and `vmfarm submit` use it.
+const TOKEN = `vmf_${randomBytes(32).toString('base64url')}`;
+const env = {
+  ...process.env,
+  REDIS_URL: '',
+  DATABASE_URL: '',
+  VMFARM_ADMIN_TOKEN: TOKEN,
+  VMFARM_TOKEN: TOKEN,
+};
 
 const percentile = (sorted, p) =>
   sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
@@ -34,7 +43,10 @@ const percentile = (sorted, p) =>
 async function api(url, path, body) {
   const res = await fetch(`${url}${path}`, {
     method: body ? 'POST' : 'GET',
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: {
+      authorization: `Bearer ${TOKEN}`,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
     body: body ? JSON.stringify(body) : undefined,
   });
   if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);

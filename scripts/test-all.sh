@@ -19,8 +19,9 @@ log "static image corpus"
 bash "$REPO_ROOT/fixtures/corpus/build.sh" >/dev/null
 # The reference guest (Debian kernel, GRUB, busybox), built once here so that test files running
 # in parallel only ever read its cache.
-log "reference guest image"
+log "reference guest images"
 bash "$REPO_ROOT/fixtures/guest/build.sh" aarch64 "$VMFARM_CACHE/guest-out" >/dev/null
+bash "$REPO_ROOT/fixtures/guest/build.sh" aarch32 "$VMFARM_CACHE/guest-out" >/dev/null
 
 RUN_DIR="$(mktemp -d /tmp/vmfarm-test.XXXXXX)"
 chmod 755 "$RUN_DIR"

@@ -12,7 +12,7 @@ import {
 import { DelayedError, Worker, type Job } from 'bullmq';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { accepts, type HostProbe } from '@vmfarm/targets';
+import { accepts, withFiles, type HostProbe } from '@vmfarm/targets';
 import { HandedBack, runAttempt } from './attempt';
 import { ControllerClient, ControllerError } from './client';
 import { ImageCache } from './image-cache';
@@ -23,6 +23,8 @@ import { VERSION } from './version';
 
 export interface AgentOptions {
   controllerUrl: string;
+  /** An agent token (or an admin's): the controller refuses agents without one. */
+  token: string;
   /** Overrides the Redis URL the controller hands out (an agent behind NAT, say). */
   redisUrl?: string;
   name?: string;
@@ -149,7 +151,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const concurrency = options.concurrency ?? 1;
   const graceMs = options.graceMs ?? 30_000;
-  const client = new ControllerClient(options.controllerUrl);
+  const client = new ControllerClient(options.controllerUrl, options.token);
   const cache = new ImageCache(options.cacheDir ?? defaultCacheDir(), client);
   const stopping = new AbortController();
   const capabilities = await probeCapabilities(concurrency, options.probes ?? PROBES);
@@ -195,9 +197,13 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     };
     if (stopping.signal.aborted) return handBack();
     let refusal: string | undefined;
+    const jobHost =
+      host && data.target.kind === 'qemu'
+        ? withFiles(host, [data.target.firmwareCode, data.target.firmwareVars])
+        : host;
     if (data.target.kind === 'qemu') {
-      const verdict = host
-        ? accepts(data.target, host)
+      const verdict = jobHost
+        ? accepts(data.target, jobHost)
         : { ok: false as const, reason: 'qemu was not probed' };
       if (!verdict.ok) {
         refusal = verdict.reason;
@@ -234,8 +240,8 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
             fetchImage: (sha) => cache.fetch(sha),
             faultDelayMs: options.faultDelayMs ?? 0,
             liveVm: (job, imagePath) =>
-              job.target.kind === 'qemu' && host
-                ? qemuVmRun(job, attempt, imagePath, workDir, host)
+              job.target.kind === 'qemu' && jobHost
+                ? qemuVmRun(job, attempt, imagePath, workDir, jobHost)
                 : undefined,
           });
     } catch (err) {

@@ -28,16 +28,37 @@ interface Parser<T> {
 
 const ignore: Parser<void> = { parse: () => undefined };
 
-/** The controller's REST API as the agent uses it. */
+/** The ApiError message of an answer, else its text. */
+function messageOf(text: string): string {
+  try {
+    return (JSON.parse(text) as { message?: string }).message ?? text;
+  } catch {
+    return text;
+  }
+}
+
+/** 401 and 403 say the token is wrong or lacks the agent role: one line that says so. */
+function refusal(status: number, message: string): string | undefined {
+  return status === 401 || status === 403 ? `the controller refused the token: ${message}` : undefined;
+}
+
+/** The controller's REST API as the agent uses it, with the agent's token. */
 export class ControllerClient {
-  constructor(readonly baseUrl: string) {}
+  private readonly auth: Record<string, string>;
+
+  constructor(
+    readonly baseUrl: string,
+    token: string,
+  ) {
+    this.auth = { authorization: `Bearer ${token}` };
+  }
 
   async request<T>(method: string, path: string, body: unknown, schema: Parser<T>): Promise<T> {
     let res: Response;
     try {
       res = await fetch(new URL(path, this.baseUrl), {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: body === undefined ? this.auth : { ...this.auth, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
       });
@@ -47,13 +68,11 @@ export class ControllerClient {
     }
     const text = await res.text();
     if (!res.ok) {
-      let message = text;
-      try {
-        message = (JSON.parse(text) as { message?: string }).message ?? text;
-      } catch {
-        // not JSON: keep the text
-      }
-      throw new ControllerError(res.status, `${method} ${path}: ${res.status} ${message}`);
+      const message = messageOf(text);
+      throw new ControllerError(
+        res.status,
+        refusal(res.status, message) ?? `${method} ${path}: ${res.status} ${message}`,
+      );
     }
     return schema.parse(JSON.parse(text));
   }
@@ -93,15 +112,20 @@ export class ControllerClient {
   async imageContent(sha256: string): Promise<Response> {
     let res: Response;
     try {
-      res = await fetch(new URL(`/api/images/${sha256}/content`, this.baseUrl));
+      res = await fetch(new URL(`/api/images/${sha256}/content`, this.baseUrl), { headers: this.auth });
     } catch (err) {
       throw new ControllerError(
         0,
         (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message,
       );
     }
-    if (!res.ok || !res.body)
-      throw new ControllerError(res.status, `image ${sha256}: ${res.status} ${await res.text()}`);
+    if (!res.ok || !res.body) {
+      const text = await res.text();
+      throw new ControllerError(
+        res.status,
+        `image ${sha256}: ${refusal(res.status, messageOf(text)) ?? `${res.status} ${text}`}`,
+      );
+    }
     return res;
   }
 }

@@ -3,9 +3,10 @@ import { runAgent } from './agent';
 
 export { runAgent, type AgentHandle, type AgentOptions } from './agent';
 
-const USAGE = `usage: node apps/agent/dist/src/main.js --controller URL [--redis URL] [--name NAME] [--concurrency N] [--cache DIR] [--work DIR] [--grace SECONDS]
+const USAGE = `usage: node apps/agent/dist/src/main.js --controller URL [--token TOKEN] [--redis URL] [--name NAME] [--concurrency N] [--cache DIR] [--work DIR] [--grace SECONDS]
 
-Environment: VMFARM_AGENT_FAULT_DELAY_MS delays every attempt (fault injection for tests).
+Environment: VMFARM_TOKEN is the agent token unless --token is given (it keeps the token out of
+the process list); VMFARM_AGENT_FAULT_DELAY_MS delays every attempt (fault injection for tests).
 `;
 
 function positiveInt(flag: string, raw: string | undefined, fallback: number): number {
@@ -23,6 +24,7 @@ async function main(argv: string[]): Promise<void> {
       args: argv,
       options: {
         controller: { type: 'string' },
+        token: { type: 'string' },
         redis: { type: 'string' },
         name: { type: 'string' },
         concurrency: { type: 'string' },
@@ -38,12 +40,15 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     if (!values.controller) throw new Error('--controller URL is required');
+    values.token ??= process.env.VMFARM_TOKEN || undefined;
+    if (!values.token) throw new Error('no token: set VMFARM_TOKEN or pass --token');
   } catch (err) {
     process.stderr.write(`vmfarm agent: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
   const agent = await runAgent({
     controllerUrl: values.controller,
+    token: values.token,
     redisUrl: values.redis,
     name: values.name,
     concurrency: Math.max(1, positiveInt('concurrency', values.concurrency, 1)),

@@ -1,5 +1,5 @@
 import type { RunJobData } from '@vmfarm/protocol';
-import type { BootedVm } from '@vmfarm/suites';
+import type { BootedVm, VmOverrides } from '@vmfarm/suites';
 import { boot, type HostProbe, type QemuProfile, type QemuSession } from '@vmfarm/targets';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -39,7 +39,7 @@ export function qemuVmRun(
   const sessions: { dir: string; session: QemuSession | null }[] = [];
   let finished: Promise<Artifact[]> | undefined;
 
-  const bootOne = async (): Promise<BootedVm> => {
+  const bootOne = async (overrides?: VmOverrides): Promise<BootedVm> => {
     if (finished) throw new Error('the attempt is over: no more VMs');
     const dir = path.join(runDir, `vm${sessions.length + 1}`);
     fs.rmSync(dir, { recursive: true, force: true });
@@ -48,7 +48,12 @@ export function qemuVmRun(
     sessions.push(entry);
     const fresh = !fs.existsSync(path.join(dir, 'vars.fd'));
     const startedAt = Date.now();
-    entry.session = await boot(profile, { image: imagePath, instanceDir: dir, probe: host });
+    entry.session = await boot(profile, {
+      image: imagePath,
+      instanceDir: dir,
+      probe: host,
+      ...(overrides ? { overrides } : {}),
+    });
     return {
       session: entry.session,
       startedAt,

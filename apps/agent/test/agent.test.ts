@@ -18,6 +18,7 @@ import type { AgentView, TargetProfile } from '@vmfarm/protocol';
 import type { HostProbe } from '@vmfarm/targets';
 import { findSuite } from '../src/suites';
 
+const TOKEN = `vmf_${'t'.repeat(43)}`;
 const SHA = 'a'.repeat(64);
 const job: RunJobData = {
   runId: 'r',
@@ -225,17 +226,27 @@ describe('image cache', () => {
     let requests = 0;
     const server = await serve((req, res) => {
       requests++;
+      if (req.headers.authorization !== `Bearer ${TOKEN}`) {
+        res.statusCode = 401;
+        res.end('{"message":"invalid or revoked token"}');
+        return;
+      }
       res.end(req.url?.includes(goodSha) ? good : Buffer.from('tampered'));
     });
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmfarm-cache-'));
     try {
-      const cache = new ImageCache(dir, new ControllerClient(server.url));
+      const cache = new ImageCache(dir, new ControllerClient(server.url, TOKEN));
       const file = await cache.fetch(goodSha);
       assert.ok(fs.readFileSync(file).equals(good));
       await cache.fetch(goodSha);
       assert.equal(requests, 1, 'a cache hit skips the download');
       await assert.rejects(cache.fetch(SHA), /corrupt/);
       assert.deepEqual(fs.readdirSync(path.join(dir, SHA.slice(0, 2))), []);
+      const refused = new ImageCache(dir, new ControllerClient(server.url, 'vmf_wrong'));
+      await assert.rejects(
+        refused.fetch('b'.repeat(64)),
+        /the controller refused the token: invalid or revoked/,
+      );
     } finally {
       await server.close();
       fs.rmSync(dir, { recursive: true, force: true });
@@ -255,6 +266,7 @@ describe('registration', () => {
     let server: Awaited<ReturnType<typeof serve>> | undefined;
     const starting = runAgent({
       controllerUrl: `http://127.0.0.1:${port}`,
+      token: TOKEN,
       log: (l) => {
         lines.push(l);
         if (lines.length === 1)
@@ -262,6 +274,7 @@ describe('registration', () => {
             let registrations = 0;
             const s = http.createServer((req, res) => {
               res.setHeader('content-type', 'application/json');
+              assert.equal(req.headers.authorization, `Bearer ${TOKEN}`, req.url);
               // The controller forgets the agent once (a fresh database): it must register again.
               if (req.url?.endsWith('/heartbeat')) {
                 res.statusCode = req.url.includes('agent-1') ? 404 : 200;
@@ -294,5 +307,21 @@ describe('registration', () => {
     assert.ok(lines.includes('vmfarm agent: re-registered as agent-2'), lines.join('\n'));
     await agent.stop();
     await server?.close();
+  });
+
+  it('stops with one clear line when the controller refuses its token', async () => {
+    const server = await serve((_req, res) => {
+      res.statusCode = 401;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ statusCode: 401, message: 'invalid or revoked token' }));
+    });
+    try {
+      await assert.rejects(
+        runAgent({ controllerUrl: server.url, token: TOKEN, log: () => undefined, probes: [] }),
+        { message: 'the controller refused the token: invalid or revoked token' },
+      );
+    } finally {
+      await server.close();
+    }
   });
 });

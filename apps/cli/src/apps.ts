@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { EXIT } from '@vmfarm/protocol';
 import { CommandError } from './failure';
 import { UsageError } from './usage';
@@ -28,4 +28,20 @@ export function controllerUrl(flag: string | undefined): string {
     throw new UsageError(`--controller must be an http(s) URL (got '${url}')`);
   }
   return url.replace(/\/+$/, '');
+}
+
+/**
+ * The API token from --token, else VMFARM_TOKEN, else the admin token the embedded farm
+ * (`vmfarm serve`, `npm run farm`) wrote to its data directory ($VMFARM_DATA, default ./.vmfarm),
+ * so that a local farm needs no set-up step.
+ */
+export function apiToken(flag: string | undefined): string {
+  const given = flag ?? (process.env.VMFARM_TOKEN || undefined);
+  if (given !== undefined) return given;
+  const file = join(resolve(process.env.VMFARM_DATA || '.vmfarm'), 'admin.token');
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch {
+    throw new UsageError('no token: set VMFARM_TOKEN or pass --token');
+  }
 }

@@ -10,6 +10,9 @@ import {
   matrixReportSchema,
   matrixViewSchema,
   scheduleViewSchema,
+  targetProfileSchema,
+  tokenCreatedSchema,
+  tokenViewSchema,
   type Arch,
   type ImagePatch,
   type ImageResource,
@@ -17,6 +20,10 @@ import {
   type MatrixRequest,
   type ScheduleCreate,
   type ScheduleView,
+  type TargetProfile,
+  type TokenCreate,
+  type TokenCreated,
+  type TokenView,
 } from '@vmfarm/protocol';
 import { CommandError } from './failure';
 
@@ -30,7 +37,14 @@ const UPLOAD_IDLE_TIMEOUT_MS = 600000;
 
 /** The controller's REST API as the CLI uses it; every failure is a CommandError with its exit code. */
 export class ControllerClient {
-  constructor(readonly baseUrl: string) {}
+  private readonly authorization: string;
+
+  constructor(
+    readonly baseUrl: string,
+    token: string,
+  ) {
+    this.authorization = `Bearer ${token}`;
+  }
 
   private unreachable(err: unknown, timeoutMs = REQUEST_TIMEOUT_MS): CommandError {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
@@ -51,6 +65,8 @@ export class ControllerClient {
     }
     const message = parsed?.message ?? (body.trim().split('\n')[0]?.slice(0, 200) || `HTTP ${status}`);
     const details = (parsed?.errors ?? []).map((e) => (e.path ? `${e.path}: ${e.message}` : e.message));
+    if (status === 401 || status === 403)
+      return new CommandError(`the controller refused the token: ${message}`, EXIT.usage);
     return status >= 400 && status < 500
       ? new CommandError(`${what} was refused (${status}): ${message}`, EXIT.usage, details)
       : new CommandError(
@@ -65,7 +81,10 @@ export class ControllerClient {
     try {
       response = await fetch(`${this.baseUrl}${path}`, {
         method,
-        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        headers: {
+          authorization: this.authorization,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
@@ -103,6 +122,28 @@ export class ControllerClient {
       request,
     );
     return value.id;
+  }
+
+  /** `POST /api/targets`: the profile as written (with `extends`); the answer is the resolved profile. */
+  async createTarget(profile: unknown): Promise<TargetProfile> {
+    return (await this.json('POST', '/api/targets', 'the target profile', targetProfileSchema, profile))
+      .value;
+  }
+
+  async targets(): Promise<TargetProfile[]> {
+    return (await this.json('GET', '/api/targets', 'the target list', z.array(targetProfileSchema))).value;
+  }
+
+  async createToken(input: TokenCreate): Promise<TokenCreated> {
+    return (await this.json('POST', '/api/tokens', 'the token', tokenCreatedSchema, input)).value;
+  }
+
+  async tokens(): Promise<TokenView[]> {
+    return (await this.json('GET', '/api/tokens', 'the token list', tokenViewSchema.array())).value;
+  }
+
+  async revokeToken(id: string): Promise<void> {
+    await this.call('DELETE', `/api/tokens/${encodeURIComponent(id)}`, `token ${id}`);
   }
 
   async matrixStatus(id: string): Promise<MatrixStatus> {
@@ -179,7 +220,11 @@ export class ControllerClient {
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
         method: 'PUT',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+        headers: {
+          authorization: this.authorization,
+          'content-type': 'application/octet-stream',
+          'content-length': String(size),
+        },
       });
       const source = createReadStream(file);
       let settled = false;

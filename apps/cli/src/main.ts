@@ -29,6 +29,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "print a matrix's report (text, JSON or JUnit XML)",
     load: async () => (await import('./commands/report.js')).report,
   },
+  target: {
+    summary: 'add a target profile from a JSON file (it may extend a bundled one), or list them',
+    load: async () => (await import('./commands/target.js')).target,
+  },
+  token: {
+    summary: "create, list and revoke the controller's API tokens (admin)",
+    load: async () => (await import('./commands/token.js')).token,
+  },
   emulate: {
     summary: 'run a static AArch64 Linux ELF on the bundled emulator (like qemu-aarch64)',
     load: async () => (await import('./commands/emulate.js')).emulate,

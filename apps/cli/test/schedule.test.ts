@@ -14,6 +14,8 @@ const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-schedule-'));
 const disk = join(dir, 'debian.img');
 writeFileSync(disk, Buffer.alloc(4096, 9));
 
+/** The controller's admin token (VMFARM_ADMIN_TOKEN), which the CLI gets as VMFARM_TOKEN. */
+const ADMIN = `vmf_${randomBytes(32).toString('base64url')}`;
 let controller: ChildProcess;
 let url = '';
 
@@ -26,6 +28,7 @@ before(async () => {
       PORT: '0',
       VMFARM_DATA: join(dir, 'data'),
       VMFARM_QUEUE_PREFIX: `cli_${randomBytes(6).toString('hex')}`,
+      VMFARM_ADMIN_TOKEN: ADMIN,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -48,8 +51,13 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const run = (...args: string[]) => vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url });
-const getJson = async (path: string) => (await fetch(`${url}${path}`)).json() as Promise<unknown>;
+const runAs = (token: string, ...args: string[]) =>
+  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url, VMFARM_TOKEN: token });
+const run = (...args: string[]) => runAs(ADMIN, ...args);
+const getJson = async (path: string) =>
+  (
+    await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+  ).json() as Promise<unknown>;
 
 test('submit sets version and tags, and re-tags an image the controller already has', async () => {
   const first = await run(

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +13,7 @@ import {
   imageReportSchema,
   matrixReportSchema,
   matrixViewSchema,
+  tokenViewSchema,
 } from '@vmfarm/protocol';
 import { buildImage, childrenOf, startServe, vmfarm, VMFARM_BIN, type Serve } from './serve-helpers';
 
@@ -25,12 +26,19 @@ const data = join(dir, 'data');
 let image: string;
 let serve: Serve;
 let farmPids: { pid: number; comm: string }[] = [];
-const env = { ...process.env, REDIS_URL: '', DATABASE_URL: '' };
+const env = { ...process.env, REDIS_URL: '', DATABASE_URL: '', VMFARM_TOKEN: '', VMFARM_ADMIN_TOKEN: '' };
+/** The CLI finds the farm's admin token in its data directory, as `npm run farm` + `vmfarm submit` do. */
+const farmEnv = { ...env, VMFARM_DATA: data };
+let admin: string;
+/** GET the API as the farm's admin. */
+const api = async (url: string) =>
+  (await fetch(url, { headers: { authorization: `Bearer ${admin}` } })).json() as Promise<unknown>;
 
 before(async () => {
   image = buildImage(dir);
   serve = await startServe(['--port', String(await freePort()), '--data', data, '--agents', '1'], env);
   farmPids = serve.children();
+  admin = readFileSync(join(data, 'admin.token'), 'utf8').trim();
 });
 
 after(async () => {
@@ -38,7 +46,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('serve says where the farm is, where its data lives and how to submit', () => {
+test('serve says where the farm is, where its data lives and how to submit', async () => {
   const out = serve.stdout.join('\n');
   assert.match(
     out,
@@ -48,6 +56,13 @@ test('serve says where the farm is, where its data lives and how to submit', () 
   );
   assert.match(out, /agents: 1 local \(\S+\)/);
   assert.match(out, new RegExp(`submit: vmfarm submit IMAGE .* --controller ${serve.url}`));
+  // The admin token the controller made on its first start: printed, and kept for the CLI (0600).
+  assert.match(admin, /^vmf_[\w-]{43}$/);
+  assert.ok(out.includes(`admin:  ${admin} (the admin token, in ${join(data, 'admin.token')}`), out);
+  assert.equal(statSync(join(data, 'admin.token')).mode & 0o777, 0o600);
+  assert.ok(serve.stderr.some((l) => l.includes(`vmfarm admin token: ${admin}`)));
+  const unauthenticated = await fetch(`${serve.url}/api/images`);
+  assert.equal(unauthenticated.status, 401);
   // A private redis-server, the controller and the agent, each a child of serve.
   assert.deepEqual(farmPids.map((p) => p.comm).sort(), ['node', 'node', 'redis-server']);
   assert.ok(existsSync(join(data, 'redis', 'redis.pid')));
@@ -68,7 +83,7 @@ test('submit --wait --format json returns a report whose cell carries the same v
       '--timeout',
       '300',
     ],
-    { ...env, VMFARM_CONTROLLER: serve.url },
+    { ...farmEnv, VMFARM_CONTROLLER: serve.url },
   );
   assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr}`);
   const report = matrixReportSchema.parse(JSON.parse(r.stdout));
@@ -98,7 +113,7 @@ test('submit --wait --format json returns a report whose cell carries the same v
 
   const junit = await vmfarm(
     ['report', report.matrix.id, '--format', 'junit', '--controller', serve.url],
-    env,
+    farmEnv,
   );
   assert.equal(junit.code, r.code);
   assert.match(junit.stdout, /^<\?xml version="1\.0" encoding="UTF-8"\?>\n<testsuites/);
@@ -107,10 +122,7 @@ test('submit --wait --format json returns a report whose cell carries the same v
 test('a refused matrix lists every error through submit and exits 2', async () => {
   const r = await vmfarm(
     ['submit', image, '--targets', 'static,no-such-target', '--suites', 'no-such-suite'],
-    {
-      ...env,
-      VMFARM_CONTROLLER: serve.url,
-    },
+    { ...env, VMFARM_CONTROLLER: serve.url, VMFARM_TOKEN: admin },
   );
   assert.equal(r.code, 2, r.stderr);
   assert.match(r.stderr, /vmfarm submit: the matrix was refused \(400\): /);
@@ -118,18 +130,75 @@ test('a refused matrix lists every error through submit and exits 2', async () =
   assert.match(r.stderr, /no-such-suite/);
 });
 
+test('vmfarm token creates, lists and revokes tokens; a vendor sees only its own images', async () => {
+  const cli = (...args: string[]) => vmfarm([...args, '--controller', serve.url], farmEnv);
+  const made = await cli('token', 'create', '--name', 'acme ci', '--role', 'vendor', '--tenant', 'acme');
+  assert.equal(made.code, 0, made.stderr);
+  const vendor = made.stdout.trim();
+  assert.match(vendor, /^vmf_[\w-]{43}$/);
+  assert.match(made.stderr, /^token \S+ 'acme ci' \(vendor, tenant acme\); it is shown only now:\n$/);
+  const refused = await cli('token', 'create', '--name', 'x', '--role', 'vendor');
+  assert.equal(refused.code, 2);
+  assert.equal(
+    refused.stderr,
+    'vmfarm token: the token was refused (400): invalid request: body.tenant: a vendor token needs a tenant; other roles take none\n' +
+      '  body.tenant: a vendor token needs a tenant; other roles take none\n',
+  );
+
+  const vendorEnv = { ...env, VMFARM_CONTROLLER: serve.url, VMFARM_TOKEN: vendor };
+  assert.equal(
+    (await vmfarm(['token', 'list'], vendorEnv)).stderr,
+    'vmfarm token: the controller refused the token: a vendor token may not call GET /api/tokens\n',
+  );
+  // The admin uploaded this image earlier, so it is public: the vendor may use it. Its matrix is
+  // the vendor's own, which another vendor cannot see.
+  const submitted = await vmfarm(['submit', image, '--targets', 'static', '--suites', 'static'], vendorEnv);
+  assert.equal(submitted.code, 0, submitted.stderr);
+  const matrix = submitted.stdout.trim();
+  const other = await cli('token', 'create', '--name', 'globex ci', '--role', 'vendor', '--tenant', 'globex');
+  const otherEnv = { ...vendorEnv, VMFARM_TOKEN: other.stdout.trim() };
+  const hidden = await vmfarm(['report', matrix], otherEnv);
+  assert.equal(hidden.code, 2);
+  assert.equal(
+    hidden.stderr,
+    `vmfarm report: the report of matrix ${matrix} was refused (404): no matrix ${matrix}\n`,
+  );
+
+  const list = await cli('token', 'list');
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^ID +NAME +ROLE +TENANT +CREATED +LAST USED +REVOKED\n/);
+  assert.match(list.stdout, /acme ci +vendor +acme /);
+  assert.match(list.stdout, /vmfarm serve agents +agent +- /);
+  assert.ok(!list.stdout.includes('vmf_'), 'no secret is listed');
+  const id = /^(\S+) +acme ci /m.exec(list.stdout)![1];
+  const revoked = await cli('token', 'revoke', id);
+  assert.equal(revoked.code, 0, revoked.stderr);
+  const after = await vmfarm(['report', matrix], vendorEnv);
+  assert.equal(after.code, 2);
+  assert.equal(after.stderr, 'vmfarm report: the controller refused the token: invalid or revoked token\n');
+});
+
 test('vmfarm agent runs an agent in the foreground; SIGTERM stops it with exit code 0', async () => {
-  const agent = spawn(process.execPath, [VMFARM_BIN, 'agent', '--controller', serve.url, '--name', 'extra'], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const noToken = await vmfarm(['agent', '--controller', serve.url], env);
+  assert.equal(noToken.code, 2);
+  assert.equal(noToken.stderr, 'vmfarm agent: no token: set VMFARM_TOKEN or pass --token\n');
+  const made = await vmfarm(
+    ['token', 'create', '--name', 'extra', '--role', 'agent', '--controller', serve.url],
+    farmEnv,
+  );
+  assert.equal(made.code, 0, made.stderr);
+  const agent = spawn(
+    process.execPath,
+    [VMFARM_BIN, 'agent', '--controller', serve.url, '--name', 'extra', '--token', made.stdout.trim()],
+    { env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const exit = new Promise<number | null>((resolve) => agent.once('exit', resolve));
   const ready = await new Promise<string>((resolve) =>
     createInterface({ input: agent.stdout! }).on('line', (line) => /ready/.test(line) && resolve(line)),
   );
   const id = /^vmfarm agent (\S+) ready \(kinds: static(?:, qemu)?\)$/.exec(ready)?.[1];
   assert.ok(id, ready);
-  const agents = agentViewSchema.array().parse(await (await fetch(`${serve.url}/api/agents`)).json());
+  const agents = agentViewSchema.array().parse(await api(`${serve.url}/api/agents`));
   assert.deepEqual(
     agents.filter((a) => a.id === id).map((a) => [a.name, a.online]),
     [['extra', true]],
@@ -155,7 +224,7 @@ test('queued runs survive a restart of serve (Redis append-only file, SQLite)', 
   let id: string;
   try {
     const r = await vmfarm(['submit', image, '--targets', 'static', '--suites', 'static'], {
-      ...env,
+      ...farmEnv,
       VMFARM_CONTROLLER: idle.url,
     });
     assert.equal(r.code, 0, r.stderr);
@@ -169,11 +238,20 @@ test('queued runs survive a restart of serve (Redis append-only file, SQLite)', 
     let state = '';
     for (let polls = 0; polls < 1200 && state !== 'done'; polls++) {
       if (polls) await new Promise((resolve) => setTimeout(resolve, 250));
-      state = matrixViewSchema.parse(await (await fetch(`${working.url}/api/matrices/${id}`)).json()).state;
+      state = matrixViewSchema.parse(await api(`${working.url}/api/matrices/${id}`)).state;
     }
     assert.equal(state, 'done');
-    const r = await vmfarm(['report', id, '--format', 'json', '--controller', working.url], env);
+    const r = await vmfarm(['report', id, '--format', 'json', '--controller', working.url], farmEnv);
     assert.equal(matrixReportSchema.parse(JSON.parse(r.stdout)).cells[0].state, 'done');
+    // The same admin token across restarts; each serve's agents' token is revoked when it stops.
+    assert.equal(readFileSync(join(data, 'admin.token'), 'utf8').trim(), admin);
+    const tokens = tokenViewSchema.array().parse(await api(`${working.url}/api/tokens`));
+    const agentTokens = tokens.filter((t) => t.name === 'vmfarm serve agents');
+    assert.equal(agentTokens.length, 2, 'one per serve with agents');
+    assert.deepEqual(
+      agentTokens.map((t) => t.revokedAt === null),
+      [false, true],
+    );
   } finally {
     assert.equal(await working.stop(), 0);
   }

@@ -13,6 +13,9 @@ import {
  * An HTTP server speaking the controller's REST contract with canned verdicts, for testing what the
  * CLI does with each kind of answer (the real controller is exercised by serve.test.ts).
  */
+/** The one token the fake accepts. */
+export const FAKE_TOKEN = `vmf_${'f'.repeat(43)}`;
+
 export interface FakeController {
   url: string;
   uploads: {
@@ -82,6 +85,13 @@ export async function fakeController(): Promise<FakeController> {
         res.writeHead(status, { 'content-type': type });
         res.end(typeof body === 'string' ? body : JSON.stringify(body));
       };
+      if (req.headers.authorization !== `Bearer ${FAKE_TOKEN}`)
+        return send(401, {
+          statusCode: 401,
+          error: 'Unauthorized',
+          message: 'invalid or revoked token',
+          errors: [],
+        });
       if (fake.failWith) return send(fake.failWith.status, fake.failWith.body);
       const url = new URL(req.url!, 'http://fake');
       const body = Buffer.concat(chunks);
@@ -102,6 +112,7 @@ export async function fakeController(): Promise<FakeController> {
           name: name ?? sha256,
           version,
           tags: tags ? tags.split(',') : [],
+          owner: null,
           uploadedAs: 'raw',
           createdAt: new Date(0).toISOString(),
         };

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, beforeEach, test } from 'node:test';
 import { matrixReportSchema, type VerdictRecord } from '@vmfarm/protocol';
 import { vmfarm } from './serve-helpers';
-import { fakeController, type FakeController } from './submit-fake-controller';
+import { FAKE_TOKEN, fakeController, type FakeController } from './submit-fake-controller';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-submit-'));
 const small = join(dir, 'small.img');
@@ -34,7 +34,8 @@ function verdict(clause: string, level: 'MUST' | 'SHOULD', v: VerdictRecord['ver
 }
 
 /** The CLI as a process (asynchronously: the fake controller lives in this process). */
-const run = (...args: string[]) => vmfarm(args, { ...process.env, VMFARM_CONTROLLER: fake.url });
+const run = (...args: string[]) =>
+  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: fake.url, VMFARM_TOKEN: FAKE_TOKEN });
 
 /** Forwards to the fake controller and keeps every request (the fake keeps uploads only). */
 async function recordingProxy(target: string) {
@@ -190,6 +191,21 @@ test('a controller failing with 5xx exits 3', async () => {
     r.stderr,
     'vmfarm submit: the upload of small.img failed on the controller (503): redis is down\n',
   );
+});
+
+test('a refused token, or none at all, is one line and exit 2', async () => {
+  const refused = await run('submit', small, '--targets', 'static', '--suites', 'static', '--token', 'vmf_x');
+  assert.equal(refused.code, 2);
+  assert.equal(refused.stderr, 'vmfarm submit: the controller refused the token: invalid or revoked token\n');
+  // No VMFARM_TOKEN and no local farm's admin.token in VMFARM_DATA.
+  const none = await vmfarm(['report', 'm1'], {
+    ...process.env,
+    VMFARM_CONTROLLER: fake.url,
+    VMFARM_TOKEN: '',
+    VMFARM_DATA: dir,
+  });
+  assert.equal(none.code, 2);
+  assert.equal(none.stderr, 'vmfarm report: no token: set VMFARM_TOKEN or pass --token\n');
 });
 
 test('an unreachable controller exits 3 with one line', async () => {

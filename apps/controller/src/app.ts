@@ -6,15 +6,18 @@ import {
   type LoggerService,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import { APP_GUARD, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import * as fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AgentsService } from './agents/agents.service';
+import { AuthService } from './auth/auth.service';
+import { AuthGuard } from './auth/guard';
 import type { ControllerConfig } from './config';
 import { ApiExceptionFilter, sendApiError } from './http/api-exception.filter';
 import { AgentsController } from './http/controllers/agents.controller';
+import { AuthController } from './http/controllers/auth.controller';
 import { ImagesController } from './http/controllers/images.controller';
 import { MatricesController } from './http/controllers/matrices.controller';
 import { SystemController } from './http/controllers/system.controller';
@@ -41,6 +44,7 @@ import { ImagesRepository } from './store/images.repository';
 import { MatricesRepository } from './store/matrices.repository';
 import { RunsRepository } from './store/runs.repository';
 import { TargetsRepository } from './store/targets.repository';
+import { TokensRepository } from './store/tokens.repository';
 import { DB } from './store/tokens';
 import { registryCatalog, SUITE_CATALOG, type SuiteCatalog } from './suites';
 import { TargetsService } from './targets/targets.service';
@@ -103,6 +107,7 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       MatricesController,
       AgentsController,
       SystemController,
+      AuthController,
       SchedulesController,
       HistoryController,
     ],
@@ -141,6 +146,9 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       SchedulesService,
       HistoryService,
       Resources,
+      TokensRepository,
+      AuthService,
+      { provide: APP_GUARD, useClass: AuthGuard },
     ],
   };
 }

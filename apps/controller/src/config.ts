@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { DEFAULT_QUEUE_PREFIX } from '@vmfarm/protocol';
+import { DEFAULT_QUEUE_PREFIX, tokenSecretSchema } from '@vmfarm/protocol';
 
 export interface ControllerConfig {
   port: number;
@@ -14,6 +14,8 @@ export interface ControllerConfig {
   targetsDir: string;
   /** Agents heartbeat this often; three missed beats count as offline. */
   heartbeatSeconds: number;
+  /** Registered as an admin token at start (VMFARM_ADMIN_TOKEN); without it one is made on first start. */
+  adminToken?: string;
 }
 
 export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 ** 3;
@@ -35,6 +37,8 @@ function integer(name: string, raw: string | undefined, fallback: number): numbe
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
   if (!env.REDIS_URL) throw new ConfigError('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
+  if (env.VMFARM_ADMIN_TOKEN && !tokenSecretSchema.safeParse(env.VMFARM_ADMIN_TOKEN).success)
+    throw new ConfigError('VMFARM_ADMIN_TOKEN must be a vmfarm token: vmf_ and 43 base64url characters');
   return resolveConfig({
     port: integer('PORT', env.PORT, 8700),
     host: env.HOST || '127.0.0.1',
@@ -44,6 +48,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerC
     queuePrefix: env.VMFARM_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
     maxImageBytes: integer('VMFARM_MAX_IMAGE_BYTES', env.VMFARM_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES),
     targetsDir: env.VMFARM_TARGETS_DIR || undefined,
+    adminToken: env.VMFARM_ADMIN_TOKEN || undefined,
   });
 }
 
@@ -61,5 +66,6 @@ export function resolveConfig(
     maxImageBytes: partial.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
     targetsDir: partial.targetsDir ?? BUNDLED_TARGETS,
     heartbeatSeconds: partial.heartbeatSeconds ?? 5,
+    adminToken: partial.adminToken,
   };
 }

@@ -4,6 +4,8 @@ export type FieldError = ApiError['errors'][number];
 
 const NAMES: Record<number, string> = {
   400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
   404: 'Not Found',
   409: 'Conflict',
   413: 'Payload Too Large',

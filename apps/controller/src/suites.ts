@@ -1,10 +1,12 @@
-import type { SuiteInfo } from '@vmfarm/protocol';
+import type { SuiteInfo, TargetProfile } from '@vmfarm/protocol';
 import { checkRegistry, SUITES, suiteInfo, type Suite } from '@vmfarm/suites';
 
 /** The suites the controller plans with: their ids, clauses and target kinds (never their code). */
 export interface SuiteCatalog {
   list(): readonly SuiteInfo[];
   get(id: string): SuiteInfo | undefined;
+  /** Why suite `id` cannot be planned on `target` at all (e.g. a GICv2 boot with more than 8 vCPUs). */
+  refusal(id: string, target: TargetProfile): string | undefined;
 }
 
 export const SUITE_CATALOG = Symbol('vmfarm.suites');
@@ -12,7 +14,12 @@ export const SUITE_CATALOG = Symbol('vmfarm.suites');
 export function catalogOf(suites: readonly Suite[]): SuiteCatalog {
   const infos = suiteInfo(suites);
   const byId = new Map(infos.map((s) => [s.id, s]));
-  return { list: () => infos, get: (id) => byId.get(id) };
+  const suiteById = new Map(suites.map((s) => [s.id, s]));
+  return {
+    list: () => infos,
+    get: (id) => byId.get(id),
+    refusal: (id, target) => suiteById.get(id)?.refuse?.(target),
+  };
 }
 
 /** The one place that reads the suite registry of @vmfarm/suites; checked against the clauses first. */

@@ -3,23 +3,28 @@ import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { MatrixView, RunView } from '@vmfarm/protocol';
-import request from 'supertest';
 import { createApp } from '../src/app';
 import { resolveConfig } from '../src/config';
+import { ADMIN_TOKEN, authed } from './helpers/auth';
 import { requireEnv, tempDir, uniqueName } from './helpers/env';
 
 describe('artifact download (SQLite, real Redis)', () => {
   let app: NestExpressApplication;
   let dataDir: string;
   let runId: string;
-  const http = () => request(app.getHttpServer());
+  const http = () => authed(app.getHttpServer(), ADMIN_TOKEN);
   // Every byte value, so any text decoding would show.
   const log = Buffer.from(Array.from({ length: 512 }, (_, i) => i % 256));
 
   before(async () => {
     dataDir = tempDir('artifacts');
     app = await createApp(
-      resolveConfig({ redisUrl: requireEnv('REDIS_URL'), dataDir, queuePrefix: uniqueName('artifacts') }),
+      resolveConfig({
+        redisUrl: requireEnv('REDIS_URL'),
+        dataDir,
+        queuePrefix: uniqueName('artifacts'),
+        adminToken: ADMIN_TOKEN,
+      }),
     );
     const image = await http()
       .put('/api/images?name=disk&arch=aarch64')

@@ -1,66 +1,19 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
-import { get, type IncomingMessage } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { matrixEventSchema, runViewSchema, type MatrixView } from '@vmfarm/protocol';
-import request from 'supertest';
 import { bootstrap, type RunningController } from '../src/app';
 import { resolveConfig } from '../src/config';
 import { EventsService } from '../src/events/events.service';
+import { ADMIN_TOKEN, authed } from './helpers/auth';
 import { eventually, requireEnv, tempDir, uniqueName } from './helpers/env';
-
-interface Sse {
-  res: IncomingMessage;
-  events: { event: string; data: unknown }[];
-  /** Resolves when an event matching `pred` has arrived. */
-  until(pred: (e: { event: string; data: unknown }) => boolean): Promise<{ event: string; data: unknown }>;
-  ended: Promise<void>;
-}
-
-/** A plain HTTP client reading text/event-stream as a browser's EventSource would. */
-function openStream(url: string): Promise<Sse> {
-  return new Promise((resolve, reject) => {
-    get(url, { headers: { accept: 'text/event-stream' } }, (res) => {
-      const events: Sse['events'] = [];
-      const waiters: (() => void)[] = [];
-      let buffer = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buffer += chunk;
-        let end: number;
-        while ((end = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, end);
-          buffer = buffer.slice(end + 2);
-          const fields = Object.fromEntries(
-            block
-              .split('\n')
-              .filter((l) => !l.startsWith(':'))
-              .map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 2)]),
-          );
-          if (fields.event) events.push({ event: fields.event, data: JSON.parse(fields.data) });
-        }
-        for (const w of waiters.splice(0)) w();
-      });
-      const ended = new Promise<void>((r) => res.on('end', () => r()));
-      const until: Sse['until'] = (pred) =>
-        new Promise((done) => {
-          const check = () => {
-            const found = events.find(pred);
-            if (found) done(found);
-            else waiters.push(check);
-          };
-          check();
-        });
-      resolve({ res, events, until, ended });
-    }).on('error', reject);
-  });
-}
+import { matrixOf, openStream } from './helpers/sse';
 
 describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
   let farm: RunningController;
   let closed = false;
   const dir = tempDir('events');
-  const http = () => request(farm.url);
+  const http = () => authed(farm.url, ADMIN_TOKEN);
 
   before(async () => {
     farm = await bootstrap(
@@ -69,6 +22,7 @@ describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
         dataDir: dir,
         queuePrefix: uniqueName('events'),
         port: 0,
+        adminToken: ADMIN_TOKEN,
       }),
     );
   });
@@ -95,10 +49,10 @@ describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
     const matrix = await submit();
     const other = await submit();
 
-    const stream = await openStream(`${farm.url}/api/events?matrix=${matrix.id}`);
+    const stream = await openStream(`${farm.url}/api/events?matrix=${matrix.id}`, ADMIN_TOKEN);
     assert.equal(stream.res.statusCode, 200);
     assert.match(String(stream.res.headers['content-type']), /^text\/event-stream/);
-    const all = await openStream(`${farm.url}/api/events`);
+    const all = await openStream(`${farm.url}/api/events`, ADMIN_TOKEN);
     const events = farm.app.get(EventsService);
     assert.equal(events.listenerCount(), 2);
 
@@ -147,14 +101,7 @@ describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
       .expect(200);
     await all.until((e) => e.event === 'matrix' && (e.data as { id: string }).id === other.id);
     await all.until((e) => e.event === 'matrix' && (e.data as { id: string }).id === matrix.id);
-    assert.ok(
-      stream.events.every(
-        (e) =>
-          (e.event === 'matrix'
-            ? (e.data as { id: string }).id
-            : (e.data as { matrixId: string }).matrixId) === matrix.id,
-      ),
-    );
+    assert.ok(stream.events.every((e) => matrixOf(e) === matrix.id));
 
     // A client that goes away is unsubscribed.
     all.res.destroy();
@@ -163,7 +110,7 @@ describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
   });
 
   it('ends open streams when the controller shuts down', async () => {
-    const stream = await openStream(`${farm.url}/api/events`);
+    const stream = await openStream(`${farm.url}/api/events`, ADMIN_TOKEN);
     await farm.close();
     closed = true;
     await stream.ended;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { ImageResource, RunJobData, Verdict } from '@vmfarm/protocol';
+import { Caller } from '../src/auth/caller';
 import { databaseTarget, openDatabase, type Db } from '../src/store/database';
 import { HistoryRepository } from '../src/store/history.repository';
 import { ImagesRepository } from '../src/store/images.repository';
@@ -10,7 +11,15 @@ import { RunsRepository } from '../src/store/runs.repository';
 import { SchedulesRepository, type ScheduleRow } from '../src/store/schedules.repository';
 import { STORES, tempDir } from './helpers/env';
 
-const image = (sha: string, name: string, version: string | null, tags: string[]): ImageResource => ({
+const all = Caller.system();
+
+const image = (
+  sha: string,
+  name: string,
+  version: string | null,
+  tags: string[],
+  owner: string | null = null,
+): ImageResource => ({
   sha256: sha.repeat(64),
   size: 512,
   format: 'raw',
@@ -18,6 +27,7 @@ const image = (sha: string, name: string, version: string | null, tags: string[]
   name,
   version,
   tags,
+  owner,
   uploadedAs: 'raw',
   createdAt: `2026-01-0${sha}T00:00:00.000Z`,
 });
@@ -59,7 +69,8 @@ for (const store of STORES) {
       id: string,
       at: string,
       scheduleId: string | null,
-      cells: { image: ImageResource; verdicts: [string, Verdict][]; done?: boolean }[],
+      cells: { image: ImageResource; verdicts: [string, Verdict][]; done?: boolean; target?: string }[],
+      owner: string | null = null,
     ) {
       const runs = new RunsRepository(db);
       const jobs = cells.map((c, seq) => {
@@ -67,13 +78,13 @@ for (const store of STORES) {
           runId: `${id}-r${seq}`,
           matrixId: id,
           suite: 'static',
-          target: { id: 'static', kind: 'static', description: '', arch: ['aarch64'] },
+          target: { id: c.target ?? 'static', kind: 'static', description: '', arch: ['aarch64'] },
           image: { sha256: c.image.sha256, size: 512, format: 'raw', arch: 'aarch64' },
         };
         return { id: job.runId, matrixId: id, seq, job, createdAt: at };
       });
       const request = { images: cells.map((c) => c.image.sha256), targets: ['static'], suites: ['all'] };
-      await new MatricesRepository(db).create({ id, request, createdAt: at, scheduleId }, jobs);
+      await new MatricesRepository(db).create({ id, request, createdAt: at, owner, scheduleId }, jobs);
       for (const [i, c] of cells.entries()) {
         if (c.done === false) continue;
         const worst = c.verdicts.some(([, v]) => v === 'FAIL') ? 'FAIL' : 'PASS';
@@ -103,32 +114,35 @@ for (const store of STORES) {
     it('stores image versions and tags, patches them and selects images by every tag', async () => {
       const images = new ImagesRepository(db);
       for (const i of [V1, V2, OTHER]) assert.equal(await images.insert(i), true);
-      assert.deepEqual((await images.get(V1.sha256))?.tags, ['nightly', 'testing']);
+      assert.deepEqual((await images.get(V1.sha256, all))?.tags, ['nightly', 'testing']);
       assert.deepEqual(
-        (await images.withEveryTag(['nightly', 'testing'])).map((i) => i.version),
+        (await images.withEveryTag(['nightly', 'testing'], all)).map((i) => i.version),
         ['1', '2'],
       );
       assert.deepEqual(
-        (await images.withEveryTag(['nightly'])).map((i) => i.name),
+        (await images.withEveryTag(['nightly'], all)).map((i) => i.name),
         ['debian', 'debian', 'fedora'],
       );
-      assert.deepEqual(await images.withEveryTag(['nope']), []);
-      assert.equal(await images.update(OTHER.sha256, { version: '40', tags: ['rawhide'] }), true);
-      assert.deepEqual(await images.get(OTHER.sha256), { ...OTHER, version: '40', tags: ['rawhide'] });
-      assert.equal(await images.update(OTHER.sha256, { version: null, tags: [], name: 'fedora-x' }), true);
-      assert.deepEqual(await images.get(OTHER.sha256), {
+      assert.deepEqual(await images.withEveryTag(['nope'], all), []);
+      assert.equal(await images.update(OTHER.sha256, { version: '40', tags: ['rawhide'] }, all), 'updated');
+      assert.deepEqual(await images.get(OTHER.sha256, all), { ...OTHER, version: '40', tags: ['rawhide'] });
+      assert.equal(
+        await images.update(OTHER.sha256, { version: null, tags: [], name: 'fedora-x' }, all),
+        'updated',
+      );
+      assert.deepEqual(await images.get(OTHER.sha256, all), {
         ...OTHER,
         name: 'fedora-x',
         version: null,
         tags: [],
       });
-      assert.equal(await images.update('f'.repeat(64), { name: 'x' }), false);
+      assert.equal(await images.update('f'.repeat(64), { name: 'x' }, all), 'missing');
     });
 
     it('stores schedules and claims each due time once', async () => {
       const schedules = new SchedulesRepository(db);
       await schedules.insert(schedule);
-      assert.deepEqual(await schedules.get('s1'), schedule);
+      assert.deepEqual(await schedules.get('s1', all), schedule);
       const changed = {
         ...schedule,
         enabled: false,
@@ -136,7 +150,7 @@ for (const store of STORES) {
         spec: { ...schedule.spec, ready: 'x' },
       };
       assert.equal(await schedules.update(changed), true);
-      assert.deepEqual(await schedules.list(), [changed]);
+      assert.deepEqual(await schedules.list(all), [changed]);
       await schedules.update(schedule);
       const due = '2026-01-02T02:00:00.000Z';
       const fire = { dueAt: due, firedAt: due, trigger: 'cron' as const };
@@ -172,7 +186,7 @@ for (const store of STORES) {
       await matrix('m4', '2026-01-05T02:00:00.000Z', null, [{ image: V1, verdicts: [['IMG-GPT', 'PASS']] }]);
       const matrices = new MatricesRepository(db);
       assert.deepEqual(
-        (await matrices.list(10, { scheduleId: 's1' })).map((m) => [m.id, m.scheduleId]),
+        (await matrices.list(10, all, { scheduleId: 's1' })).map((m) => [m.id, m.scheduleId]),
         [
           ['m3', 's1'],
           ['m2', 's1'],
@@ -180,43 +194,45 @@ for (const store of STORES) {
         ],
       );
       assert.deepEqual(
-        (await matrices.finishedOfSchedule('s1', 2)).map((m) => m.id),
+        (await matrices.finishedOfSchedule('s1', all, 2)).map((m) => m.id),
         ['m2', 'm1'],
       );
       assert.deepEqual(
-        (await matrices.finishedOfSchedule('s1', 5, '2026-01-03T02:00:00.000Z')).map((m) => m.id),
+        (await matrices.finishedOfSchedule('s1', all, 5, '2026-01-03T02:00:00.000Z')).map((m) => m.id),
         ['m1'],
       );
-      assert.equal((await matrices.list(10)).length, 4);
+      assert.equal((await matrices.list(10, all)).length, 4);
     });
 
     it('reads final clause verdicts across matrices, filtered and limited to the newest matrices', async () => {
       const history = new HistoryRepository(db);
-      const all = await history.clauseVerdicts({ imageName: 'debian', clause: 'IMG-GPT' }, 50);
+      const gpt = await history.clauseVerdicts({ imageName: 'debian', clause: 'IMG-GPT' }, 50, all);
       assert.deepEqual(
-        all.map((r) => [r.matrixId, r.imageVersion, r.verdict, r.scheduleId]),
+        gpt.map((r) => [r.matrixId, r.imageVersion, r.verdict, r.scheduleId]),
         [
           ['m1', '1', 'PASS', 's1'],
           ['m2', '2', 'FAIL', 's1'],
           ['m4', '1', 'PASS', null],
         ],
       );
-      assert.deepEqual(all[0].evidence, { clause: 'IMG-GPT' });
-      assert.equal(all[0].at, '2026-01-02T02:00:30.000Z');
+      assert.deepEqual(gpt[0].evidence, { clause: 'IMG-GPT' });
+      assert.equal(gpt[0].at, '2026-01-02T02:00:30.000Z');
       assert.deepEqual(
-        (await history.clauseVerdicts({ imageName: 'debian' }, 2)).map((r) => r.matrixId),
+        (await history.clauseVerdicts({ imageName: 'debian' }, 2, all)).map((r) => r.matrixId),
         ['m2', 'm2', 'm4'],
       );
       assert.deepEqual(
-        (await history.clauseVerdicts({ scheduleId: 's1', targetId: 'static' }, 50)).map((r) => r.matrixId),
+        (await history.clauseVerdicts({ scheduleId: 's1', targetId: 'static' }, 50, all)).map(
+          (r) => r.matrixId,
+        ),
         ['m1', 'm1', 'm1', 'm2', 'm2'],
       );
-      assert.deepEqual(await history.clauseVerdicts({ matrixIds: ['m3'] }, 1), []);
+      assert.deepEqual(await history.clauseVerdicts({ matrixIds: ['m3'] }, 1, all), []);
     });
 
     it('finds the latest verdict per clause for a target and for an image', async () => {
       const history = new HistoryRepository(db);
-      const target = await history.latestPerClause({ targetId: 'static' });
+      const target = await history.latestPerClause({ targetId: 'static' }, all);
       assert.deepEqual(
         target.map((r) => [r.clause, r.matrixId, r.verdict]),
         [
@@ -224,7 +240,7 @@ for (const store of STORES) {
           ['IMG-GPT', 'm4', 'PASS'],
         ],
       );
-      const v2 = await history.latestPerClause({ imageSha256: V2.sha256 });
+      const v2 = await history.latestPerClause({ imageSha256: V2.sha256 }, all);
       assert.deepEqual(
         v2.map((r) => [r.clause, r.verdict]),
         [
@@ -232,7 +248,7 @@ for (const store of STORES) {
           ['IMG-GPT', 'FAIL'],
         ],
       );
-      assert.deepEqual(await history.latestPerClause({ targetId: 'nowhere' }), []);
+      assert.deepEqual(await history.latestPerClause({ targetId: 'nowhere' }, all), []);
     });
 
     it('deletes a schedule with its fires and keeps its matrices', async () => {
@@ -240,7 +256,7 @@ for (const store of STORES) {
       assert.equal(await schedules.delete('s1'), true);
       assert.equal(await schedules.delete('s1'), false);
       assert.deepEqual(await schedules.fires('s1', 10), []);
-      assert.equal((await new MatricesRepository(db).list(10, { scheduleId: 's1' })).length, 3);
+      assert.equal((await new MatricesRepository(db).list(10, all, { scheduleId: 's1' })).length, 3);
     });
   });
 }

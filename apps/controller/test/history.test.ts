@@ -180,6 +180,7 @@ describe('tag selection', () => {
     name,
     version,
     tags: ['t'],
+    owner: null,
     uploadedAs: 'raw',
     createdAt,
   });

@@ -6,10 +6,10 @@ import { after, before, describe, it } from 'node:test';
 import * as zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import request from 'supertest';
 import { createApp } from '../src/app';
 import { resolveConfig } from '../src/config';
 import { ROUTES } from '../src/http/openapi';
+import { ADMIN_TOKEN, authed } from './helpers/auth';
 import { filesUnder, requireEnv, tempDir, uniqueName } from './helpers/env';
 
 const LIMIT = 1024 * 1024;
@@ -17,7 +17,7 @@ const LIMIT = 1024 * 1024;
 describe('REST API (SQLite, real Redis)', () => {
   let app: NestExpressApplication;
   let dataDir: string;
-  const http = () => request(app.getHttpServer());
+  const http = () => authed(app.getHttpServer(), ADMIN_TOKEN);
 
   before(async () => {
     dataDir = tempDir('http');
@@ -27,6 +27,7 @@ describe('REST API (SQLite, real Redis)', () => {
         dataDir,
         queuePrefix: uniqueName('http'),
         maxImageBytes: LIMIT,
+        adminToken: ADMIN_TOKEN,
       }),
     );
   });
@@ -115,6 +116,7 @@ describe('REST API (SQLite, real Redis)', () => {
         name: 'disk',
         version: null,
         tags: [],
+        owner: null,
         uploadedAs: 'raw',
         createdAt: undefined,
       },

@@ -13,11 +13,11 @@ import {
   type MatrixView,
   type Verdict,
 } from '@vmfarm/protocol';
-import request from 'supertest';
 import { createApp } from '../src/app';
 import { resolveConfig, type ControllerConfig } from '../src/config';
 import { SchedulesService } from '../src/schedules/schedules.service';
 import { databaseTarget, openDatabase } from '../src/store/database';
+import { ADMIN_TOKEN, authed } from './helpers/auth';
 import { eventually, requireEnv, tempDir, uniqueName } from './helpers/env';
 
 /** Schedules, history, regressions and certification over HTTP, on SQLite with a real Redis. */
@@ -25,13 +25,14 @@ describe('schedules and history (SQLite, real Redis)', () => {
   let app: NestExpressApplication;
   let config: ControllerConfig;
   const dir = tempDir('schedules');
-  const http = () => request(app.getHttpServer());
+  const http = () => authed(app.getHttpServer(), ADMIN_TOKEN);
 
   before(async () => {
     config = resolveConfig({
       redisUrl: requireEnv('REDIS_URL'),
       dataDir: dir,
       queuePrefix: uniqueName('sched'),
+      adminToken: ADMIN_TOKEN,
     });
     app = await createApp(config);
   });

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import {
   MAX_ATTEMPTS,
+  targetProfileSchema,
   type AttemptResult,
   type ImageResource,
   type SuiteInfo,
@@ -9,6 +12,7 @@ import {
   type VerdictRecord,
 } from '@vmfarm/protocol';
 import { AgentsService } from '../src/agents/agents.service';
+import { Caller } from '../src/auth/caller';
 import { resolveConfig } from '../src/config';
 import type { AgentsRepository, AgentRow } from '../src/store/agents.repository';
 import { classify } from '../src/images/images.service';
@@ -28,7 +32,11 @@ const SUITE: SuiteInfo = {
   clauses: ['IMG-GPT', 'IMG-FW-NOT-BUNDLED'],
   targetKinds: ['static'],
 };
-const catalog: SuiteCatalog = { list: () => [SUITE], get: (id) => (id === 'static' ? SUITE : undefined) };
+const catalog: SuiteCatalog = {
+  list: () => [SUITE],
+  get: (id) => (id === 'static' ? SUITE : undefined),
+  refusal: () => undefined,
+};
 
 const v = (
   verdict: VerdictRecord['verdict'],
@@ -181,9 +189,18 @@ describe('RunsService', () => {
     assert.equal((await repo.get('r'))?.verdict, 'ERROR');
   });
 
-  it('unknown runs are 404', async () => {
-    const { service } = setup();
-    await assert.rejects(service.view('nope'), (e: ApiHttpError) => e.status === 404);
+  it("unknown runs, and runs of another tenant's matrix, are 404", async () => {
+    const { service, repo } = setup();
+    await assert.rejects(service.view('nope', Caller.system()), (e: ApiHttpError) => e.status === 404);
+    repo.addRun('theirs', { matrixId: 'm-b', job: { target: { kind: 'static' } } as never });
+    repo.matrixOwners.set('m-b', 'vendor-b');
+    const vendor = (tenant: string) => new Caller({ id: tenant, name: tenant, role: 'vendor', tenant });
+    await assert.rejects(service.view('theirs', vendor('vendor-a')), (e: ApiHttpError) => e.status === 404);
+    await assert.rejects(
+      service.artifact('theirs', 1, 'serial.log', vendor('vendor-a')),
+      (e: ApiHttpError) => e.status === 404,
+    );
+    assert.equal((await service.view('theirs', vendor('vendor-b'))).id, 'theirs');
   });
 });
 
@@ -223,6 +240,7 @@ describe('matrix planning', () => {
     name: sha,
     version: null,
     tags: [],
+    owner: null,
     uploadedAs: 'raw',
     createdAt: 't',
   });
@@ -266,10 +284,58 @@ describe('matrix planning', () => {
     assert.deepEqual(cells, []);
     assert.deepEqual(
       errors.map((e) => e.path),
-      ['images.2', 'targets.1', 'suites.1', 'suites.2', 'images.1'],
+      ['images.2', 'targets.1', 'suites.1', 'suites.2'],
     );
     assert.match(errors[2].message, /suite boot cannot run on target only64/);
-    assert.match(errors[4].message, /aarch32 but target only64 offers aarch64/);
+  });
+
+  it('plans a pair of an image and a target of another architecture as SKIP cells with the reason', () => {
+    const { cells, errors } = planMatrix(
+      { images: [A, B], targets: ['only64', 'static'], suites: ['static'] },
+      images,
+      targets,
+      [SUITE],
+    );
+    assert.deepEqual(errors, []);
+    assert.deepEqual(
+      cells.map((c) => [c.image.sha256, c.target.id, c.skip ?? null]),
+      [
+        [A, 'only64', null],
+        [A, 'static', null],
+        [B, 'only64', `image ${B.slice(0, 12)} is aarch32 but target only64 offers aarch64`],
+        [B, 'static', null],
+      ],
+    );
+  });
+
+  const QEMU_TCG = targetProfileSchema.parse(
+    JSON.parse(
+      readFileSync(path.resolve(__dirname, '../../../../deploy/targets/qemu-aarch64-tcg.json'), 'utf8'),
+    ),
+  );
+
+  it("refuses a suite's impossible boot with the suite's reason: GICv2 with more than 8 vCPUs", () => {
+    const catalog = registryCatalog();
+    const big = { ...QEMU_TCG, id: 'big', smp: 16 };
+    const small = { ...QEMU_TCG, id: 'small', smp: 8 };
+    const many = new Map<string, TargetProfile>([
+      ['big', big],
+      ['small', small],
+    ]);
+    const plan = (suites: string[], ids: string[]) =>
+      planMatrix({ images: [A], targets: ids, suites }, images, many, catalog.list(), (id, t) =>
+        catalog.refusal(id, t),
+      );
+    const refused = plan(['boot', 'gic'], ['small', 'big']);
+    assert.deepEqual(refused.cells, []);
+    assert.deepEqual(
+      refused.errors.map((e) => e.path),
+      ['targets.1'],
+    );
+    assert.match(refused.errors[0].message, /GICv2, which serves at most 8 vCPUs; the profile has 16/);
+    assert.equal(plan(['all'], ['big']).errors.length, 1, "'all' includes the gic suite");
+    assert.equal(plan(['boot', 'gic'], ['small']).cells.length, 2);
+    assert.equal(plan(['boot'], ['big']).cells.length, 1);
   });
 
   it('the catalog of the real registry knows the static suite', () => {

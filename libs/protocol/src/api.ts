@@ -22,6 +22,8 @@ export const imageResourceSchema = z.object({
   /** Successive versions of one image share its name; history lines them up by name. */
   version: z.string().nullable(),
   tags: z.array(z.string()),
+  /** The tenant that owns it; null: public (an admin's). */
+  owner: z.string().nullable(),
   uploadedAs: z.enum(['raw', 'gz', 'xz']),
   createdAt: z.string(),
 });

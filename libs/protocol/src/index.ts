@@ -5,4 +5,5 @@ export * from './render';
 export * from './api';
 export * from './queue';
 export * from './target';
+export * from './auth';
 export * from './requirements';

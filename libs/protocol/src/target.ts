@@ -49,6 +49,12 @@ export const qemuMachineFields = {
   firmwareCode: absolutePath(),
   /** The variable-store template each instance gets a sparse copy of. */
   firmwareVars: absolutePath(),
+  /**
+   * `persistent` (the default): the instance keeps its store across resets and power cycles.
+   * `volatile`: every start of the VM gets a fresh copy of the template, as an implementation that
+   * throws variables away would (FW-NVRAM fails on it: a profile for testing the farm's checks).
+   */
+  nvram: oneOf(['persistent', 'volatile']).optional(),
 };
 export const qemuMachineSchema = z.object(qemuMachineFields);
 export type QemuMachine = z.infer<typeof qemuMachineSchema>;

@@ -1,14 +1,26 @@
 export * from './suite';
 export * from './registry';
-export { staticSuite, REMOVABLE_PATHS } from './static';
+export { staticSuite, detectArch, REMOVABLE_PATHS } from './static';
+export { bootSuite, judgeBoot, BOOT_SUITE_ID, BOOT_CLAUSES, type BootObservation } from './live/boot';
+export { type BootEnd, type StageTimes, type GuestReport, parseReport } from './live/instance';
+export { scanTranscript, consoleLines, readyPatterns, DEFAULT_READY_PATTERNS } from './live/transcript';
+export { consoleSuite, judgeConsoles, CONSOLE_SUITE_ID } from './live/console';
+export { gicSuite, judgeGic, refuseGic, GIC_SUITE_ID, GICV2_MAX_VCPUS } from './live/gic';
 export {
-  bootSuite,
-  judgeBoot,
-  readyPatterns,
-  BOOT_SUITE_ID,
-  BOOT_CLAUSES,
-  type BootObservation,
-  type BootEnd,
-  type StageTimes,
-} from './live/boot';
-export { scanTranscript, consoleLines, DEFAULT_READY_PATTERNS } from './live/transcript';
+  descriptionSuite,
+  judgeDescription,
+  enumerationMismatches,
+  DESCRIPTION_SUITE_ID,
+} from './live/description';
+export { timerSuite, judgeTimer, TIMER_SUITE_ID } from './live/timer';
+export { hotplugSuite, judgeHotplug, HOTPLUG_SUITE_ID, type PlugTrial } from './live/hotplug';
+export {
+  nvramSuite,
+  judgeNvram,
+  readStore,
+  NVRAM_SUITE_ID,
+  PROBE_GUID,
+  PROBE_NAME,
+  RESTARTS,
+  type NvramObservation,
+} from './live/nvram';

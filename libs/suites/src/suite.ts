@@ -1,8 +1,8 @@
 import type { Arch, ImageFormat, TargetKind, TargetProfile, VerdictRecord } from '@vmfarm/protocol';
 // Types only (a module that imports nothing): suites are written against the session API, never a driver.
-import type { VmSession } from '@vmfarm/targets/dist/src/api';
+import type { HotplugHandle, HotplugKind, PlatformFacts, VmSession } from '@vmfarm/targets/dist/src/api';
 
-export type { VmSession };
+export type { HotplugHandle, HotplugKind, PlatformFacts, VmSession };
 
 /** A fresh VM instance of the run's target booted on the run's image, as the agent hands it over. */
 export interface BootedVm {
@@ -19,10 +19,17 @@ export interface BootedVm {
   };
 }
 
+/** What a suite may change of the target for one boot (the GIC fallback, FDT-only or ACPI, the console). */
+export interface VmOverrides {
+  gic?: 2 | 3;
+  acpi?: 'on' | 'off';
+  console?: 'pl011' | 'virtio-console';
+}
+
 /** The `vm` capability of live suites, provided by the agent (each boot is a new instance). */
 export interface LiveVm {
   /** Starts a new instance (pristine variable store, overlay over the image); the agent closes it. */
-  boot(): Promise<BootedVm>;
+  boot(overrides?: VmOverrides): Promise<BootedVm>;
 }
 
 /**
@@ -57,6 +64,8 @@ export interface Suite {
   clauses: readonly string[];
   /** Target kinds that can run it. */
   targetKinds: readonly TargetKind[];
+  /** Why this suite cannot be planned on `target` at all (checked when a matrix is created). */
+  refuse?(target: TargetProfile): string | undefined;
   run(ctx: SuiteContext): Promise<SuiteOutcome>;
 }
 

@@ -3,12 +3,11 @@ import { test } from 'node:test';
 import { suiteInfoSchema } from '@vmfarm/protocol';
 import { checkRegistry, getSuite, staticSuite, suiteInfo, SUITES, suitesForTarget, type Suite } from '../src';
 
-test('the registry cites only known clauses; the uncovered ones are the live clauses', () => {
-  const uncovered = checkRegistry();
-  assert.ok(uncovered.length > 0);
-  assert.ok(
-    uncovered.every((c) => c.subject !== 'image'),
-    'every image clause has a suite',
+test('the registry cites only known clauses; every clause but GUEST-VIRTIO has a suite', () => {
+  // The guest's drivers for virtio-mmio, Xen PV and the balloon are not observable from QEMU's PCIe bus.
+  assert.deepEqual(
+    checkRegistry().map((c) => c.id),
+    ['GUEST-VIRTIO'],
   );
 });
 

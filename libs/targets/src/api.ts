@@ -11,8 +11,10 @@ export interface VmSession {
   reset(): Promise<void>;
   /** Stops and starts the same instance: same variable store, same disk overlay; hot-added devices are gone. */
   powerCycle(timeoutMs?: number): Promise<void>;
-  /** The instance's UEFI variable store (for now its file; parsing it is a separate work item). */
+  /** The instance's UEFI variable store file (the suites parse it with @vmfarm/image). */
   variables(): Promise<{ file: string }>;
+  /** What the VM implementation offers, as its host side sees it (not what the guest reports). */
+  platform(): Promise<PlatformFacts>;
   /** Leaves no process, socket or temporary file behind; idempotent; safe after any failure. */
   close(): Promise<void>;
 }
@@ -44,10 +46,47 @@ export interface HotplugHandle {
   sectors?: number;
 }
 
+/** One hotplug-capable port of the VM and what sits on it now, as the host's bus shows it. */
+export interface HotplugPort {
+  id: string;
+  /** The device id on the port's secondary bus, or null when it is empty. */
+  device: string | null;
+}
+
 export interface SessionHotplug {
+  /** The ports and their devices, read from the VM's bus (QEMU: `query-pci`), not from bookkeeping. */
+  status(timeoutMs?: number): Promise<{ ports: HotplugPort[] }>;
   add(request: { kind: HotplugKind }, timeoutMs?: number): Promise<HotplugHandle>;
+  /**
+   * The guest driver's state of a hot-added virtio device as the device sees it (QEMU:
+   * `x-query-virtio-status`): `ready` once the guest set DRIVER_OK, i.e. it found and took the device.
+   */
+  driver(handle: HotplugHandle, timeoutMs?: number): Promise<{ ready: boolean; statuses: string[] }>;
   /** Unplugs through the guest (the guest must release the device) and resolves with the host's event. */
   remove(handle: HotplugHandle, timeoutMs?: number): Promise<QmpEvent>;
+}
+
+export type GicVersion = 2 | 3;
+
+export interface PlatformFacts {
+  /** The driver, e.g. `qemu`, and how it runs the VM (accelerator). */
+  driver: string;
+  accel: string;
+  cpu: string;
+  smp: number;
+  memoryMiB: number;
+  console: string;
+  gic: {
+    /** The interrupt controller this instance has. */
+    version: GicVersion;
+    /** The versions this host can give a VM with this accelerator. */
+    available: GicVersion[];
+  };
+  /** What the firmware is configured to publish: the FDT always on QEMU's virt, ACPI when enabled. */
+  description: { fdt: boolean; acpi: boolean };
+  hotplugPorts: number;
+  /** The raw answers the facts come from, for evidence. */
+  evidence: Record<string, unknown>;
 }
 
 /** QEMU's side channel (qemu driver only): every command, reply and event is kept. */

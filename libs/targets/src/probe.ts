@@ -54,6 +54,19 @@ export async function probeHost(
   return { hostArch: process.arch, binaries, files, kvm: probeKvm(options.kvmDevice ?? '/dev/kvm') };
 }
 
+/**
+ * The probe with `files` checked now as well: a user profile may name firmware files the start-up
+ * probe (the bundled profiles' files) did not look at.
+ */
+export function withFiles(probe: HostProbe, files: readonly string[]): HostProbe {
+  const missing = files.filter((f) => !(f in probe.files));
+  if (!missing.length) return probe;
+  return {
+    ...probe,
+    files: { ...probe.files, ...Object.fromEntries(missing.map((f) => [f, existsSync(f)])) },
+  };
+}
+
 function probeKvm(device: string): HostProbe['kvm'] {
   if (!existsSync(device))
     return { device: false, usable: false, arm64: false, reason: `${device} is absent` };

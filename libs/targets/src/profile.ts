@@ -69,8 +69,15 @@ function checkFields(
   return issues;
 }
 
+/** Fields a profile may leave out (their schema takes `undefined`). */
+const OPTIONAL = new Set(
+  Object.entries(qemuMachineFields)
+    .filter(([, schema]) => schema.safeParse(undefined).success)
+    .map(([key]) => key),
+);
+
 function checkComplete(p: Record<string, unknown>): ProfileIssue[] {
-  const required = [...Object.keys(MACHINE_RULES), 'kind', 'arch'];
+  const required = [...Object.keys(MACHINE_RULES).filter((k) => !OPTIONAL.has(k)), 'kind', 'arch'];
   return required
     .filter((key) => p[key] === undefined)
     .map((key) => ({ path: `${String(p.id)}.${key}`, message: 'required (here or in the base profile)' }));

@@ -16,8 +16,11 @@ import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { accepts } from './accepts';
 import type {
+  GicVersion,
   HotplugHandle,
   HotplugKind,
+  HotplugPort,
+  PlatformFacts,
   QmpEvent,
   QmpTranscriptEntry,
   SessionHotplug,
@@ -170,6 +173,8 @@ export class QemuSession implements VmSession {
       transcript: () => this.qmpLog,
     };
     this.hotplug = {
+      status: (timeoutMs) => this.ports(timeoutMs),
+      driver: (handle, timeoutMs) => this.driverState(handle, timeoutMs),
       add: (request, timeoutMs) => this.plug(request.kind, timeoutMs),
       remove: (handle, timeoutMs) => this.unplug(handle, timeoutMs),
     };
@@ -178,7 +183,7 @@ export class QemuSession implements VmSession {
   /** Prepares the instance's files on first start, then launches QEMU and connects QMP. */
   async start(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    if (!existsSync(this.files.vars))
+    if (!existsSync(this.files.vars) || this.profile.nvram === 'volatile')
       await run('cp', ['--sparse=always', this.profile.firmwareVars, this.files.vars], timeoutMs);
     if (!existsSync(this.files.disk)) {
       const format = this.spec.format ?? detectFormat(this.spec.image);
@@ -311,6 +316,41 @@ export class QemuSession implements VmSession {
     return handle;
   }
 
+  /** The root ports as `query-pci` shows them: what the guest's bus really holds. */
+  private async ports(timeoutMs = QMP_TIMEOUT_MS): Promise<{ ports: HotplugPort[] }> {
+    const buses = await this.execute<QueryPciBus[]>('query-pci', undefined, timeoutMs);
+    const byId = new Map<string, string | null>();
+    const visit = (devices: QueryPciDevice[]) => {
+      for (const d of devices) {
+        if (!d.pci_bridge) continue;
+        const below = d.pci_bridge.devices ?? [];
+        byId.set(d.qdev_id, below[0]?.qdev_id ?? null);
+        visit(below);
+      }
+    };
+    for (const bus of buses) visit(bus.devices);
+    const ports: HotplugPort[] = [];
+    for (let n = 1; n <= this.profile.hotplugPorts; n++) {
+      const id = rootPortId(n);
+      if (byId.has(id)) ports.push({ id, device: byId.get(id)! });
+    }
+    return { ports };
+  }
+
+  private async driverState(
+    handle: HotplugHandle,
+    timeoutMs = QMP_TIMEOUT_MS,
+  ): Promise<{ ready: boolean; statuses: string[] }> {
+    if (!this.plugged.has(handle.id)) throw new Error(`${handle.id} is not plugged in this session`);
+    const reply = await this.execute<{ status: { statuses: string[] } }>(
+      'x-query-virtio-status',
+      { path: `/machine/peripheral/${handle.id}/virtio-backend` },
+      timeoutMs,
+    );
+    const statuses = reply.status.statuses;
+    return { ready: statuses.some((x) => x.startsWith('VIRTIO_CONFIG_S_DRIVER_OK')), statuses };
+  }
+
   private async unplug(handle: HotplugHandle, timeoutMs = UNPLUG_TIMEOUT_MS): Promise<QmpEvent> {
     const p = this.plugged.get(handle.id);
     if (!p) throw new Error(`${handle.id} is not plugged in this session`);
@@ -367,6 +407,35 @@ export class QemuSession implements VmSession {
     return { file: this.files.vars };
   }
 
+  async platform(): Promise<PlatformFacts> {
+    const caps = await this.execute<QueryGicCapability[]>('query-gic-capabilities');
+    // TCG emulates a GIC; KVM can only give the guest what the host's kernel offers.
+    const usable = (c: QueryGicCapability) => (this.profile.accel === 'kvm' ? c.kernel : c.emulated);
+    const available = caps
+      .filter(usable)
+      .map((c) => c.version)
+      .filter((v): v is GicVersion => v === 2 || v === 3)
+      .sort();
+    const p = this.profile;
+    return {
+      driver: 'qemu',
+      accel: p.accel,
+      cpu: p.cpu,
+      smp: p.smp,
+      memoryMiB: p.memoryMiB,
+      console: p.console,
+      gic: { version: p.gic, available },
+      // edk2's ArmVirtQemu installs the FDT as a configuration table only when QEMU gives no ACPI tables.
+      description: { fdt: p.acpi === 'off', acpi: p.acpi === 'on' },
+      hotplugPorts: p.hotplugPorts,
+      evidence: {
+        'query-gic-capabilities': caps,
+        machine: `virt,gic-version=${p.gic},acpi=${p.acpi}`,
+        accel: p.accel,
+      },
+    };
+  }
+
   /** The QEMU process id while one runs (tests check it is gone after close). */
   get pid(): number | undefined {
     return this.child?.pid;
@@ -415,6 +484,21 @@ export class QemuSession implements VmSession {
     signal('SIGKILL');
     await within(done, 10_000);
   }
+}
+
+interface QueryGicCapability {
+  version: number;
+  emulated: boolean;
+  kernel: boolean;
+}
+
+interface QueryPciDevice {
+  qdev_id: string;
+  pci_bridge?: { devices?: QueryPciDevice[] };
+}
+
+interface QueryPciBus {
+  devices: QueryPciDevice[];
 }
 
 /** True when `p` settled within `ms`. */

@@ -1,5 +1,5 @@
 import { EXIT, exitCodeFor, renderMatrixText } from '@vmfarm/protocol';
-import { controllerUrl } from '../apps';
+import { apiToken, controllerUrl } from '../apps';
 import { ControllerClient } from '../client';
 import { reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
@@ -7,11 +7,13 @@ import { oneOf, parse, UsageError } from '../usage';
 export const REPORT_FORMATS = ['text', 'json', 'junit'] as const;
 export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
-const HELP = `usage: vmfarm report MATRIX_ID [--controller URL] [--format text|json|junit]
+const HELP = `usage: vmfarm report MATRIX_ID [--controller URL] [--token TOKEN] [--format text|json|junit]
 
 Prints the report of a matrix submitted with \`vmfarm submit\`.
 
   --controller URL  the controller (default: $VMFARM_CONTROLLER, else http://127.0.0.1:8700)
+  --token TOKEN     the API token (default: $VMFARM_TOKEN, else the admin token of the local
+                    farm in $VMFARM_DATA or ./.vmfarm)
   --format F        text (default), json (the MatrixReport contract) or junit (JUnit XML)
 
 Exit codes: 0 no MUST failure, 1 a MUST clause failed, 2 usage error or an unknown matrix,
@@ -42,6 +44,7 @@ export async function printReport(
 export async function report(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     controller: { type: 'string' },
+    token: { type: 'string' },
     format: { type: 'string' },
   });
   if (values.help) {
@@ -50,6 +53,9 @@ export async function report(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('give exactly one MATRIX_ID (see --help)');
   const format = oneOf('format', values.format as string | undefined, REPORT_FORMATS, 'text');
-  const client = new ControllerClient(controllerUrl(values.controller as string | undefined));
+  const client = new ControllerClient(
+    controllerUrl(values.controller as string | undefined),
+    apiToken(values.token as string | undefined),
+  );
   return reported('report', () => printReport(client, positionals[0], format));
 }

@@ -1,5 +1,5 @@
 import { EXIT, type ScheduleCreate, type ScheduleView } from '@vmfarm/protocol';
-import { controllerUrl } from '../apps';
+import { apiToken, controllerUrl } from '../apps';
 import { ControllerClient } from '../client';
 import { reported } from '../failure';
 import { parse, UsageError } from '../usage';
@@ -26,6 +26,8 @@ missed while no controller ran are caught up once at its next start.
   --ready REGEX      live suites: a pattern the guest prints when it is up
   --disabled         create it switched off
   --controller URL   the controller (default: $VMFARM_CONTROLLER, else http://127.0.0.1:8700)
+  --token TOKEN      the API token (default: $VMFARM_TOKEN, else the admin token of the local
+                     farm in $VMFARM_DATA or ./.vmfarm); a vendor's schedules are its tenant's
   --json             list: the schedules as JSON
 
 create prints the schedule id, run the id of the matrix it submitted.
@@ -52,6 +54,7 @@ function row(s: ScheduleView): string {
 export async function schedule(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     controller: { type: 'string' },
+    token: { type: 'string' },
     name: { type: 'string' },
     cron: { type: 'string' },
     timezone: { type: 'string' },
@@ -68,7 +71,11 @@ export async function schedule(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const [action, ...rest] = positionals;
-  const client = () => new ControllerClient(controllerUrl(values.controller as string | undefined));
+  const client = () =>
+    new ControllerClient(
+      controllerUrl(values.controller as string | undefined),
+      apiToken(values.token as string | undefined),
+    );
   const oneId = () => {
     if (rest.length !== 1) throw new UsageError(`${action} takes one schedule ID (see --help)`);
     return rest[0];

@@ -2,7 +2,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ARCHES, EXIT, imageVersionSchema, tagSchema, type Arch } from '@vmfarm/protocol';
-import { controllerUrl } from '../apps';
+import { apiToken, controllerUrl } from '../apps';
 import { ControllerClient } from '../client';
 import { CommandError, reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
@@ -17,6 +17,8 @@ cell is done, then prints the report on stdout instead of the id.
   --targets LIST     comma-separated target profile ids, e.g. static
   --suites LIST      comma-separated suite ids, or all
   --controller URL   the controller (default: $VMFARM_CONTROLLER, else http://127.0.0.1:8700)
+  --token TOKEN      the API token (default: $VMFARM_TOKEN, else the admin token of the local
+                     farm in $VMFARM_DATA or ./.vmfarm)
   --arch A           ${ARCHES.join(' or ')} (default: detected from the image)
   --name N           the image's name in reports (default: its file name; one IMAGE only)
   --version V        the image's version: successive versions of one name line up in history
@@ -144,6 +146,7 @@ export async function submit(argv: string[]): Promise<number> {
     targets: { type: 'string' },
     suites: { type: 'string' },
     controller: { type: 'string' },
+    token: { type: 'string' },
     arch: { type: 'string' },
     name: { type: 'string' },
     version: { type: 'string' },
@@ -174,7 +177,10 @@ export async function submit(argv: string[]): Promise<number> {
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0))
     throw new UsageError(`--timeout must be a positive number of seconds (got '${values.timeout}')`);
-  const client = new ControllerClient(controllerUrl(values.controller as string | undefined));
+  const client = new ControllerClient(
+    controllerUrl(values.controller as string | undefined),
+    apiToken(values.token as string | undefined),
+  );
 
   return reported('submit', async () => {
     // Every image is checked before anything is uploaded: a typo in the last path wastes no upload.

@@ -6,6 +6,8 @@ import { connectionOf } from '../queue/run-queue';
 export interface FarmEvent {
   type: 'run' | 'matrix';
   matrixId: string;
+  /** The matrix's owner: each stream passes on only what its caller may read. */
+  owner: string | null;
   data: unknown;
 }
 

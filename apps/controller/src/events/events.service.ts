@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleDestroy } from '@nestjs/common';
 import type { RunView } from '@vmfarm/protocol';
 import type { Request, Response } from 'express';
-import { ApiHttpError } from '../errors';
+import { Caller } from '../auth/caller';
+import { ApiHttpError, notFound } from '../errors';
+import { MatricesRepository } from '../store/matrices.repository';
 import { RunsRepository } from '../store/runs.repository';
 import { EVENT_BUS } from '../tokens';
 import type { EventBus, FarmEvent } from './event-bus';
@@ -23,30 +25,48 @@ export class EventsService implements OnModuleDestroy, OnApplicationShutdown {
   constructor(
     @Inject(EVENT_BUS) private readonly bus: EventBus,
     private readonly runs: RunsRepository,
+    private readonly matrices: MatricesRepository,
   ) {}
+
+  /** Who owns a matrix (looked up once per event, not once per listening stream). */
+  private async ownerOf(matrixId: string): Promise<string | null> {
+    const matrix = await this.matrices.get(matrixId, Caller.system());
+    if (!matrix) throw new Error(`no matrix ${matrixId}`);
+    return matrix.owner;
+  }
 
   /** A run changed state or got a result: its view, then its matrix's progress. */
   async runChanged(view: RunView): Promise<void> {
-    await this.bus.publish({ type: 'run', matrixId: view.matrixId, data: view });
-    await this.matrixChanged(view.matrixId);
+    const owner = await this.ownerOf(view.matrixId);
+    await this.bus.publish({ type: 'run', matrixId: view.matrixId, owner, data: view });
+    await this.publishMatrix(view.matrixId, owner);
   }
 
   async matrixChanged(matrixId: string): Promise<void> {
+    await this.publishMatrix(matrixId, await this.ownerOf(matrixId));
+  }
+
+  private async publishMatrix(matrixId: string, owner: string | null): Promise<void> {
     const runs = await this.runs.listByMatrix(matrixId);
-    await this.bus.publish({ type: 'matrix', matrixId, data: matrixEvent(matrixId, runs) });
+    await this.bus.publish({ type: 'matrix', matrixId, owner, data: matrixEvent(matrixId, runs) });
   }
 
-  /** Which events a client sees: the one place a per-caller visibility check belongs. */
-  private visible(event: FarmEvent, filter: EventFilter): boolean {
-    return filter.matrix === undefined || event.matrixId === filter.matrix;
+  /** Which events a client sees: those of matrices its caller may read, of one matrix if asked. */
+  private visible(event: FarmEvent, filter: EventFilter, caller: Caller): boolean {
+    return (filter.matrix === undefined || event.matrixId === filter.matrix) && caller.canRead(event.owner);
   }
 
-  /** Serves `text/event-stream` until the client goes away or the controller shuts down. */
-  async stream(req: Request, res: Response, filter: EventFilter): Promise<void> {
+  /**
+   * Serves `text/event-stream` until the client goes away or the controller shuts down. A matrix
+   * the caller may not see is a 404, as on GET /api/matrices/:id.
+   */
+  async stream(req: Request, res: Response, filter: EventFilter, caller: Caller): Promise<void> {
+    if (filter.matrix !== undefined && !(await this.matrices.get(filter.matrix, caller)))
+      throw notFound(`no matrix ${filter.matrix}`);
     let unsubscribe: () => void;
     try {
       unsubscribe = await this.bus.subscribe((event) => {
-        if (this.visible(event, filter)) res.write(sseFrame(event.type, event.data));
+        if (this.visible(event, filter, caller)) res.write(sseFrame(event.type, event.data));
       });
     } catch (err) {
       throw new ApiHttpError(503, `events unavailable: ${(err as Error).message}`);

@@ -22,10 +22,16 @@ import {
   matrixReportSchema,
   matrixRequestSchema,
   matrixViewSchema,
+  meSchema,
   runViewSchema,
+  SESSION_COOKIE,
+  sessionCreateSchema,
   suiteInfoSchema,
   targetCreateSchema,
   targetProfileSchema,
+  tokenCreatedSchema,
+  tokenCreateSchema,
+  tokenViewSchema,
 } from '@vmfarm/protocol';
 import { z } from 'zod';
 import {
@@ -53,6 +59,8 @@ export interface Route {
   /** Express-style path (`:id`), as the controllers declare it. */
   path: string;
   summary: string;
+  /** No token needed (`@Public()`); every other route needs one (`@Allow(roles)`). */
+  public?: true;
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: Body;
@@ -252,9 +260,10 @@ export const ROUTES: Route[] = [
   {
     method: 'get',
     path: '/api/events',
-    summary: 'Server-sent events: `run` (a RunView) and `matrix` (progress); a comment every 15 s',
+    summary:
+      'Server-sent events: `run` (a RunView) and `matrix` (progress) of matrices the caller may see; a comment every 15 s',
     query: eventsQuery,
-    responses: { 200: 'sse', 400: null, 503: null },
+    responses: { 200: 'sse', 400: null, 404: null, 503: null },
   },
   {
     method: 'get',
@@ -316,9 +325,57 @@ export const ROUTES: Route[] = [
     method: 'get',
     path: '/api/health',
     summary: 'Liveness and database check',
+    public: true,
     responses: { 200: healthSchema, 503: healthSchema },
   },
-  { method: 'get', path: '/api/openapi.json', summary: 'This document', responses: { 200: null } },
+  {
+    method: 'get',
+    path: '/api/openapi.json',
+    summary: 'This document',
+    public: true,
+    responses: { 200: null },
+  },
+  {
+    method: 'post',
+    path: '/api/session',
+    summary: `Log in: sets the ${SESSION_COOKIE} cookie (HttpOnly, SameSite=Strict) to the token`,
+    public: true,
+    body: sessionCreateSchema,
+    responses: { 204: null, 400: null, 401: null },
+  },
+  {
+    method: 'delete',
+    path: '/api/session',
+    summary: `Log out: clears the ${SESSION_COOKIE} cookie`,
+    public: true,
+    responses: { 204: null },
+  },
+  {
+    method: 'get',
+    path: '/api/me',
+    summary: "The caller's token: name, role, tenant",
+    responses: { 200: meSchema },
+  },
+  {
+    method: 'post',
+    path: '/api/tokens',
+    summary: 'Create a token (admin); the answer is the only time the token is shown',
+    body: tokenCreateSchema,
+    responses: { 201: tokenCreatedSchema, 400: null },
+  },
+  {
+    method: 'get',
+    path: '/api/tokens',
+    summary: 'Every token, without secrets (admin)',
+    responses: { 200: array(tokenViewSchema) },
+  },
+  {
+    method: 'delete',
+    path: '/api/tokens/:id',
+    summary: 'Revoke a token (admin)',
+    params: idParams,
+    responses: { 204: null, 404: null },
+  },
 ];
 
 const json = (schema: z.ZodType, io: 'input' | 'output') => {
@@ -345,6 +402,8 @@ const DESCRIPTIONS: Record<number, string> = {
   201: 'Created',
   204: 'No content',
   400: 'Invalid request: every problem listed',
+  401: 'No token, or an invalid or revoked one',
+  403: "The token's role may not call this route",
   404: 'Not found',
   409: 'Conflict',
   413: 'Too large',
@@ -357,7 +416,9 @@ export function openApiDocument(version: string): Record<string, unknown> {
   for (const r of ROUTES) {
     const path = r.path.replace(/:(\w+)/g, '{$1}');
     const responses: Record<string, unknown> = {};
-    for (const [code, schema] of Object.entries(r.responses)) {
+    // Every route needing a token may answer 401 and 403.
+    const codes = r.public ? r.responses : { ...r.responses, 401: null, 403: null };
+    for (const [code, schema] of Object.entries(codes)) {
       const status = Number(code);
       const content =
         schema === 'binary'
@@ -384,6 +445,7 @@ export function openApiDocument(version: string): Record<string, unknown> {
     paths[path] ??= {};
     paths[path][r.method] = {
       summary: r.summary,
+      ...(r.public ? { security: [] } : {}),
       parameters: [...parameters(r.params, 'path'), ...parameters(r.query, 'query')],
       ...(r.body
         ? {
@@ -405,6 +467,19 @@ export function openApiDocument(version: string): Record<string, unknown> {
     openapi: '3.1.0',
     info: { title: 'vmfarm controller', version },
     paths,
-    components: { schemas: { ApiError: json(apiErrorSchema, 'output') } },
+    components: {
+      schemas: { ApiError: json(apiErrorSchema, 'output') },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'An API token (vmf_...)' },
+        cookie: {
+          type: 'apiKey',
+          in: 'cookie',
+          name: SESSION_COOKIE,
+          description: 'Set by POST /api/session',
+        },
+      },
+    },
+    // Either credential will do.
+    security: [{ bearer: [] }, { cookie: [] }],
   };
 }

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Arch, ImagePatch, ImageResource } from '@vmfarm/protocol';
+import { detectArch } from '@vmfarm/suites';
 import type { Readable } from 'node:stream';
+import type { Caller } from '../auth/caller';
 import type { ControllerConfig } from '../config';
 import { ApiHttpError, badRequest, notFound } from '../errors';
 import { ImagesRepository } from '../store/images.repository';
@@ -26,11 +28,12 @@ export class ImagesService {
     @Inject(CONFIG) private readonly config: ControllerConfig,
   ) {}
 
-  /** Stores an upload; `created` is false when that content was already there. */
+  /** Stores an upload, owned by the caller's tenant; `created` is false when that content was already there. */
   async upload(
     body: Readable,
     query: { name?: string; arch?: Arch; version?: string; tags?: string[] },
     contentLength: number | undefined,
+    caller: Caller,
   ): Promise<{ created: boolean; image: ImageResource }> {
     const limit = this.config.maxImageBytes;
     if (contentLength !== undefined && contentLength > limit)
@@ -43,43 +46,54 @@ export class ImagesService {
       await this.store.discard(ingested.tempPath);
       throw err;
     }
-    const existing = await this.images.get(ingested.sha256);
+    const existing = await this.images.get(ingested.sha256, caller);
     await this.store.commit(ingested.tempPath, ingested.sha256);
     if (existing) return { created: false, image: existing };
     const image: ImageResource = {
       sha256: ingested.sha256,
       size: ingested.size,
       format,
-      arch: query.arch ?? null,
+      // Known at upload, so that a matrix can plan which targets each image can meet.
+      arch: query.arch ?? (await detectArch(this.store.pathOf(ingested.sha256))),
       name: query.name || `image-${ingested.sha256.slice(0, 12)}`,
       version: query.version ?? null,
       tags: [...new Set(query.tags ?? [])].sort(),
+      owner: caller.owner,
       uploadedAs: ingested.container,
       createdAt: new Date().toISOString(),
     };
     if (await this.images.insert(image)) return { created: true, image };
-    // Another upload of the same bytes won the race.
-    return { created: false, image: (await this.images.get(image.sha256)) ?? image };
+    // Another upload of the same bytes won the race, or another tenant has them: a vendor that
+    // holds the bytes may use the image too.
+    if (caller.scope !== undefined) await this.images.grant(image.sha256, caller.scope);
+    return { created: false, image: (await this.images.get(image.sha256, caller)) ?? image };
   }
 
-  async get(sha256: string): Promise<ImageResource> {
-    const image = await this.images.get(sha256);
+  /** 404 for an image the caller may not see, as for one that does not exist. */
+  async get(sha256: string, caller: Caller): Promise<ImageResource> {
+    const image = await this.images.get(sha256, caller);
     if (!image) throw notFound(`no image ${sha256}`);
     return image;
   }
 
-  /** Renames, re-versions or re-tags an image (content is immutable: the sha256 stays). */
-  async patch(sha256: string, patch: ImagePatch): Promise<ImageResource> {
-    if (!(await this.images.update(sha256, patch))) throw notFound(`no image ${sha256}`);
-    return this.get(sha256);
+  /**
+   * Renames, re-versions or re-tags an image (content is immutable: the sha256 stays). Only its
+   * owner or an admin may: 404 for an image the caller may not see, 403 for one it only shares.
+   */
+  async patch(sha256: string, patch: ImagePatch, caller: Caller): Promise<ImageResource> {
+    const outcome = await this.images.update(sha256, patch, caller);
+    if (outcome === 'missing') throw notFound(`no image ${sha256}`);
+    if (outcome === 'forbidden')
+      throw new ApiHttpError(403, `image ${sha256} is public or shared: only an admin may change it`);
+    return this.get(sha256, caller);
   }
 
-  list(): Promise<ImageResource[]> {
-    return this.images.list();
+  list(caller: Caller): Promise<ImageResource[]> {
+    return this.images.list(caller);
   }
 
-  async content(sha256: string): Promise<{ image: ImageResource; stream: Readable }> {
-    const image = await this.get(sha256);
+  async content(sha256: string, caller: Caller): Promise<{ image: ImageResource; stream: Readable }> {
+    const image = await this.get(sha256, caller);
     if (!this.store.exists(sha256)) throw notFound(`image ${sha256} is registered but its file is missing`);
     return { image, stream: this.store.open(sha256) };
   }

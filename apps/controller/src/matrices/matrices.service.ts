@@ -8,11 +8,13 @@ import {
   type TargetProfile,
 } from '@vmfarm/protocol';
 import { randomUUID } from 'node:crypto';
+import { Caller } from '../auth/caller';
 import { badRequest, notFound } from '../errors';
 import { EventsService } from '../events/events.service';
 import type { RunQueue } from '../queue/run-queue';
 import { ImagesRepository } from '../store/images.repository';
 import { MatricesRepository, type MatrixRow } from '../store/matrices.repository';
+import { RunsService } from '../runs/runs.service';
 import { RunsRepository, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
@@ -26,6 +28,7 @@ export class MatricesService {
   constructor(
     private readonly matrices: MatricesRepository,
     private readonly runs: RunsRepository,
+    private readonly runsService: RunsService,
     private readonly images: ImagesRepository,
     private readonly targets: TargetsService,
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
@@ -33,32 +36,58 @@ export class MatricesService {
     private readonly events: EventsService,
   ) {}
 
-  /** Validates the whole request, writes the matrix and its runs in one transaction, then queues them. */
-  async create(request: MatrixRequest, scheduleId: string | null = null): Promise<MatrixView> {
-    const images = new Map((await this.images.getMany(request.images)).map((i) => [i.sha256, i]));
+  /**
+   * Validates the whole request, writes the matrix and its runs in one transaction, then queues them.
+   * Images and targets the caller may not see are unknown to it, as if they did not exist; the
+   * matrix is the caller's (a schedule fires as its owner).
+   */
+  async create(
+    request: MatrixRequest,
+    caller: Caller,
+    scheduleId: string | null = null,
+  ): Promise<MatrixView> {
+    const images = new Map((await this.images.getMany(request.images, caller)).map((i) => [i.sha256, i]));
     const targets = new Map<string, TargetProfile>();
     for (const id of new Set(request.targets)) {
-      const t = await this.targets.find(id);
+      const t = await this.targets.find(id, caller);
       if (t) targets.set(id, t);
     }
-    const { cells, errors } = planMatrix(request, images, targets, this.suites.list());
+    const { cells, errors } = planMatrix(request, images, targets, this.suites.list(), (id, target) =>
+      this.suites.refusal(id, target),
+    );
     if (errors.length > 0) throw badRequest(`invalid matrix: ${errors.length} problem(s)`, errors);
 
-    const matrix: MatrixRow = { id: randomUUID(), request, createdAt: new Date().toISOString(), scheduleId };
-    const jobs: RunJobData[] = cells.map((c) => ({
+    const matrix: MatrixRow = {
+      id: randomUUID(),
+      request,
+      createdAt: new Date().toISOString(),
+      owner: caller.owner,
+      scheduleId,
+    };
+    const jobs: (RunJobData & { skip?: string })[] = cells.map((c) => ({
       runId: randomUUID(),
       matrixId: matrix.id,
       suite: c.suite,
       target: c.target,
       image: { sha256: c.image.sha256, size: c.image.size, format: c.image.format, arch: c.image.arch },
       ...(request.ready === undefined ? {} : { ready: request.ready }),
+      ...(c.skip ? { skip: c.skip } : {}),
     }));
     await this.matrices.create(
       matrix,
-      jobs.map((job, seq) => ({ id: job.runId, matrixId: matrix.id, seq, job, createdAt: matrix.createdAt })),
+      jobs.map(({ skip: _skip, ...job }, seq) => ({
+        id: job.runId,
+        matrixId: matrix.id,
+        seq,
+        job,
+        createdAt: matrix.createdAt,
+      })),
     );
+    for (const job of jobs)
+      if (job.skip) await this.runsService.recordPlanSkip(job.runId, job.suite, job.skip, matrix.createdAt);
+    const queued = jobs.filter((j) => !j.skip).map(({ skip: _skip, ...job }) => job);
     try {
-      await this.queue.enqueue(jobs);
+      await this.queue.enqueue(queued);
     } catch (err) {
       // The runs are in SQL: reconciliation queues them once Redis answers again.
       this.log.error(
@@ -68,11 +97,11 @@ export class MatricesService {
     this.events
       .matrixChanged(matrix.id)
       .catch((err: Error) => this.log.warn(`matrix ${matrix.id}: event not published: ${err.message}`));
-    return this.get(matrix.id);
+    return this.get(matrix.id, caller);
   }
 
-  private async load(id: string): Promise<{ matrix: MatrixRow; runs: RunRow[] }> {
-    const matrix = await this.matrices.get(id);
+  private async load(id: string, caller: Caller): Promise<{ matrix: MatrixRow; runs: RunRow[] }> {
+    const matrix = await this.matrices.get(id, caller);
     if (!matrix) throw notFound(`no matrix ${id}`);
     return { matrix, runs: await this.runs.listByMatrix(id) };
   }
@@ -98,22 +127,27 @@ export class MatricesService {
     };
   }
 
-  async get(id: string): Promise<MatrixView> {
-    const { matrix, runs } = await this.load(id);
+  async get(id: string, caller: Caller): Promise<MatrixView> {
+    const { matrix, runs } = await this.load(id, caller);
     return this.view(matrix, runs);
   }
 
-  async list(limit = 50, filter: { scheduleId?: string } = {}): Promise<MatrixView[]> {
-    const matrices = await this.matrices.list(limit, filter);
+  /** Newest first; only one schedule's when scheduleId is given. */
+  async list(limit: number, caller: Caller, filter: { scheduleId?: string } = {}): Promise<MatrixView[]> {
+    const matrices = await this.matrices.list(limit, caller, filter);
     return Promise.all(matrices.map(async (m) => this.view(m, await this.runs.listByMatrix(m.id))));
   }
 
-  async report(id: string): Promise<MatrixReport> {
-    const { matrix, runs } = await this.load(id);
+  async report(id: string, caller: Caller): Promise<MatrixReport> {
+    const { matrix, runs } = await this.load(id, caller);
     const view = this.view(matrix, runs);
     const verdicts = await this.runs.finalVerdicts(runs);
+    // The matrix is the caller's to see, and so is what its cells ran.
     const images = new Map(
-      (await this.images.getMany([...new Set(runs.map((r) => r.image))])).map((i) => [i.sha256, i]),
+      (await this.images.getMany([...new Set(runs.map((r) => r.image))], Caller.system())).map((i) => [
+        i.sha256,
+        i,
+      ]),
     );
     const cells = runs.map((r) => {
       const image = images.get(r.image);

@@ -5,17 +5,20 @@ export interface Cell {
   image: ImageResource;
   target: TargetProfile;
   suite: string;
+  /** The cell cannot run (the target does not offer the image's architecture): recorded SKIP, never queued. */
+  skip?: string;
 }
 
 /**
  * Expands a matrix request into cells, or lists every problem at once: unknown images, targets and
- * suites, suites a target kind cannot run, image architectures a target does not offer.
+ * suites, suites a target kind cannot run, and suites that refuse a target (`refuse` says why).
  */
 export function planMatrix(
   request: MatrixRequest,
   images: ReadonlyMap<string, ImageResource>,
   targets: ReadonlyMap<string, TargetProfile>,
   suites: readonly SuiteInfo[],
+  refuse: (suite: string, target: TargetProfile) => string | undefined = () => undefined,
 ): { cells: Cell[]; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const suiteById = new Map(suites.map((s) => [s.id, s]));
@@ -54,14 +57,6 @@ export function planMatrix(
     if (!target) return;
     if (all && !suites.some((s) => s.targetKinds.includes(target.kind)))
       errors.push({ path: `targets.${i}`, message: `no suite can run on target ${t} (kind ${target.kind})` });
-    request.images.forEach((sha, k) => {
-      const arch = images.get(sha)?.arch;
-      if (arch && !target.arch.includes(arch))
-        errors.push({
-          path: `images.${k}`,
-          message: `image ${sha.slice(0, 12)} is ${arch} but target ${t} offers ${target.arch.join(', ')}`,
-        });
-    });
   });
   if (errors.length > 0) return { cells: [], errors };
 
@@ -70,7 +65,22 @@ export function planMatrix(
     for (const t of targetIds) {
       const target = targets.get(t)!;
       const ids = all ? suites.filter((s) => s.targetKinds.includes(target.kind)).map((s) => s.id) : suiteIds;
-      for (const suite of ids) cells.push({ image: images.get(sha)!, target, suite });
+      const image = images.get(sha)!;
+      // A mixed matrix (aarch64 and aarch32 images × targets of both) is normal: the pairs that
+      // cannot meet are cells of the matrix, SKIP with the reason, rather than a refused request.
+      const skip =
+        image.arch && !target.arch.includes(image.arch)
+          ? `image ${sha.slice(0, 12)} is ${image.arch} but target ${t} offers ${target.arch.join(', ')}`
+          : undefined;
+      for (const suite of ids) cells.push({ image, target, suite, ...(skip ? { skip } : {}) });
     }
-  return { cells, errors };
+  const refused = new Set<string>();
+  for (const { target, suite } of cells) {
+    const why = refuse(suite, target);
+    if (why && !refused.has(`${suite}/${target.id}`)) {
+      refused.add(`${suite}/${target.id}`);
+      errors.push({ path: `targets.${request.targets.indexOf(target.id)}`, message: why });
+    }
+  }
+  return errors.length ? { cells: [], errors } : { cells, errors };
 }

@@ -28,14 +28,22 @@ export function nextState(
   return { state: retry ? 'retrying' : 'done', retry };
 }
 
-/** ERROR for each clause of a suite when the attempt produced no verdicts of its own. */
-export function errorVerdicts(suite: string, clauses: readonly string[], message: string): VerdictRecord[] {
+/**
+ * One verdict for each clause of a suite, all alike: ERROR when an attempt produced no verdicts of
+ * its own, SKIP for a cell that was never run.
+ */
+export function uniformVerdicts(
+  suite: string,
+  clauses: readonly string[],
+  verdict: 'ERROR' | 'SKIP',
+  message: string,
+): VerdictRecord[] {
   const ids = clauses.length > 0 ? clauses : ['(suite)'];
   return ids.map((id) => ({
     suite,
     clause: id,
     level: isClauseId(id) ? clause(id).level : 'MUST',
-    verdict: 'ERROR',
+    verdict,
     message,
     evidence: {},
   }));

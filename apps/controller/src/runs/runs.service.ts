@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AttemptAck, AttemptResult, AttemptStarted, RunView } from '@vmfarm/protocol';
+import { Caller } from '../auth/caller';
 import { notFound } from '../errors';
 import { EventsService } from '../events/events.service';
 import { ImagesRepository } from '../store/images.repository';
@@ -8,7 +9,7 @@ import { RunsRepository, type ArtifactRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
 import type { ArtifactStore } from './artifact-store';
-import { errorVerdicts, nextState, outcomeOf } from './outcome';
+import { nextState, outcomeOf, uniformVerdicts } from './outcome';
 
 /** type/subtype[; parameters] without control characters: anything else is served as bytes. */
 const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
@@ -27,7 +28,7 @@ export class RunsService {
 
   /** Tells event subscribers; in the background, so that an agent's call never waits on Redis. */
   private announce(runId: string): void {
-    this.view(runId)
+    this.view(runId, Caller.system())
       .then((view) => this.events.runChanged(view))
       .catch((err: Error) => this.log.warn(`run ${runId}: event not published: ${err.message}`));
   }
@@ -38,8 +39,15 @@ export class RunsService {
     return run;
   }
 
-  async view(id: string): Promise<RunView> {
-    const run = await this.run(id);
+  /** 404 for a run of a matrix the caller may not see. */
+  private async visible(id: string, caller: Caller) {
+    const run = await this.runs.visible(id, caller);
+    if (!run) throw notFound(`no run ${id}`);
+    return run;
+  }
+
+  async view(id: string, caller: Caller): Promise<RunView> {
+    const run = await this.visible(id, caller);
     const [attempts, verdicts, artifacts] = await Promise.all([
       this.runs.attempts(id),
       this.runs.finalVerdicts([run]),
@@ -67,8 +75,9 @@ export class RunsService {
     runId: string,
     attempt: number,
     name: string,
+    caller: Caller,
   ): Promise<{ name: string; mediaType: string; size: number; stream: Readable }> {
-    await this.run(runId);
+    await this.visible(runId, caller);
     const row = (await this.runs.artifacts(runId)).find((a) => a.attempt === attempt && a.name === name);
     const stream = row && (await this.artifacts.open(row.path));
     if (!row || !stream) throw notFound(`run ${runId} has no artifact ${name} from attempt ${attempt}`);
@@ -97,9 +106,10 @@ export class RunsService {
     const verdicts =
       result.verdicts.length > 0
         ? result.verdicts
-        : errorVerdicts(
+        : uniformVerdicts(
             run.suite,
             this.suites.get(run.suite)?.clauses ?? [],
+            'ERROR',
             result.error ?? 'the attempt reported no verdicts',
           );
     const artifacts: ArtifactRow[] = [];
@@ -126,6 +136,23 @@ export class RunsService {
     return recorded ? { recorded: true, retry } : { recorded: false, retry: false };
   }
 
+  /** A cell planned as SKIP (see planMatrix): done at once with the reason, as attempt 1 of no agent. */
+  async recordPlanSkip(runId: string, suite: string, reason: string, at: string): Promise<boolean> {
+    return this.runs.recordAttempt({
+      runId,
+      attempt: 1,
+      agentId: null,
+      outcome: 'SKIP',
+      error: null,
+      durationMs: 0,
+      verdicts: uniformVerdicts(suite, this.suites.get(suite)?.clauses ?? [], 'SKIP', `not run: ${reason}`),
+      artifacts: [],
+      runState: 'done',
+      runVerdict: 'SKIP',
+      at,
+    });
+  }
+
   /**
    * BullMQ gave up on a job (attempts exhausted, stalled too often) or lost it after it finished:
    * unless a final result is recorded, the run ends as ERROR with the reason.
@@ -144,7 +171,7 @@ export class RunsService {
       outcome: 'ERROR',
       error: message,
       durationMs: null,
-      verdicts: errorVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], message),
+      verdicts: uniformVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'ERROR', message),
       artifacts: [],
       runState: 'done',
       runVerdict: 'ERROR',

@@ -16,6 +16,7 @@ import type {
   TargetProfile,
 } from '@vmfarm/protocol';
 import { randomUUID } from 'node:crypto';
+import { Caller } from '../auth/caller';
 import { ApiHttpError, badRequest, conflict, notFound, type FieldError } from '../errors';
 import { newestPerName } from '../history/analysis';
 import { MatricesService } from '../matrices/matrices.service';
@@ -29,6 +30,16 @@ import { SCHEDULER } from '../tokens';
 import { cronErrors, nextFire, type Scheduler } from './scheduler';
 
 const isAll = (list: readonly string[]) => list.length === 1 && list[0] === 'all';
+
+/**
+ * Whom a schedule acts as when it fires (and whose view its targets and images are checked
+ * against): its tenant, as that tenant's vendor would; the controller itself for a public one.
+ */
+function actingFor(s: Pick<ScheduleRow, 'id' | 'name' | 'owner'>): Caller {
+  return s.owner === null
+    ? Caller.system()
+    : new Caller({ id: `schedule:${s.id}`, name: `schedule ${s.name}`, role: 'vendor', tenant: s.owner });
+}
 
 /**
  * Recurring matrices. SQL holds the schedules and every fire; BullMQ job schedulers say when. A fire
@@ -55,7 +66,7 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
    * however many fires it missed.
    */
   async onApplicationBootstrap(): Promise<void> {
-    const all = await this.schedules.list();
+    const all = await this.schedules.list(Caller.system());
     const now = Date.now();
     const missed = all.filter((s) => s.enabled && s.nextRunAt !== null && Date.parse(s.nextRunAt) <= now);
     const known = new Set(all.map((s) => s.id));
@@ -83,13 +94,22 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     }
   }
 
-  /** Cron, time zone, and targets and suites that exist ('all' alone). */
-  private async validate(s: Pick<ScheduleRow, 'cron' | 'timezone' | 'spec'>): Promise<void> {
+  /**
+   * Cron, time zone, and targets, suites and images that exist ('all' alone); targets and images
+   * as the schedule's owner sees them.
+   */
+  private async validate(s: ScheduleRow): Promise<void> {
     const errors: FieldError[] = cronErrors(s.cron, s.timezone);
-    const { targets, suites } = s.spec;
+    const { images, targets, suites } = s.spec;
+    const owner = actingFor(s);
+    if ('sha256' in images) {
+      const known = new Set((await this.images.getMany(images.sha256, owner)).map((i) => i.sha256));
+      for (const [i, sha] of images.sha256.entries())
+        if (!known.has(sha)) errors.push({ path: `images.sha256.${i}`, message: `unknown image ${sha}` });
+    }
     if (!isAll(targets))
       for (const [i, t] of targets.entries())
-        if (!(await this.targets.find(t)))
+        if (!(await this.targets.find(t, owner)))
           errors.push({
             path: `targets.${i}`,
             message: t === 'all' ? "'all' must be alone" : `unknown target ${t}`,
@@ -104,14 +124,23 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     if (errors.length) throw badRequest(`invalid schedule: ${errors[0].path}: ${errors[0].message}`, errors);
   }
 
-  private async row(id: string): Promise<ScheduleRow> {
-    const s = await this.schedules.get(id);
+  /** 404 for a schedule the caller may not see, as for one that does not exist. */
+  private async row(id: string, caller: Caller): Promise<ScheduleRow> {
+    const s = await this.schedules.get(id, caller);
     if (!s) throw notFound(`no schedule ${id}`);
     return s;
   }
 
-  private async view(s: ScheduleRow): Promise<ScheduleView> {
-    const [last] = await this.matrixRows.list(1, { scheduleId: s.id });
+  /** A schedule the caller may change: 404 if it may not see it, 403 if it only sees it (public). */
+  private async writable(id: string, caller: Caller): Promise<ScheduleRow> {
+    const s = await this.row(id, caller);
+    if (!caller.canWrite(s.owner))
+      throw new ApiHttpError(403, `schedule ${id} is public: only an admin may change or run it`);
+    return s;
+  }
+
+  private async view(s: ScheduleRow, caller: Caller): Promise<ScheduleView> {
+    const [last] = await this.matrixRows.list(1, caller, { scheduleId: s.id });
     return {
       id: s.id,
       name: s.name,
@@ -130,7 +159,8 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     };
   }
 
-  async create(input: ScheduleCreate): Promise<ScheduleView> {
+  /** The schedule is the caller's: its tenant's for a vendor, public for an admin. */
+  async create(input: ScheduleCreate, caller: Caller): Promise<ScheduleView> {
     const now = new Date().toISOString();
     const s: ScheduleRow = {
       id: randomUUID(),
@@ -144,7 +174,7 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
         ready: input.ready ?? null,
       },
       enabled: input.enabled,
-      owner: null,
+      owner: caller.owner,
       nextRunAt: null,
       createdAt: now,
       updatedAt: now,
@@ -157,19 +187,20 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
       await this.schedules.delete(s.id);
       throw new ApiHttpError(503, `cannot arm the schedule in Redis: ${(err as Error).message}`);
     }
-    return this.get(s.id);
+    return this.get(s.id, caller);
   }
 
-  async get(id: string): Promise<ScheduleView> {
-    return this.view(await this.row(id));
+  async get(id: string, caller: Caller): Promise<ScheduleView> {
+    return this.view(await this.row(id, caller), caller);
   }
 
-  async list(): Promise<ScheduleView[]> {
-    return Promise.all((await this.schedules.list()).map((s) => this.view(s)));
+  async list(caller: Caller): Promise<ScheduleView[]> {
+    return Promise.all((await this.schedules.list(caller)).map((s) => this.view(s, caller)));
   }
 
-  async update(id: string, patch: SchedulePatch): Promise<ScheduleView> {
-    const old = await this.row(id);
+  /** The owner stays: an admin changing a vendor's schedule leaves it that vendor's. */
+  async update(id: string, patch: SchedulePatch, caller: Caller): Promise<ScheduleView> {
+    const old = await this.writable(id, caller);
     const s: ScheduleRow = {
       ...old,
       name: patch.name ?? old.name,
@@ -187,47 +218,51 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     await this.validate(s);
     if (!(await this.schedules.update(s))) throw notFound(`no schedule ${id}`);
     await this.arm(s);
-    return this.get(id);
+    return this.get(id, caller);
   }
 
-  async delete(id: string): Promise<void> {
+  async delete(id: string, caller: Caller): Promise<void> {
+    await this.writable(id, caller);
     if (!(await this.schedules.delete(id))) throw notFound(`no schedule ${id}`);
     await this.scheduler.remove(id);
   }
 
-  async fires(id: string, limit: number): Promise<ScheduleFire[]> {
-    await this.row(id);
+  async fires(id: string, limit: number, caller: Caller): Promise<ScheduleFire[]> {
+    await this.row(id, caller);
     return this.schedules.fires(id, limit);
   }
 
   /** The schedule's newest matrix when it still has runs not done. */
   private async running(scheduleId: string): Promise<string | undefined> {
-    const [last] = await this.matrixRows.list(1, { scheduleId });
+    const [last] = await this.matrixRows.list(1, Caller.system(), { scheduleId });
     if (!last) return undefined;
     const runs = await this.runs.listByMatrix(last.id);
     return runs.some((r) => r.state !== 'done') ? last.id : undefined;
   }
 
-  /** What the schedule submits now: tag selectors pick the newest version of each image name. */
-  private async request(s: ScheduleRow): Promise<MatrixRequest> {
+  /**
+   * What the schedule submits now, from the images and targets its owner sees: tag selectors pick
+   * the newest version of each image name.
+   */
+  private async request(s: ScheduleRow, owner: Caller): Promise<MatrixRequest> {
     const selector = s.spec.images;
     let images: ImageResource[] | undefined;
     if ('tags' in selector) {
-      images = newestPerName(await this.images.withEveryTag(selector.tags));
+      images = newestPerName(await this.images.withEveryTag(selector.tags, owner));
       if (images.length === 0) throw badRequest(`no image carries every tag of: ${selector.tags.join(', ')}`);
     }
     const shas = images ? images.map((i) => i.sha256) : 'sha256' in selector ? selector.sha256 : [];
     let targets = s.spec.targets;
     if (isAll(targets)) {
       const arches = new Set(
-        (images ?? (await this.images.getMany(shas))).flatMap((i) => (i.arch ? [i.arch] : [])),
+        (images ?? (await this.images.getMany(shas, owner))).flatMap((i) => (i.arch ? [i.arch] : [])),
       );
       const suites = isAll(s.spec.suites)
         ? this.suites.list()
         : this.suites.list().filter((x) => s.spec.suites.includes(x.id));
       const usable = (t: TargetProfile) =>
         suites.some((x) => x.targetKinds.includes(t.kind)) && [...arches].every((a) => t.arch.includes(a));
-      targets = (await this.targets.list()).filter(usable).map((t) => t.id);
+      targets = (await this.targets.list(owner)).filter(usable).map((t) => t.id);
       if (targets.length === 0) throw badRequest('no target can run these suites on these images');
     }
     return {
@@ -238,10 +273,11 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     };
   }
 
-  /** Submits the matrix of one claimed fire and records how it went. */
+  /** Submits the matrix of one claimed fire, as the schedule's owner, and records how it went. */
   private async submit(s: ScheduleRow, dueAt: string): Promise<MatrixView> {
+    const owner = actingFor(s);
     try {
-      const matrix = await this.matrices.create(await this.request(s), s.id);
+      const matrix = await this.matrices.create(await this.request(s, owner), owner, s.id);
       await this.schedules.settleFire(s.id, dueAt, 'started', matrix.id, null);
       return matrix;
     } catch (err) {
@@ -257,7 +293,7 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
    * runs: overlapping fires are never queued up behind it.
    */
   async fire(id: string, dueAt: Date, trigger: ScheduleFire['trigger']): Promise<void> {
-    const s = await this.schedules.get(id);
+    const s = await this.schedules.get(id, Caller.system());
     if (!s) {
       // Deleted while its job was due.
       await this.scheduler.remove(id);
@@ -285,9 +321,12 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     }
   }
 
-  /** `POST /api/schedules/:id/run`: a fire now, refused while the previous matrix still runs. */
-  async runNow(id: string): Promise<MatrixView> {
-    const s = await this.row(id);
+  /**
+   * `POST /api/schedules/:id/run`: a fire now, refused while the previous matrix still runs. It
+   * runs as the schedule's owner whoever asked, like its cron fires.
+   */
+  async runNow(id: string, caller: Caller): Promise<MatrixView> {
+    const s = await this.writable(id, caller);
     const running = await this.running(id);
     if (running) throw conflict(`schedule ${id}: matrix ${running} is still running`);
     const due = new Date().toISOString();

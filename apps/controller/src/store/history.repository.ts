@@ -1,7 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Level, Verdict } from '@vmfarm/protocol';
 import type { ExpressionBuilder, SelectQueryBuilder } from 'kysely';
+import type { Caller } from '../auth/caller';
 import type { Db } from './database';
+import { grantedTo } from './images.repository';
+import { visibleRows } from './ownership';
 import type { Database } from './schema';
 import { DB } from './tokens';
 
@@ -34,25 +37,33 @@ export interface HistoryFilter {
   matrixIds?: readonly string[];
 }
 
-type Joined = 'verdicts' | 'runs' | 'images' | 'matrices';
+type Joined = 'verdicts' | 'runs' | 'images' | 'matrices' | 'targets';
 
 /**
  * Reads verdicts across matrices: history, trends, regressions and certification. Each use is one
- * method here, so that a filter on who may see which rows goes in one place.
+ * method here, so that the filter on who may see which rows is in one place (joined).
  */
 @Injectable()
 export class HistoryRepository {
   constructor(@Inject(DB) private readonly db: Db) {}
 
-  /** verdicts ⋈ runs (final attempt only) ⋈ images ⋈ matrices, filtered. */
-  private joined(filter: HistoryFilter) {
+  /**
+   * verdicts ⋈ runs (final attempt only) ⋈ images ⋈ matrices ⋈ user targets, filtered, and only
+   * the rows the caller may see: for a vendor, runs of its own or public matrices on images and
+   * targets it may see (bundled targets are in no table: public).
+   */
+  private joined(filter: HistoryFilter, caller: Caller) {
     let q = this.db
       .selectFrom('verdicts')
       .innerJoin('runs', (j) =>
         j.onRef('runs.id', '=', 'verdicts.run_id').onRef('runs.final_attempt', '=', 'verdicts.attempt'),
       )
       .innerJoin('images', 'images.sha256', 'runs.image_sha256')
-      .innerJoin('matrices', 'matrices.id', 'runs.matrix_id');
+      .innerJoin('matrices', 'matrices.id', 'runs.matrix_id')
+      .leftJoin('targets', 'targets.id', 'runs.target_id');
+    q = visibleRows(q, caller, 'matrices.owner');
+    q = visibleRows(q, caller, 'images.owner', grantedTo);
+    q = visibleRows(q, caller, 'targets.owner');
     if (filter.scheduleId !== undefined) q = q.where('matrices.schedule_id', '=', filter.scheduleId);
     if (filter.imageName !== undefined) q = q.where('images.name', '=', filter.imageName);
     if (filter.imageSha256 !== undefined) q = q.where('runs.image_sha256', '=', filter.imageSha256);
@@ -123,8 +134,8 @@ export class HistoryRepository {
    * Final clause verdicts of the newest `matrices` matrices that have any, oldest first (matrix
    * creation, then run and verdict order).
    */
-  async clauseVerdicts(filter: HistoryFilter, matrices: number): Promise<ClauseVerdictRow[]> {
-    const recent = this.joined(filter)
+  async clauseVerdicts(filter: HistoryFilter, matrices: number, caller: Caller): Promise<ClauseVerdictRow[]> {
+    const recent = this.joined(filter, caller)
       .select('matrices.id')
       .groupBy(['matrices.id', 'matrices.created_at'])
       .orderBy('matrices.created_at', 'desc')
@@ -132,7 +143,7 @@ export class HistoryRepository {
       .limit(matrices);
     const ids = (await recent.execute()).map((r) => r.id);
     if (ids.length === 0) return [];
-    const rows = await HistoryRepository.columns(this.joined({ ...filter, matrixIds: ids }))
+    const rows = await HistoryRepository.columns(this.joined({ ...filter, matrixIds: ids }, caller))
       .orderBy('matrices.created_at')
       .orderBy('matrices.id')
       .orderBy('runs.seq')
@@ -147,8 +158,9 @@ export class HistoryRepository {
    */
   async latestPerClause(
     subject: { targetId: string } | { imageSha256: string },
+    caller: Caller,
   ): Promise<ClauseVerdictRow[]> {
-    const ranked = HistoryRepository.columns(this.joined(subject)).select(
+    const ranked = HistoryRepository.columns(this.joined(subject, caller)).select(
       (eb: ExpressionBuilder<Database, Joined>) =>
         eb.fn
           .agg<number>('rank')

@@ -1,11 +1,21 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ImagePatch, ImageResource } from '@vmfarm/protocol';
-import type { Selectable } from 'kysely';
+import { sql, type Selectable, type SqlBool } from 'kysely';
+import type { Caller } from '../auth/caller';
 import type { Db } from './database';
+import { visibleRows } from './ownership';
 import type { ImagesTable } from './schema';
 import { DB } from './tokens';
 
-function toImage(row: Selectable<ImagesTable>, tags: readonly string[]): ImageResource {
+/**
+ * For `visibleRows` over `images`: a tenant that uploaded bytes another tenant had uploaded first
+ * was granted that image.
+ */
+export const grantedTo = (tenant: string) =>
+  sql<SqlBool>`exists (select 1 from image_tenants g where g.sha256 = images.sha256 and g.tenant = ${tenant})`;
+
+function toImage(row: Selectable<ImagesTable>, tags: readonly string[], caller: Caller): ImageResource {
+  const scope = caller.scope;
   return {
     sha256: row.sha256,
     size: Number(row.size),
@@ -14,6 +24,9 @@ function toImage(row: Selectable<ImagesTable>, tags: readonly string[]): ImageRe
     name: row.name,
     version: row.version,
     tags: [...tags],
+    // A vendor sees an image granted to it as its own: naming the tenant that uploaded it first
+    // would tell it who else holds those bytes.
+    owner: scope !== undefined && row.owner !== null ? scope : row.owner,
     uploadedAs: row.uploaded_as as ImageResource['uploadedAs'],
     createdAt: row.created_at,
   };
@@ -24,7 +37,7 @@ export class ImagesRepository {
   constructor(@Inject(DB) private readonly db: Db) {}
 
   /** The images of these rows with their tags (one more query, however many rows). */
-  private async withTags(rows: Selectable<ImagesTable>[]): Promise<ImageResource[]> {
+  private async withTags(rows: Selectable<ImagesTable>[], caller: Caller): Promise<ImageResource[]> {
     const tags = new Map<string, string[]>(rows.map((r) => [r.sha256, []]));
     for (let i = 0; i < rows.length; i += 500) {
       const found = await this.db
@@ -39,7 +52,7 @@ export class ImagesRepository {
         .execute();
       for (const t of found) tags.get(t.sha256)?.push(t.tag);
     }
-    return rows.map((r) => toImage(r, tags.get(r.sha256) ?? []));
+    return rows.map((r) => toImage(r, tags.get(r.sha256) ?? [], caller));
   }
 
   /** false when an image with that sha256 already exists (nothing changed). */
@@ -56,6 +69,7 @@ export class ImagesRepository {
           version: image.version,
           uploaded_as: image.uploadedAs,
           created_at: image.createdAt,
+          owner: image.owner,
         })
         .onConflict((oc) => oc.column('sha256').doNothing())
         .executeTakeFirst();
@@ -69,15 +83,26 @@ export class ImagesRepository {
     });
   }
 
-  /** Applies the fields given (tags replace the whole set); false when there is no such image. */
-  async update(sha256: string, patch: ImagePatch): Promise<boolean> {
+  /**
+   * Applies the fields given (tags replace the whole set). 'missing': no such image the caller may
+   * see; 'forbidden': it may see the image but not change it (public, or another tenant's).
+   */
+  async update(
+    sha256: string,
+    patch: ImagePatch,
+    caller: Caller,
+  ): Promise<'updated' | 'missing' | 'forbidden'> {
     return this.db.transaction().execute(async (trx) => {
-      const exists = await trx
-        .selectFrom('images')
-        .select('sha256')
+      const found = await visibleRows(
+        trx.selectFrom('images').select('owner'),
+        caller,
+        'images.owner',
+        grantedTo,
+      )
         .where('sha256', '=', sha256)
         .executeTakeFirst();
-      if (!exists) return false;
+      if (!found) return 'missing';
+      if (!caller.canWrite(found.owner)) return 'forbidden';
       const set = {
         ...(patch.name === undefined ? {} : { name: patch.name }),
         ...(patch.version === undefined ? {} : { version: patch.version }),
@@ -92,7 +117,7 @@ export class ImagesRepository {
             .values([...new Set(patch.tags)].map((tag) => ({ sha256, tag })))
             .execute();
       }
-      return true;
+      return 'updated';
     });
   }
 
@@ -106,32 +131,38 @@ export class ImagesRepository {
       .execute();
   }
 
-  async get(sha256: string): Promise<ImageResource | undefined> {
-    const row = await this.db
-      .selectFrom('images')
-      .selectAll()
-      .where('sha256', '=', sha256)
-      .executeTakeFirst();
-    return row && (await this.withTags([row]))[0];
+  /** A tenant that uploaded bytes another tenant had uploaded first may use that image too. */
+  async grant(sha256: string, tenant: string): Promise<void> {
+    await this.db
+      .insertInto('image_tenants')
+      .values({ sha256, tenant })
+      .onConflict((oc) => oc.columns(['sha256', 'tenant']).doNothing())
+      .execute();
   }
 
-  async getMany(sha256s: readonly string[]): Promise<ImageResource[]> {
+  /** Images the caller may see: own, public, or granted. */
+  private visible(caller: Caller) {
+    return visibleRows(this.db.selectFrom('images').selectAll(), caller, 'images.owner', grantedTo);
+  }
+
+  async get(sha256: string, caller: Caller): Promise<ImageResource | undefined> {
+    const row = await this.visible(caller).where('sha256', '=', sha256).executeTakeFirst();
+    return row && (await this.withTags([row], caller))[0];
+  }
+
+  async getMany(sha256s: readonly string[], caller: Caller): Promise<ImageResource[]> {
     if (sha256s.length === 0) return [];
-    const rows = await this.db
-      .selectFrom('images')
-      .selectAll()
+    const rows = await this.visible(caller)
       .where('sha256', 'in', [...sha256s])
       .execute();
-    return this.withTags(rows);
+    return this.withTags(rows, caller);
   }
 
-  /** Images carrying every one of the tags (what a schedule's tag selector picks from). */
-  async withEveryTag(tags: readonly string[]): Promise<ImageResource[]> {
+  /** Images the caller may see carrying every one of the tags (what a schedule's tag selector picks from). */
+  async withEveryTag(tags: readonly string[], caller: Caller): Promise<ImageResource[]> {
     const wanted = [...new Set(tags)];
     if (wanted.length === 0) return [];
-    const rows = await this.db
-      .selectFrom('images')
-      .selectAll()
+    const rows = await this.visible(caller)
       .where('sha256', 'in', (eb) =>
         eb
           .selectFrom('image_tags')
@@ -142,17 +173,15 @@ export class ImagesRepository {
       )
       .orderBy('created_at')
       .execute();
-    return this.withTags(rows);
+    return this.withTags(rows, caller);
   }
 
-  async list(limit = 500): Promise<ImageResource[]> {
-    const rows = await this.db
-      .selectFrom('images')
-      .selectAll()
+  async list(caller: Caller, limit = 500): Promise<ImageResource[]> {
+    const rows = await this.visible(caller)
       .orderBy('created_at', 'desc')
       .orderBy('sha256')
       .limit(limit)
       .execute();
-    return this.withTags(rows);
+    return this.withTags(rows, caller);
   }
 }

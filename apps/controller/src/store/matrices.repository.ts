@@ -1,26 +1,29 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { MatrixRequest } from '@vmfarm/protocol';
 import type { Selectable } from 'kysely';
+import type { Caller } from '../auth/caller';
 import type { Db } from './database';
+import { visibleRows } from './ownership';
+import type { MatricesTable } from './schema';
 import { DB } from './tokens';
 import { runValues, type NewRun } from './runs.repository';
-import type { MatricesTable } from './schema';
 
 export interface MatrixRow {
   id: string;
   request: MatrixRequest;
   createdAt: string;
+  /** The submitting vendor's tenant; null: public (an admin's). */
+  owner: string | null;
   scheduleId: string | null;
 }
 
-function toMatrix(r: Selectable<MatricesTable>): MatrixRow {
-  return {
-    id: r.id,
-    request: JSON.parse(r.request) as MatrixRequest,
-    createdAt: r.created_at,
-    scheduleId: r.schedule_id,
-  };
-}
+const toMatrix = (r: Selectable<MatricesTable>): MatrixRow => ({
+  id: r.id,
+  request: JSON.parse(r.request) as MatrixRequest,
+  createdAt: r.created_at,
+  owner: r.owner,
+  scheduleId: r.schedule_id,
+});
 
 @Injectable()
 export class MatricesRepository {
@@ -35,6 +38,7 @@ export class MatricesRepository {
           id: matrix.id,
           request: JSON.stringify(matrix.request),
           created_at: matrix.createdAt,
+          owner: matrix.owner,
           schedule_id: matrix.scheduleId,
         })
         .execute();
@@ -48,24 +52,31 @@ export class MatricesRepository {
     });
   }
 
-  async get(id: string): Promise<MatrixRow | undefined> {
-    const row = await this.db.selectFrom('matrices').selectAll().where('id', '=', id).executeTakeFirst();
+  private visible(caller: Caller) {
+    return visibleRows(this.db.selectFrom('matrices').selectAll(), caller, 'matrices.owner');
+  }
+
+  async get(id: string, caller: Caller): Promise<MatrixRow | undefined> {
+    const row = await this.visible(caller).where('id', '=', id).executeTakeFirst();
     return row && toMatrix(row);
   }
 
   /** Newest first; only one schedule's when scheduleId is given. */
-  async list(limit: number, filter: { scheduleId?: string } = {}): Promise<MatrixRow[]> {
-    let query = this.db.selectFrom('matrices').selectAll();
+  async list(limit: number, caller: Caller, filter: { scheduleId?: string } = {}): Promise<MatrixRow[]> {
+    let query = this.visible(caller);
     if (filter.scheduleId !== undefined) query = query.where('schedule_id', '=', filter.scheduleId);
     const rows = await query.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
     return rows.map(toMatrix);
   }
 
   /** A schedule's matrices whose every run is done, newest first, created before `before` if given. */
-  async finishedOfSchedule(scheduleId: string, limit: number, before?: string): Promise<MatrixRow[]> {
-    let query = this.db
-      .selectFrom('matrices')
-      .selectAll()
+  async finishedOfSchedule(
+    scheduleId: string,
+    caller: Caller,
+    limit: number,
+    before?: string,
+  ): Promise<MatrixRow[]> {
+    let query = this.visible(caller)
       .where('schedule_id', '=', scheduleId)
       .where(({ not, exists, selectFrom }) =>
         not(

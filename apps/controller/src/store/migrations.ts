@@ -111,6 +111,41 @@ const MIGRATIONS: Record<string, Migration> = {
         await db.schema.dropTable(t).execute();
     },
   },
+  '0003_tenants': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('tokens')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('role', 'varchar(16)', (c) => c.notNull())
+        .addColumn('tenant', 'varchar(64)')
+        .addColumn('token_sha256', 'varchar(64)', (c) => c.notNull().unique())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('last_used_at', 'varchar(32)')
+        .addColumn('revoked_at', 'varchar(32)')
+        .execute();
+      // Owner: a tenant, or null for rows an admin made (public). Rows from before tenants are public.
+      for (const table of ['images', 'targets', 'matrices']) {
+        await db.schema.alterTable(table).addColumn('owner', 'varchar(64)').execute();
+        await db.schema.createIndex(`${table}_owner`).on(table).column('owner').execute();
+      }
+      // Images are stored once by content: another tenant uploading the same bytes is granted access.
+      await db.schema
+        .createTable('image_tenants')
+        .addColumn('sha256', 'varchar(64)', (c) => c.notNull().references('images.sha256'))
+        .addColumn('tenant', 'varchar(64)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_tenants_pk', ['sha256', 'tenant'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropTable('image_tenants').execute();
+      for (const table of ['matrices', 'targets', 'images']) {
+        await db.schema.dropIndex(`${table}_owner`).execute();
+        await db.schema.alterTable(table).dropColumn('owner').execute();
+      }
+      await db.schema.dropTable('tokens').execute();
+    },
+  },
   '0004_history': {
     async up(db: Kysely<unknown>) {
       await db.schema.alterTable('images').addColumn('version', 'text').execute();
@@ -139,11 +174,13 @@ const MIGRATIONS: Record<string, Migration> = {
         .addColumn('timezone', 'varchar(100)', (c) => c.notNull())
         .addColumn('spec', 'text', (c) => c.notNull())
         .addColumn('enabled', 'integer', (c) => c.notNull())
-        .addColumn('owner', 'text')
+        .addColumn('owner', 'varchar(64)')
         .addColumn('next_run_at', 'varchar(32)')
         .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
         .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
         .execute();
+      // Vendors list their own schedules, like their images, targets and matrices.
+      await db.schema.createIndex('schedules_owner').on('schedules').column('owner').execute();
       await db.schema
         .createTable('schedule_fires')
         .addColumn('schedule_id', 'varchar(64)', (c) => c.notNull())

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RunJobData, RunState, Verdict, VerdictRecord } from '@vmfarm/protocol';
 import { sql, type Insertable, type Selectable } from 'kysely';
+import type { Caller } from '../auth/caller';
 import type { Db } from './database';
+import { visibleRows } from './ownership';
 import type { AttemptsTable, RunsTable } from './schema';
 import { DB } from './tokens';
 
@@ -125,6 +127,18 @@ export class RunsRepository {
 
   async get(id: string): Promise<RunRow | undefined> {
     const row = await this.db.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toRun(row);
+  }
+
+  /** A run the caller may see: one of a matrix it may see. */
+  async visible(id: string, caller: Caller): Promise<RunRow | undefined> {
+    const row = await visibleRows(
+      this.db.selectFrom('runs').innerJoin('matrices', 'matrices.id', 'runs.matrix_id').selectAll('runs'),
+      caller,
+      'matrices.owner',
+    )
+      .where('runs.id', '=', id)
+      .executeTakeFirst();
     return row && toRun(row);
   }
 

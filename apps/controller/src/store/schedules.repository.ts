@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { ImageSelector, ScheduleFire } from '@vmfarm/protocol';
 import type { Selectable } from 'kysely';
+import type { Caller } from '../auth/caller';
 import type { Db } from './database';
+import { visibleRows } from './ownership';
 import type { SchedulesTable } from './schema';
 import { DB } from './tokens';
 
@@ -79,18 +81,18 @@ export class SchedulesRepository {
     await this.db.updateTable('schedules').set({ next_run_at: at }).where('id', '=', id).execute();
   }
 
-  async get(id: string): Promise<ScheduleRow | undefined> {
-    const row = await this.db.selectFrom('schedules').selectAll().where('id', '=', id).executeTakeFirst();
+  /** Schedules the caller may see: a vendor its tenant's and public ones. */
+  private visible(caller: Caller) {
+    return visibleRows(this.db.selectFrom('schedules').selectAll(), caller, 'schedules.owner');
+  }
+
+  async get(id: string, caller: Caller): Promise<ScheduleRow | undefined> {
+    const row = await this.visible(caller).where('id', '=', id).executeTakeFirst();
     return row && toSchedule(row);
   }
 
-  async list(): Promise<ScheduleRow[]> {
-    const rows = await this.db
-      .selectFrom('schedules')
-      .selectAll()
-      .orderBy('created_at')
-      .orderBy('id')
-      .execute();
+  async list(caller: Caller): Promise<ScheduleRow[]> {
+    const rows = await this.visible(caller).orderBy('created_at').orderBy('id').execute();
     return rows.map(toSchedule);
   }
 

@@ -11,6 +11,8 @@ export interface ImagesTable {
   version: string | null;
   uploaded_as: string;
   created_at: string;
+  /** Tenant, or null: public (made by an admin). */
+  owner: string | null;
 }
 
 export interface TargetsTable {
@@ -18,12 +20,14 @@ export interface TargetsTable {
   kind: string;
   profile: string;
   created_at: string;
+  owner: string | null;
 }
 
 export interface MatricesTable {
   id: string;
   request: string;
   created_at: string;
+  owner: string | null;
   schedule_id: string | null;
 }
 
@@ -88,6 +92,24 @@ export interface AgentsTable {
   last_heartbeat: string;
 }
 
+/** API tokens, kept as their sha256 only. */
+export interface TokensTable {
+  id: string;
+  name: string;
+  role: string;
+  tenant: string | null;
+  token_sha256: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+/** Tenants granted an image another tenant uploaded first (they uploaded the same bytes). */
+export interface ImageTenantsTable {
+  sha256: string;
+  tenant: string;
+}
+
 export interface ImageTagsTable {
   sha256: string;
   tag: string;
@@ -127,6 +149,8 @@ export interface Database {
   verdicts: VerdictsTable;
   artifacts: ArtifactsTable;
   agents: AgentsTable;
+  tokens: TokensTable;
+  image_tenants: ImageTenantsTable;
   image_tags: ImageTagsTable;
   schedules: SchedulesTable;
   schedule_fires: ScheduleFiresTable;

@@ -7,6 +7,7 @@ import {
 } from '@vmfarm/protocol';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { Caller } from '../auth/caller';
 import type { ControllerConfig } from '../config';
 import { badRequest, conflict, notFound, type FieldError } from '../errors';
 import { TargetsRepository } from '../store/targets.repository';
@@ -72,24 +73,29 @@ export class TargetsService {
     this.bases = new Map(loadBaseProfiles(config.targetsDir).map((p) => [p.id, p]));
   }
 
-  async list(): Promise<TargetProfile[]> {
-    return [...this.bases.values(), ...(await this.targets.list())];
+  /** Bundled profiles are public; user profiles are their tenant's. */
+  async list(caller: Caller): Promise<TargetProfile[]> {
+    return [...this.bases.values(), ...(await this.targets.list(caller))];
   }
 
-  async find(id: string): Promise<TargetProfile | undefined> {
-    return this.bases.get(id) ?? (await this.targets.get(id));
+  async find(id: string, caller: Caller): Promise<TargetProfile | undefined> {
+    return this.bases.get(id) ?? (await this.targets.get(id, caller));
   }
 
-  async get(id: string): Promise<TargetProfile> {
-    const found = await this.find(id);
+  async get(id: string, caller: Caller): Promise<TargetProfile> {
+    const found = await this.find(id, caller);
     if (!found) throw notFound(`no target ${id}`);
     return found;
   }
 
-  async create(input: TargetCreate): Promise<TargetProfile> {
-    const base = input.extends ? await this.find(input.extends) : undefined;
+  async create(input: TargetCreate, caller: Caller): Promise<TargetProfile> {
+    const base = input.extends ? await this.find(input.extends, caller) : undefined;
     const profile = resolveProfile(input, base);
-    if (this.bases.has(profile.id) || !(await this.targets.insert(profile, new Date().toISOString())))
+    // Ids are one namespace for every tenant: a taken id is a conflict whoever took it.
+    if (
+      this.bases.has(profile.id) ||
+      !(await this.targets.insert(profile, new Date().toISOString(), caller.owner))
+    )
       throw conflict(`target ${profile.id} already exists`);
     return profile;
   }

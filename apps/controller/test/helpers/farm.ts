@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import request from 'supertest';
 import { bootstrap, type RunningController } from '../../src/app';
 import { resolveConfig } from '../../src/config';
+import { ADMIN_TOKEN, authed } from './auth';
 import { requireEnv, uniqueName, type StoreCase } from './env';
 import { startAgent, type AgentProcess } from './processes';
 
@@ -14,6 +14,8 @@ export class Farm {
   controller?: RunningController;
   readonly agents: AgentProcess[] = [];
   readonly queuePrefix = uniqueName('farm');
+  /** What the farm's agents authenticate with; made at the first start. */
+  agentToken?: string;
   private databaseUrl?: string;
   private drop?: () => Promise<void>;
 
@@ -26,8 +28,9 @@ export class Farm {
     return this.controller!.url;
   }
 
+  /** The API as the farm's admin. */
   http() {
-    return request(this.url);
+    return authed(this.url, ADMIN_TOKEN);
   }
 
   async start(): Promise<this> {
@@ -43,8 +46,12 @@ export class Farm {
         databaseUrl: this.databaseUrl,
         queuePrefix: this.queuePrefix,
         port: 0,
+        adminToken: ADMIN_TOKEN,
       }),
     );
+    this.agentToken ??= (
+      await this.http().post('/api/tokens').send({ name: 'farm agents', role: 'agent' }).expect(201)
+    ).body.token as string;
     return this;
   }
 
@@ -56,7 +63,7 @@ export class Farm {
   agent(name: string, env: Record<string, string> = {}): AgentProcess {
     const cache = path.join(this.dir, `cache-${name}`);
     fs.mkdirSync(cache, { recursive: true });
-    const agent = startAgent(this.url, cache, env);
+    const agent = startAgent(this.url, cache, { VMFARM_TOKEN: this.agentToken!, ...env });
     this.agents.push(agent);
     return agent;
   }

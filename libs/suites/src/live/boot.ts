@@ -1,38 +1,17 @@
-import { clause, type ImageFormat, type Verdict, type VerdictRecord } from '@vmfarm/protocol';
-import { closeSync, openSync, readSync } from 'node:fs';
+import type { Verdict, VerdictRecord } from '@vmfarm/protocol';
 import type { BootedVm, Suite, SuiteContext, SuiteOutcome } from '../suite';
 import {
-  consoleLines,
-  DEFAULT_READY_PATTERNS,
-  endPattern,
-  scanTranscript,
-  type TranscriptScan,
-} from './transcript';
+  imageOf,
+  startInstance,
+  verdictMaker,
+  type BootEnd,
+  type Instance,
+  type StageTimes,
+} from './instance';
+import { consoleLines, readyPatterns, scanTranscript, type TranscriptScan } from './transcript';
 
 export const BOOT_SUITE_ID = 'boot';
 export const BOOT_CLAUSES = ['FW-UEFI', 'FW-DEFAULT-BOOT', 'IMG-NO-VARS'] as const;
-/** Until the guest is ready: the reference guest takes 3–6 s under TCG; distro images take longer. */
-export const BOOT_TIMEOUT_MS = 180_000;
-const SAMPLE_MS = 100;
-
-/** How the wait for readiness ended. */
-export type BootEnd =
-  | { kind: 'matched' }
-  | { kind: 'timeout'; timeoutMs: number }
-  /** The VM process went away (QEMU exited or was killed). */
-  | { kind: 'exited'; message: string }
-  | { kind: 'aborted'; message: string };
-
-/** Milliseconds from the start of the VM to each stage, as first seen on the console. */
-export interface StageTimes {
-  vmStarted?: number;
-  firstOutput?: number;
-  firmware?: number;
-  loader?: number;
-  ready?: number;
-  gaveUp?: number;
-}
-
 export interface BootObservation {
   transcript: string;
   end: BootEnd;
@@ -41,14 +20,7 @@ export interface BootObservation {
   readyPatterns: readonly RegExp[];
 }
 
-function verdict(id: string, v: Verdict, message: string, evidence: Record<string, unknown>): VerdictRecord {
-  return { suite: BOOT_SUITE_ID, clause: id, level: clause(id).level, verdict: v, message, evidence };
-}
-
-/** The readiness patterns: the submitter's first, then the defaults. */
-export function readyPatterns(ready?: string): RegExp[] {
-  return ready ? [new RegExp(ready, 'm'), ...DEFAULT_READY_PATTERNS] : [...DEFAULT_READY_PATTERNS];
-}
+const verdict = verdictMaker(BOOT_SUITE_ID);
 
 const seconds = (ms: number | undefined) => (ms === undefined ? '?' : (ms / 1000).toFixed(1));
 
@@ -149,73 +121,21 @@ export function judgeBoot(o: BootObservation): VerdictRecord[] {
   return [fwUefi, defaultBoot, noVars];
 }
 
-/** Notes when each stage first shows on the console, sampling it while the boot runs. */
-function stageSampler(booted: BootedVm, stages: StageTimes, patterns: readonly RegExp[]): () => void {
-  const sample = () => {
-    const now = Date.now() - booted.startedAt;
-    const scan = scanTranscript(booted.session.console.transcript(), patterns);
-    if (scan.firstLine) stages.firstOutput ??= now;
-    if (scan.banner) stages.firmware ??= now;
-    if (scan.loader) stages.loader ??= now;
-    if (scan.ready) stages.ready ??= now;
-    if (scan.gaveUp) stages.gaveUp ??= now;
-  };
-  const timer = setInterval(sample, SAMPLE_MS);
-  return () => (clearInterval(timer), sample());
-}
-
-/** qcow2 by its magic, else raw: the VM reads the image, this suite does not parse it. */
-function formatOf(path: string): ImageFormat {
-  try {
-    const fd = openSync(path, 'r');
-    try {
-      const magic = Buffer.alloc(4);
-      readSync(fd, magic, 0, 4, 0);
-      return magic.toString('latin1') === 'QFI\xfb' ? 'qcow2' : 'raw';
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    return 'raw';
-  }
-}
-
 async function run(ctx: SuiteContext): Promise<SuiteOutcome> {
-  const image = { format: formatOf(ctx.imagePath), arch: ctx.arch };
+  const image = imageOf(ctx);
   const patterns = readyPatterns(ctx.ready);
-  const unstarted = (message: string): SuiteOutcome => ({
-    verdicts: BOOT_CLAUSES.map((id) => verdict(id, 'ERROR', message, {})),
-    image,
-  });
-  if (!ctx.vm) return unstarted(`target ${ctx.target.id} (kind ${ctx.target.kind}) gives this suite no VM`);
-  let booted: BootedVm;
+  let instance: Instance;
   try {
-    booted = await ctx.vm.boot();
+    instance = await startInstance(ctx, patterns);
   } catch (err) {
-    return unstarted(`the VM could not be started: ${(err as Error).message}`);
-  }
-  const stages: StageTimes = { vmStarted: Date.now() - booted.startedAt };
-  const stop = stageSampler(booted, stages, patterns);
-  let end: BootEnd;
-  const onAbort = () => booted.session.close();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
-  try {
-    await booted.session.console.expect(endPattern(patterns), BOOT_TIMEOUT_MS);
-    end = { kind: 'matched' };
-  } catch (err) {
-    const e = err as Error;
-    if (ctx.signal.aborted) end = { kind: 'aborted', message: 'the run was aborted' };
-    else if (e.name === 'SessionTimeoutError') end = { kind: 'timeout', timeoutMs: BOOT_TIMEOUT_MS };
-    else end = { kind: 'exited', message: e.message };
-  } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
-    stop();
+    const message = `the VM could not be started: ${(err as Error).message}`;
+    return { verdicts: BOOT_CLAUSES.map((id) => verdict(id, 'ERROR', message, {})), image };
   }
   const verdicts = judgeBoot({
-    transcript: booted.session.console.transcript(),
-    end,
-    stages,
-    variableStore: booted.variableStore,
+    transcript: instance.session.console.transcript(),
+    end: instance.end,
+    stages: instance.stages,
+    variableStore: instance.booted.variableStore,
     readyPatterns: patterns,
   });
   return { verdicts, image };

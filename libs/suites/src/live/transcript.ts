@@ -18,6 +18,11 @@ export function consoleLines(transcript: string): string[] {
 /** What distro consoles and the reference guest print when they are up. */
 export const DEFAULT_READY_PATTERNS: readonly RegExp[] = [/VMFARM-READY/, /\blogin: ?$/m];
 
+/** The readiness patterns: the submitter's first, then the defaults. */
+export function readyPatterns(ready?: string): RegExp[] {
+  return ready ? [new RegExp(ready, 'm'), ...DEFAULT_READY_PATTERNS] : [...DEFAULT_READY_PATTERNS];
+}
+
 /** The firmware's banner: edk2 prints "UEFI firmware (version …)"; other builds name EDK II or edk2. */
 const BANNER = /UEFI firmware \(version|\bEDK II\b|\bedk2\b|\bUEFI\b.*\bfirmware\b/i;
 /** edk2's boot manager starting an option from a device (not from a firmware volume: its own apps). */

@@ -1,4 +1,4 @@
-import type { VerdictRecord } from '@vmfarm/protocol';
+import { ARCHES, type Arch, type VerdictRecord } from '@vmfarm/protocol';
 import { HostError, ImageFormatError, openImage, type OpenedImage } from '@vmfarm/image';
 import { UnreadableImageError, type Suite, type SuiteContext, type SuiteOutcome } from '../suite';
 import { CHECKS } from './checks';
@@ -73,3 +73,21 @@ export const staticSuite: Suite = {
   targetKinds: ['static'],
   run,
 };
+
+/**
+ * The architecture an image's removable path names (BOOTAA64.EFI or BOOTARM.EFI), or null when the
+ * image cannot tell (no ESP, no boot file, unreadable): what the farm plans a matrix with.
+ */
+export async function detectArch(imagePath: string): Promise<Arch | null> {
+  try {
+    const outcome = await run({
+      imagePath,
+      arch: null,
+      target: { id: 'static', kind: 'static', description: '', arch: [...ARCHES] },
+      signal: new AbortController().signal,
+    });
+    return outcome.image.arch;
+  } catch {
+    return null;
+  }
+}

@@ -9,6 +9,8 @@ import {
   type AttemptStarted,
 } from '@vmfarm/protocol';
 import { AgentsService } from '../../agents/agents.service';
+import { Allow } from '../../auth/guard';
+import { AGENTS, READERS } from '../../auth/policy';
 import { RunsService } from '../../runs/runs.service';
 import { attemptParams, idParams } from '../schemas';
 import { validate } from '../validate';
@@ -22,16 +24,20 @@ export class AgentsController {
   ) {}
 
   @Post('agents')
+  @Allow(AGENTS)
   register(@Body() body: unknown): Promise<AgentRegistered> {
     return this.agents.register(validate({ body: [agentRegistrationSchema, body] }).body);
   }
 
+  /** Agents read it too: a host that cannot run a job checks whether another agent could. */
   @Get('agents')
+  @Allow([...READERS, 'agent'])
   list(): Promise<AgentView[]> {
     return this.agents.list();
   }
 
   @Post('agents/:id/heartbeat')
+  @Allow(AGENTS)
   @HttpCode(200)
   async heartbeat(@Param() params: unknown): Promise<{ ok: true }> {
     await this.agents.heartbeat(validate({ params: [idParams, params] }).params.id);
@@ -39,6 +45,7 @@ export class AgentsController {
   }
 
   @Post('runs/:id/attempts/:n/start')
+  @Allow(AGENTS)
   @HttpCode(200)
   start(@Param() params: unknown, @Body() body: unknown): Promise<AttemptStarted> {
     const input = validate({ params: [attemptParams, params], body: [attemptStartSchema, body] });
@@ -46,6 +53,7 @@ export class AgentsController {
   }
 
   @Post('runs/:id/attempts/:n/result')
+  @Allow(AGENTS)
   @HttpCode(200)
   result(@Param() params: unknown, @Body() body: unknown): Promise<AttemptAck> {
     const input = validate({ params: [attemptParams, params], body: [attemptResultSchema, body] });

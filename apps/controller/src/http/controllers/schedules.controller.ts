@@ -7,11 +7,15 @@ import {
   type ScheduleFire,
   type ScheduleView,
 } from '@vmfarm/protocol';
+import type { Caller } from '../../auth/caller';
+import { Allow, Who } from '../../auth/guard';
+import { READERS, WRITERS } from '../../auth/policy';
 import { HistoryService } from '../../history/history.service';
 import { SchedulesService } from '../../schedules/schedules.service';
 import { idParams, listQuery } from '../schemas';
 import { validate } from '../validate';
 
+/** Vendors and admins make and run schedules (a vendor only its own); viewers read them. */
 @Controller('api/schedules')
 export class SchedulesController {
   constructor(
@@ -20,45 +24,53 @@ export class SchedulesController {
   ) {}
 
   @Post()
-  create(@Body() body: unknown): Promise<ScheduleView> {
-    return this.schedules.create(validate({ body: [scheduleCreateSchema, body] }).body);
+  @Allow(WRITERS)
+  create(@Who() caller: Caller, @Body() body: unknown): Promise<ScheduleView> {
+    return this.schedules.create(validate({ body: [scheduleCreateSchema, body] }).body, caller);
   }
 
   @Get()
-  list(): Promise<ScheduleView[]> {
-    return this.schedules.list();
+  @Allow(READERS)
+  list(@Who() caller: Caller): Promise<ScheduleView[]> {
+    return this.schedules.list(caller);
   }
 
   @Get(':id')
-  get(@Param() params: unknown): Promise<ScheduleView> {
-    return this.schedules.get(validate({ params: [idParams, params] }).params.id);
+  @Allow(READERS)
+  get(@Who() caller: Caller, @Param() params: unknown): Promise<ScheduleView> {
+    return this.schedules.get(validate({ params: [idParams, params] }).params.id, caller);
   }
 
   @Patch(':id')
-  update(@Param() params: unknown, @Body() body: unknown): Promise<ScheduleView> {
+  @Allow(WRITERS)
+  update(@Who() caller: Caller, @Param() params: unknown, @Body() body: unknown): Promise<ScheduleView> {
     const input = validate({ params: [idParams, params], body: [schedulePatchSchema, body] });
-    return this.schedules.update(input.params.id, input.body);
+    return this.schedules.update(input.params.id, input.body, caller);
   }
 
   @Delete(':id')
+  @Allow(WRITERS)
   @HttpCode(204)
-  async delete(@Param() params: unknown): Promise<void> {
-    await this.schedules.delete(validate({ params: [idParams, params] }).params.id);
+  async delete(@Who() caller: Caller, @Param() params: unknown): Promise<void> {
+    await this.schedules.delete(validate({ params: [idParams, params] }).params.id, caller);
   }
 
   @Post(':id/run')
-  run(@Param() params: unknown): Promise<MatrixView> {
-    return this.schedules.runNow(validate({ params: [idParams, params] }).params.id);
+  @Allow(WRITERS)
+  run(@Who() caller: Caller, @Param() params: unknown): Promise<MatrixView> {
+    return this.schedules.runNow(validate({ params: [idParams, params] }).params.id, caller);
   }
 
   @Get(':id/fires')
-  fires(@Param() params: unknown, @Query() query: unknown): Promise<ScheduleFire[]> {
+  @Allow(READERS)
+  fires(@Who() caller: Caller, @Param() params: unknown, @Query() query: unknown): Promise<ScheduleFire[]> {
     const input = validate({ params: [idParams, params], query: [listQuery, query] });
-    return this.schedules.fires(input.params.id, input.query.limit);
+    return this.schedules.fires(input.params.id, input.query.limit, caller);
   }
 
   @Get(':id/regressions')
-  regressions(@Param() params: unknown): Promise<Regressions> {
-    return this.history.scheduleRegressions(validate({ params: [idParams, params] }).params.id);
+  @Allow(READERS)
+  regressions(@Who() caller: Caller, @Param() params: unknown): Promise<Regressions> {
+    return this.history.scheduleRegressions(validate({ params: [idParams, params] }).params.id, caller);
   }
 }

@@ -4,6 +4,8 @@ import type { Response } from 'express';
 import { sql } from 'kysely';
 import type { ControllerConfig } from '../../config';
 import type { Db } from '../../store/database';
+import { Allow, Public } from '../../auth/guard';
+import { AGENTS } from '../../auth/policy';
 import { DB } from '../../store/tokens';
 import { CONFIG } from '../../tokens';
 import { VERSION } from '../../version';
@@ -18,12 +20,15 @@ export class SystemController {
     @Inject(DB) private readonly db: Db,
   ) {}
 
+  /** Where the queues are (the Redis URL may carry a password): agents and admins only. */
   @Get('config')
+  @Allow(AGENTS)
   farmConfig(): FarmConfig {
     return { redisUrl: this.config.redisUrl, queuePrefix: this.config.queuePrefix };
   }
 
   @Get('health')
+  @Public()
   async health(
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ ok: boolean; database: string; version: string }> {
@@ -37,6 +42,7 @@ export class SystemController {
   }
 
   @Get('openapi.json')
+  @Public()
   openapi(): Record<string, unknown> {
     return (this.document ??= openApiDocument(VERSION));
   }

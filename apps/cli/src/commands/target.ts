@@ -1,0 +1,67 @@
+import { EXIT } from '@vmfarm/protocol';
+import { readFileSync } from 'node:fs';
+import { apiToken, controllerUrl } from '../apps';
+import { ControllerClient } from '../client';
+import { CommandError, reported } from '../failure';
+import { parse, UsageError } from '../usage';
+
+const HELP = `usage: vmfarm target add FILE [--controller URL] [--token TOKEN]
+       vmfarm target list [--controller URL] [--token TOKEN]
+
+add   sends the profile in FILE (JSON, e.g. {"id": "my-gicv2", "extends": "qemu-aarch64-tcg",
+      "gic": 2}) to the controller, which resolves \`extends\` against the profiles it knows and
+      checks every field; prints the resolved profile.
+list  prints every target profile the controller knows, one per line.
+
+  --controller URL  the controller (default: $VMFARM_CONTROLLER, else http://127.0.0.1:8700)
+  --token TOKEN     the API token (default: $VMFARM_TOKEN, else the admin token of the local
+                    farm in $VMFARM_DATA or ./.vmfarm); a vendor's profiles are its own
+
+Exit codes: 0 done, 2 usage error or a profile the controller refused (every problem listed),
+3 the controller unreachable.
+`;
+
+function readProfile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CommandError(
+      `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      EXIT.usage,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CommandError(`${file} is not JSON: ${(err as Error).message}`, EXIT.usage);
+  }
+}
+
+export async function target(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, { controller: { type: 'string' }, token: { type: 'string' } });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return EXIT.ok;
+  }
+  const [action, ...rest] = positionals;
+  const client = new ControllerClient(
+    controllerUrl(values.controller as string | undefined),
+    apiToken(values.token as string | undefined),
+  );
+  if (action === 'add' && rest.length === 1)
+    return reported('target', async () => {
+      const profile = await client.createTarget(readProfile(rest[0]));
+      process.stdout.write(`${JSON.stringify(profile, null, 2)}\n`);
+      return EXIT.ok;
+    });
+  if (action === 'list' && rest.length === 0)
+    return reported('target', async () => {
+      for (const t of await client.targets())
+        process.stdout.write(
+          `${t.id.padEnd(28)} ${t.kind.padEnd(7)} ${t.arch.join(',').padEnd(16)} ${t.description}\n`,
+        );
+      return EXIT.ok;
+    });
+  throw new UsageError('use `vmfarm target add FILE` or `vmfarm target list` (see --help)');
+}
