@@ -128,6 +128,33 @@ test('schedule create, list, run and delete', async () => {
     [id],
   );
 
+  // The admin's schedule is public: a vendor lists it but may not change it; its own is its tenant's.
+  const vendor = (
+    await run('token', 'create', '--name', 'acme', '--role', 'vendor', '--tenant', 'acme')
+  ).stdout.trim();
+  assert.match((await run('schedule', 'list', '--token', vendor)).stdout, new RegExp(`^${id} `));
+  const refusedDelete = await runAs(vendor, 'schedule', 'delete', id);
+  assert.equal(refusedDelete.code, 2);
+  assert.match(refusedDelete.stderr, /schedule \S+ is public: only an admin may change or run it\n$/);
+  const own = await runAs(
+    vendor,
+    'schedule',
+    'create',
+    '--name',
+    'acme',
+    '--cron',
+    '0 3 * * *',
+    '--tag',
+    'x',
+    '--targets',
+    'static',
+    '--suites',
+    'static',
+  );
+  assert.equal(own.code, 0, own.stderr);
+  assert.equal(scheduleViewSchema.parse(await getJson(`/api/schedules/${own.stdout.trim()}`)).owner, 'acme');
+  assert.equal((await runAs(vendor, 'schedule', 'delete', own.stdout.trim())).code, 0);
+
   const fired = await run('schedule', 'run', id);
   assert.equal(fired.code, 0, fired.stderr);
   const matrix = matrixViewSchema.parse(await getJson(`/api/matrices/${fired.stdout.trim()}`));

@@ -9,9 +9,11 @@ import { ImagesRepository } from '../src/store/images.repository';
 import { MatricesRepository } from '../src/store/matrices.repository';
 import { RunsRepository } from '../src/store/runs.repository';
 import { SchedulesRepository, type ScheduleRow } from '../src/store/schedules.repository';
+import { TargetsRepository } from '../src/store/targets.repository';
 import { STORES, tempDir } from './helpers/env';
 
 const all = Caller.system();
+const vendor = (tenant: string) => new Caller({ id: tenant, name: tenant, role: 'vendor', tenant });
 
 const image = (
   sha: string,
@@ -34,6 +36,8 @@ const image = (
 const V1 = image('1', 'debian', '1', ['nightly', 'testing']);
 const V2 = image('2', 'debian', '2', ['testing', 'nightly']);
 const OTHER = image('3', 'fedora', null, ['nightly']);
+/** Another tenant's image, of the same name as a public one. */
+const GLOBEX = image('5', 'debian', '9', ['nightly', 'testing'], 'globex');
 
 const schedule: ScheduleRow = {
   id: 's1',
@@ -137,6 +141,19 @@ for (const store of STORES) {
         tags: [],
       });
       assert.equal(await images.update('f'.repeat(64), { name: 'x' }, all), 'missing');
+    });
+
+    it("selects and patches a vendor's images only among those it may see or owns", async () => {
+      const images = new ImagesRepository(db);
+      assert.equal(await images.insert(GLOBEX), true);
+      const tagged = async (caller: Caller) =>
+        (await images.withEveryTag(['nightly', 'testing'], caller)).map((i) => i.sha256);
+      assert.deepEqual(await tagged(vendor('acme')), [V1.sha256, V2.sha256]);
+      assert.deepEqual(await tagged(vendor('globex')), [V1.sha256, V2.sha256, GLOBEX.sha256]);
+      assert.equal(await images.update(GLOBEX.sha256, { version: '10' }, vendor('acme')), 'missing');
+      assert.equal(await images.update(V1.sha256, { version: 'x' }, vendor('globex')), 'forbidden');
+      assert.equal(await images.update(GLOBEX.sha256, { version: '9' }, vendor('globex')), 'updated');
+      assert.equal((await images.get(V1.sha256, all))?.version, '1');
     });
 
     it('stores schedules and claims each due time once', async () => {
@@ -251,9 +268,78 @@ for (const store of STORES) {
       assert.deepEqual(await history.latestPerClause({ targetId: 'nowhere' }, all), []);
     });
 
+    it("keeps another tenant's schedules, matrices, images and targets out of a vendor's history", async () => {
+      const schedules = new SchedulesRepository(db);
+      const theirs = { ...schedule, id: 's-globex', owner: 'globex', createdAt: '2026-01-06T00:00:00.000Z' };
+      await schedules.insert(theirs);
+      assert.equal(await schedules.get('s-globex', vendor('acme')), undefined);
+      assert.deepEqual(await schedules.get('s-globex', vendor('globex')), theirs);
+      assert.deepEqual(
+        (await schedules.list(vendor('acme'))).map((s) => s.id),
+        ['s1'],
+        'public schedules stay visible',
+      );
+      assert.deepEqual(
+        (await schedules.list(vendor('globex'))).map((s) => s.id),
+        ['s1', 's-globex'],
+      );
+      await new TargetsRepository(db).insert(
+        { id: 'globex-board', kind: 'static', description: '', arch: ['aarch64'] },
+        '2026-01-06T00:00:00.000Z',
+        'globex',
+      );
+      // globex's own matrix on a public image; a public one on globex's image; a public one on its target.
+      await matrix(
+        'g1',
+        '2026-01-06T02:00:00.000Z',
+        's-globex',
+        [{ image: V2, verdicts: [['IMG-GPT', 'PASS']] }],
+        'globex',
+      );
+      await matrix('g2', '2026-01-07T02:00:00.000Z', null, [
+        { image: GLOBEX, verdicts: [['IMG-GPT', 'PASS']] },
+      ]);
+      await matrix('g3', '2026-01-08T02:00:00.000Z', null, [
+        { image: V1, verdicts: [['IMG-ESP', 'FAIL']], target: 'globex-board' },
+      ]);
+      const history = new HistoryRepository(db);
+      const seen = async (caller: Caller) => [
+        ...new Set(
+          (await history.clauseVerdicts({ imageName: 'debian' }, 50, caller)).map((r) => r.matrixId),
+        ),
+      ];
+      assert.deepEqual(await seen(vendor('acme')), ['m1', 'm2', 'm4']);
+      assert.deepEqual(await seen(vendor('globex')), ['m1', 'm2', 'm4', 'g1', 'g2', 'g3']);
+      assert.deepEqual(await seen(all), ['m1', 'm2', 'm4', 'g1', 'g2', 'g3']);
+      assert.deepEqual(await history.clauseVerdicts({ scheduleId: 's-globex' }, 50, vendor('acme')), []);
+      assert.deepEqual(await history.latestPerClause({ imageSha256: GLOBEX.sha256 }, vendor('acme')), []);
+      assert.deepEqual(await history.latestPerClause({ targetId: 'globex-board' }, vendor('acme')), []);
+      const latest = async (caller: Caller) =>
+        (await history.latestPerClause({ imageSha256: V2.sha256 }, caller)).map((r) => [
+          r.clause,
+          r.matrixId,
+        ]);
+      assert.deepEqual(await latest(vendor('acme')), [
+        ['IMG-ESP', 'm2'],
+        ['IMG-GPT', 'm2'],
+      ]);
+      assert.deepEqual(await latest(vendor('globex')), [
+        ['IMG-ESP', 'm2'],
+        ['IMG-GPT', 'g1'],
+      ]);
+      const matrices = new MatricesRepository(db);
+      assert.deepEqual(await matrices.finishedOfSchedule('s-globex', vendor('acme'), 5), []);
+      assert.deepEqual(
+        (await matrices.finishedOfSchedule('s-globex', vendor('globex'), 5)).map((m) => m.id),
+        ['g1'],
+      );
+      assert.deepEqual(await matrices.list(10, vendor('acme'), { scheduleId: 's-globex' }), []);
+    });
+
     it('deletes a schedule with its fires and keeps its matrices', async () => {
       const schedules = new SchedulesRepository(db);
       assert.equal(await schedules.delete('s1'), true);
+      assert.equal(await schedules.delete('s-globex'), true);
       assert.equal(await schedules.delete('s1'), false);
       assert.deepEqual(await schedules.fires('s1', 10), []);
       assert.equal((await new MatricesRepository(db).list(10, all, { scheduleId: 's1' })).length, 3);
