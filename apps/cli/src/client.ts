@@ -9,13 +9,17 @@ import {
   imageResourceSchema,
   matrixReportSchema,
   matrixViewSchema,
+  scheduleViewSchema,
   targetProfileSchema,
   tokenCreatedSchema,
   tokenViewSchema,
   type Arch,
+  type ImagePatch,
   type ImageResource,
   type MatrixReport,
   type MatrixRequest,
+  type ScheduleCreate,
+  type ScheduleView,
   type TargetProfile,
   type TokenCreate,
   type TokenCreated,
@@ -167,6 +171,36 @@ export class ControllerClient {
     );
   }
 
+  async createSchedule(input: Partial<ScheduleCreate>): Promise<ScheduleView> {
+    return (await this.json('POST', '/api/schedules', 'the schedule', scheduleViewSchema, input)).value;
+  }
+
+  async listSchedules(): Promise<{ value: ScheduleView[]; raw: unknown }> {
+    return this.json('GET', '/api/schedules', 'the schedule list', z.array(scheduleViewSchema));
+  }
+
+  /** Fires a schedule now; resolves with the matrix id. */
+  async runSchedule(id: string): Promise<string> {
+    const path = `/api/schedules/${encodeURIComponent(id)}/run`;
+    return (await this.json('POST', path, `schedule ${id}`, z.object({ id: z.string() }))).value.id;
+  }
+
+  async deleteSchedule(id: string): Promise<void> {
+    await this.call('DELETE', `/api/schedules/${encodeURIComponent(id)}`, `schedule ${id}`);
+  }
+
+  async patchImage(sha256: string, patch: ImagePatch): Promise<ImageResource> {
+    return (
+      await this.json(
+        'PATCH',
+        `/api/images/${sha256}`,
+        `image ${sha256.slice(0, 12)}`,
+        imageResourceSchema,
+        patch,
+      )
+    ).value;
+  }
+
   /**
    * `PUT /api/images`, the body streamed from disk (never read whole into memory); `progress` gets the
    * bytes sent so far. Resolves with the image and whether the controller had it already (200).
@@ -174,12 +208,14 @@ export class ControllerClient {
   uploadImage(
     file: string,
     size: number,
-    query: { name: string; arch?: Arch },
+    query: { name: string; arch?: Arch; version?: string; tags?: readonly string[] },
     progress: (sent: number) => void = () => {},
   ): Promise<{ image: ImageResource; created: boolean }> {
     const url = new URL(`${this.baseUrl}/api/images`);
     url.searchParams.set('name', query.name);
     if (query.arch) url.searchParams.set('arch', query.arch);
+    if (query.version) url.searchParams.set('version', query.version);
+    if (query.tags?.length) url.searchParams.set('tags', query.tags.join(','));
     const what = `the upload of ${query.name}`;
     return new Promise((resolve, reject) => {
       const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {

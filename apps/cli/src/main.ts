@@ -21,6 +21,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'upload images and submit a test matrix (--wait for its report)',
     load: async () => (await import('./commands/submit.js')).submit,
   },
+  schedule: {
+    summary: 'create, list, run now or delete recurring matrices',
+    load: async () => (await import('./commands/schedule.js')).schedule,
+  },
   report: {
     summary: "print a matrix's report (text, JSON or JUnit XML)",
     load: async () => (await import('./commands/report.js')).report,

@@ -18,7 +18,16 @@ export const FAKE_TOKEN = `vmf_${'f'.repeat(43)}`;
 
 export interface FakeController {
   url: string;
-  uploads: { name: string | null; arch: string | null; bytes: number; sha256: string }[];
+  uploads: {
+    name: string | null;
+    arch: string | null;
+    version: string | null;
+    tags: string | null;
+    bytes: number;
+    sha256: string;
+  }[];
+  /** Bodies of PATCH /api/images/:sha256, by sha256. */
+  patches: { sha256: string; body: unknown }[];
   /** Verdicts every cell of every matrix gets. */
   verdicts: VerdictRecord[];
   /** Polls of GET /api/matrices/:id before the matrix is done (Infinity: never). */
@@ -37,6 +46,7 @@ export async function fakeController(): Promise<FakeController> {
   const fake: FakeController = {
     url: '',
     uploads: [],
+    patches: [],
     verdicts: [],
     pollsUntilDone: 2,
     close: () => new Promise((resolve) => server.close(() => resolve())),
@@ -89,19 +99,33 @@ export async function fakeController(): Promise<FakeController> {
         const sha256 = createHash('sha256').update(body).digest('hex');
         const name = url.searchParams.get('name');
         const arch = url.searchParams.get('arch');
-        fake.uploads.push({ name, arch, bytes: body.length, sha256 });
-        const known = images.has(sha256);
+        const version = url.searchParams.get('version');
+        const tags = url.searchParams.get('tags');
+        fake.uploads.push({ name, arch, version, tags, bytes: body.length, sha256 });
+        const known = images.get(sha256);
+        if (known) return send(200, known);
         const image: ImageResource = {
           sha256,
           size: body.length,
           format: 'raw',
           arch: arch === 'aarch64' || arch === 'aarch32' ? arch : null,
           name: name ?? sha256,
+          version,
+          tags: tags ? tags.split(',') : [],
+          owner: null,
           uploadedAs: 'raw',
           createdAt: new Date(0).toISOString(),
         };
         images.set(sha256, image);
-        return send(known ? 200 : 201, image);
+        return send(201, image);
+      }
+      const patch = /^\/api\/images\/([0-9a-f]{64})$/.exec(url.pathname);
+      if (req.method === 'PATCH' && patch && images.has(patch[1])) {
+        const changes = JSON.parse(body.toString()) as Partial<ImageResource>;
+        fake.patches.push({ sha256: patch[1], body: changes });
+        const image = { ...images.get(patch[1])!, ...changes };
+        images.set(patch[1], image);
+        return send(200, image);
       }
       if (req.method === 'POST' && url.pathname === '/api/matrices') {
         const parsed = matrixRequestSchema.safeParse(JSON.parse(body.toString() || '{}'));

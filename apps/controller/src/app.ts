@@ -23,6 +23,15 @@ import { ImagesController } from './http/controllers/images.controller';
 import { MatricesController } from './http/controllers/matrices.controller';
 import { SystemController } from './http/controllers/system.controller';
 import { TargetsController } from './http/controllers/targets.controller';
+import { HistoryController } from './http/controllers/history.controller';
+import { SchedulesController } from './http/controllers/schedules.controller';
+import { RedisEventBus, type EventBus } from './events/event-bus';
+import { EventsService } from './events/events.service';
+import { HistoryService } from './history/history.service';
+import { BullScheduler, type Scheduler } from './schedules/scheduler';
+import { SchedulesService } from './schedules/schedules.service';
+import { HistoryRepository } from './store/history.repository';
+import { SchedulesRepository } from './store/schedules.repository';
 import { ImageStore } from './images/image-store';
 import { ImagesService } from './images/images.service';
 import { MatricesService } from './matrices/matrices.service';
@@ -40,12 +49,14 @@ import { TokensRepository } from './store/tokens.repository';
 import { DB } from './store/tokens';
 import { registryCatalog, SUITE_CATALOG, type SuiteCatalog } from './suites';
 import { TargetsService } from './targets/targets.service';
-import { ARTIFACT_STORE, CONFIG, IMAGE_STORE, RUN_QUEUE } from './tokens';
+import { ARTIFACT_STORE, CONFIG, EVENT_BUS, IMAGE_STORE, RUN_QUEUE, SCHEDULER } from './tokens';
 
 /** Replaceable adapters for in-process tests. */
 export interface AppOverrides {
   suites?: SuiteCatalog;
   runQueue?: RunQueue;
+  scheduler?: Scheduler;
+  eventBus?: EventBus;
 }
 
 /** Closes what the app opened outside Nest's own lifecycle: Redis connections, then the database. */
@@ -98,6 +109,8 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       AgentsController,
       SystemController,
       AuthController,
+      SchedulesController,
+      HistoryController,
     ],
     providers: [
       { provide: CONFIG, useValue: config },
@@ -109,6 +122,14 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
         useValue: overrides.runQueue ?? new BullRunQueue(config.redisUrl, config.queuePrefix),
       },
       { provide: SUITE_CATALOG, useValue: overrides.suites ?? registryCatalog() },
+      {
+        provide: SCHEDULER,
+        useValue: overrides.scheduler ?? new BullScheduler(config.redisUrl, config.queuePrefix),
+      },
+      {
+        provide: EVENT_BUS,
+        useValue: overrides.eventBus ?? new RedisEventBus(config.redisUrl, config.queuePrefix),
+      },
       ImagesRepository,
       TargetsRepository,
       MatricesRepository,
@@ -120,6 +141,11 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       RunsService,
       AgentsService,
       ReconcileService,
+      SchedulesRepository,
+      HistoryRepository,
+      EventsService,
+      SchedulesService,
+      HistoryService,
       Resources,
       TokensRepository,
       AuthService,

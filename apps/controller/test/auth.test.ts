@@ -13,7 +13,7 @@ import type { Db } from '../src/store/database';
 import { DB } from '../src/store/tokens';
 import { ADMIN_TOKEN, authed } from './helpers/auth';
 import { STORES, tempDir } from './helpers/env';
-import { FakeQueue } from './helpers/fakes';
+import { FakeQueue, FakeScheduler, LocalEventBus } from './helpers/fakes';
 
 /** A concrete URL for a route path: every parameter filled with a valid-looking value. */
 const concrete = (path: string) =>
@@ -49,7 +49,8 @@ for (const store of STORES) {
           databaseUrl: db.databaseUrl,
           adminToken: ADMIN_TOKEN,
         }),
-        { runQueue: new FakeQueue() },
+        // No Redis here: schedules and events stay in process.
+        { runQueue: new FakeQueue(), scheduler: new FakeScheduler(), eventBus: new LocalEventBus() },
       );
       const make = async (body: object) =>
         (await admin().post('/api/tokens').send(body).expect(201)).body as TokenCreated;

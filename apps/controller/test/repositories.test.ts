@@ -21,6 +21,9 @@ const image: ImageResource = {
   format: 'raw',
   arch: 'aarch64',
   name: 'disk',
+  version: '1.0',
+  tags: ['nightly', 'testing'],
+  owner: null,
   uploadedAs: 'xz',
   createdAt: '2026-01-01T00:00:00.000Z',
 };
@@ -78,8 +81,8 @@ for (const store of STORES) {
 
     it('stores images once by sha256, sizes beyond 32 bits intact', async () => {
       const images = new ImagesRepository(db);
-      assert.equal(await images.insert(image, null), true);
-      assert.equal(await images.insert({ ...image, name: 'other' }, 'acme'), false);
+      assert.equal(await images.insert(image), true);
+      assert.equal(await images.insert({ ...image, name: 'other', owner: 'acme' }), false);
       assert.deepEqual(await images.get(SHA, all), image);
       assert.deepEqual(await images.getMany([SHA, 'b'.repeat(64)], all), [image]);
       assert.equal((await images.list(all)).length, 1);
@@ -90,10 +93,10 @@ for (const store of STORES) {
 
     it("shows a vendor its own, public and granted images, never another tenant's", async () => {
       const images = new ImagesRepository(db);
-      const mine = { ...image, sha256: 'd'.repeat(64), name: 'mine' };
-      const theirs = { ...image, sha256: 'e'.repeat(64), name: 'theirs' };
-      await images.insert(mine, 'acme');
-      await images.insert(theirs, 'globex');
+      const mine = { ...image, sha256: 'd'.repeat(64), name: 'mine', owner: 'acme' };
+      const theirs = { ...image, sha256: 'e'.repeat(64), name: 'theirs', owner: 'globex' };
+      await images.insert(mine);
+      await images.insert(theirs);
       const names = async (caller: Caller) => (await images.list(caller)).map((i) => i.name).sort();
       assert.deepEqual(await names(vendor('acme')), ['disk', 'mine']);
       assert.deepEqual(await names(vendor('globex')), ['disk', 'theirs']);
@@ -102,7 +105,9 @@ for (const store of STORES) {
       assert.deepEqual(await images.getMany([mine.sha256, theirs.sha256], vendor('acme')), [mine]);
       await images.grant(theirs.sha256, 'acme');
       await images.grant(theirs.sha256, 'acme');
-      assert.deepEqual(await images.get(theirs.sha256, vendor('acme')), theirs);
+      // Granted: shown as acme's own, never naming the tenant that uploaded it first.
+      assert.deepEqual(await images.get(theirs.sha256, vendor('acme')), { ...theirs, owner: 'acme' });
+      assert.deepEqual(await images.get(theirs.sha256, all), theirs);
       assert.equal(await images.get(mine.sha256, vendor('globex')), undefined);
     });
 
@@ -128,10 +133,13 @@ for (const store of STORES) {
       const matrices = new MatricesRepository(db);
       const runs = new RunsRepository(db);
       const request = { images: [SHA], targets: ['static'], suites: ['all'] };
-      await matrices.create({ id: 'm1', request, createdAt: image.createdAt, owner: 'acme' }, [
-        { id: 'r1', matrixId: 'm1', seq: 0, job: job('r1'), createdAt: image.createdAt },
-        { id: 'r2', matrixId: 'm1', seq: 1, job: job('r2'), createdAt: image.createdAt },
-      ]);
+      await matrices.create(
+        { id: 'm1', request, createdAt: image.createdAt, owner: 'acme', scheduleId: null },
+        [
+          { id: 'r1', matrixId: 'm1', seq: 0, job: job('r1'), createdAt: image.createdAt },
+          { id: 'r2', matrixId: 'm1', seq: 1, job: job('r2'), createdAt: image.createdAt },
+        ],
+      );
       assert.deepEqual((await matrices.get('m1', all))?.request, request);
       assert.equal((await matrices.get('m1', vendor('acme')))?.owner, 'acme');
       assert.equal(await matrices.get('m1', vendor('globex')), undefined);
@@ -148,7 +156,7 @@ for (const store of STORES) {
       assert.deepEqual((await runs.get('r1'))?.job, job('r1'));
       // A failing run insert (duplicate id) leaves no matrix behind.
       await assert.rejects(
-        matrices.create({ id: 'm2', request, createdAt: image.createdAt, owner: null }, [
+        matrices.create({ id: 'm2', request, createdAt: image.createdAt, owner: null, scheduleId: null }, [
           { id: 'r1', matrixId: 'm2', seq: 0, job: job('r1'), createdAt: image.createdAt },
         ]),
       );

@@ -23,7 +23,7 @@ import { RunsService } from '../src/runs/runs.service';
 import { catalogOf, registryCatalog, type SuiteCatalog } from '../src/suites';
 import { resolveProfile } from '../src/targets/targets.service';
 import { ApiHttpError } from '../src/errors';
-import { FakeImages, FakeQueue, FakeRunsRepository, nullArtifacts } from './helpers/fakes';
+import { FakeImages, FakeQueue, FakeRunsRepository, nullArtifacts, nullEvents } from './helpers/fakes';
 
 const SUITE: SuiteInfo = {
   id: 'static',
@@ -65,6 +65,7 @@ function setup() {
     catalog,
     nullArtifacts,
     new FakeImages().asRepository(),
+    nullEvents,
   );
   return { repo, service };
 }
@@ -138,7 +139,13 @@ describe('RunsService', () => {
   it('records the architecture the suite detected for an image uploaded without one', async () => {
     const repo = new FakeRunsRepository();
     const images = new FakeImages();
-    const service = new RunsService(repo.asRepository(), catalog, nullArtifacts, images.asRepository());
+    const service = new RunsService(
+      repo.asRepository(),
+      catalog,
+      nullArtifacts,
+      images.asRepository(),
+      nullEvents,
+    );
     repo.addRun('r');
     await service.recordResult('r', 1, result([v('PASS')], { image: { format: 'raw', arch: 'aarch32' } }));
     assert.equal(images.detected.get('a'.repeat(64)), 'aarch32');
@@ -206,6 +213,7 @@ describe('reconciliation', () => {
       catalog,
       nullArtifacts,
       new FakeImages().asRepository(),
+      nullEvents,
     );
     const reconcile = new ReconcileService(repo.asRepository(), service, queue);
     repo.addRun('lost', { job: { runId: 'lost' } as never });
@@ -230,6 +238,9 @@ describe('matrix planning', () => {
     format: 'raw',
     arch,
     name: sha,
+    version: null,
+    tags: [],
+    owner: null,
     uploadedAs: 'raw',
     createdAt: 't',
   });

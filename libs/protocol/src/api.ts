@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import { targetIdSchema, targetKindSchema } from './target';
-import { archSchema, imageFormatSchema, verdictRecordSchema } from './verdict';
+import {
+  archSchema,
+  imageFormatSchema,
+  levelSchema,
+  VERDICTS,
+  verdictRecordSchema,
+  verdictSchema,
+} from './verdict';
 
 /** REST contract between the controller, the CLI and agents. All routes live under /api. */
 
@@ -12,16 +19,42 @@ export const imageResourceSchema = z.object({
   format: imageFormatSchema,
   arch: archSchema.nullable(),
   name: z.string(),
+  /** Successive versions of one image share its name; history lines them up by name. */
+  version: z.string().nullable(),
+  tags: z.array(z.string()),
+  /** The tenant that owns it; null: public (an admin's). */
+  owner: z.string().nullable(),
   uploadedAs: z.enum(['raw', 'gz', 'xz']),
   createdAt: z.string(),
 });
 export type ImageResource = z.infer<typeof imageResourceSchema>;
 
+export const tagSchema = z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (1 to 64)');
+export const imageVersionSchema = z.string().regex(/^[\x21-\x7e]{1,100}$/, 'printable, no spaces (1 to 100)');
+
 /** Query of `PUT /api/images` (body: the image bytes, optionally gzip or xz compressed). */
 export const imageUploadQuerySchema = z.object({
   name: z.string().max(200).optional(),
   arch: archSchema.optional(),
+  version: imageVersionSchema.optional(),
+  /** Comma-separated. */
+  tags: z
+    .string()
+    .transform((v) => v.split(',').filter(Boolean))
+    .pipe(z.array(tagSchema).max(50))
+    .optional(),
 });
+
+/** `PATCH /api/images/:sha256`: the fields given replace the stored ones (tags as a whole set). */
+export const imagePatchSchema = z
+  .object({
+    name: z.string().min(1).max(200).optional(),
+    version: imageVersionSchema.nullable().optional(),
+    tags: z.array(tagSchema).max(50).optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of name, version, tags');
+export type ImagePatch = z.infer<typeof imagePatchSchema>;
 
 export const suiteInfoSchema = z.object({
   id: z.string(),
@@ -185,6 +218,8 @@ export type RunView = z.infer<typeof runViewSchema>;
 export const matrixViewSchema = z.object({
   id: z.string(),
   createdAt: z.string(),
+  /** The schedule that fired it, null for a matrix submitted by hand. */
+  scheduleId: z.string().nullable(),
   state: z.enum(['running', 'done']),
   progress: z.object({ done: z.number().int(), total: z.number().int() }),
   request: matrixRequestSchema,
@@ -201,3 +236,180 @@ export const matrixViewSchema = z.object({
   ),
 });
 export type MatrixView = z.infer<typeof matrixViewSchema>;
+
+/* Schedules, history, regressions, certification and events. */
+
+/** Which images a schedule tests: those carrying every tag (newest version per name), or fixed ones. */
+export const imageSelectorSchema = z.union([
+  z.object({ tags: z.array(tagSchema).min(1).max(20) }).strict(),
+  z.object({ sha256: z.array(sha256Schema).min(1).max(1000) }).strict(),
+]);
+export type ImageSelector = z.infer<typeof imageSelectorSchema>;
+
+const scheduleFields = {
+  name: z.string().min(1).max(200),
+  /** Five or six fields (seconds first when six), as BullMQ's job schedulers read them. */
+  cron: z.string().min(1).max(100),
+  /** IANA time zone the cron fields are read in. */
+  timezone: z.string().min(1).max(100),
+  images: imageSelectorSchema,
+  /** Target ids, or ['all']. */
+  targets: matrixRequestSchema.shape.targets,
+  suites: matrixRequestSchema.shape.suites,
+  ready: matrixRequestSchema.shape.ready,
+  enabled: z.boolean(),
+};
+
+export const scheduleCreateSchema = z
+  .object({
+    ...scheduleFields,
+    timezone: scheduleFields.timezone.default('UTC'),
+    enabled: scheduleFields.enabled.default(true),
+  })
+  .strict();
+export type ScheduleCreate = z.infer<typeof scheduleCreateSchema>;
+
+export const schedulePatchSchema = z
+  .object({ ...scheduleFields, ready: scheduleFields.ready.nullable() })
+  .partial()
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, 'give at least one field to change');
+export type SchedulePatch = z.infer<typeof schedulePatchSchema>;
+
+export const scheduleViewSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  cron: z.string(),
+  timezone: z.string(),
+  images: imageSelectorSchema,
+  targets: z.array(z.string()),
+  suites: z.array(z.string()),
+  ready: z.string().nullable(),
+  enabled: z.boolean(),
+  owner: z.string().nullable(),
+  /** The next time the cron fires (null while disabled). */
+  nextRunAt: z.string().nullable(),
+  lastMatrixId: z.string().nullable(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type ScheduleView = z.infer<typeof scheduleViewSchema>;
+
+/** One firing of a schedule: `skipped` when its previous matrix was still running. */
+export const scheduleFireSchema = z.object({
+  dueAt: z.string(),
+  firedAt: z.string(),
+  trigger: z.enum(['cron', 'catch-up', 'manual']),
+  outcome: z.enum(['pending', 'started', 'skipped', 'failed']),
+  matrixId: z.string().nullable(),
+  reason: z.string().nullable(),
+});
+export type ScheduleFire = z.infer<typeof scheduleFireSchema>;
+
+export const historyPointSchema = z.object({
+  at: z.string(),
+  matrixId: z.string(),
+  runId: z.string(),
+  imageSha256: z.string(),
+  imageVersion: z.string().nullable(),
+  verdict: verdictSchema,
+});
+export type HistoryPoint = z.infer<typeof historyPointSchema>;
+
+/** Verdicts of one clause for one image name on one target, oldest first. */
+export const historySeriesSchema = z.object({
+  imageName: z.string(),
+  targetId: z.string(),
+  clause: z.string(),
+  points: z.array(historyPointSchema),
+  /** Start of the current (or last) failing streak. */
+  firstFailure: z.string().nullable(),
+  lastPass: z.string().nullable(),
+  /** First PASS after the last FAIL, when the latest judgement is a PASS. */
+  fixedAt: z.string().nullable(),
+});
+export type HistorySeries = z.infer<typeof historySeriesSchema>;
+
+/** Clause verdicts of one matrix, counted. passRate = pass / (pass + fail + error), null when none. */
+export const trendPointSchema = z.object({
+  at: z.string(),
+  matrixId: z.string(),
+  pass: z.number().int(),
+  fail: z.number().int(),
+  error: z.number().int(),
+  skip: z.number().int(),
+  passRate: z.number().nullable(),
+});
+export type TrendPoint = z.infer<typeof trendPointSchema>;
+
+export const verdictChangeSchema = z.object({
+  imageName: z.string(),
+  targetId: z.string(),
+  clause: z.string(),
+  before: verdictSchema,
+  after: verdictSchema,
+  /** The run of the later matrix, and of the earlier one. */
+  runId: z.string(),
+  previousRunId: z.string(),
+});
+export type VerdictChange = z.infer<typeof verdictChangeSchema>;
+
+const matrixRefSchema = z.object({ matrixId: z.string(), at: z.string() });
+
+/** PASS → FAIL (regressions) and FAIL → PASS (fixes), keyed by image name, target and clause. */
+export const regressionsSchema = z.object({
+  latest: matrixRefSchema.nullable(),
+  previous: matrixRefSchema.nullable(),
+  regressions: z.array(verdictChangeSchema),
+  fixes: z.array(verdictChangeSchema),
+});
+export type Regressions = z.infer<typeof regressionsSchema>;
+
+export const CERTIFICATION_VERDICTS = [...VERDICTS, 'NOT-COVERED', 'NOT-RUN'] as const;
+
+export const certificationClauseSchema = z.object({
+  clause: z.string(),
+  subject: z.enum(['image', 'vm', 'guest']),
+  level: levelSchema,
+  section: z.string(),
+  requirement: z.string(),
+  /** NOT-COVERED: no suite judges it (here); NOT-RUN: a suite does, but no run has yet. */
+  verdict: z.enum(CERTIFICATION_VERDICTS),
+  message: z.string().nullable(),
+  evidence: z.record(z.string(), z.unknown()).nullable(),
+  suite: z.string().nullable(),
+  runId: z.string().nullable(),
+  matrixId: z.string().nullable(),
+  /** The other side of the run: the image for a target's certification, the target for an image's. */
+  imageSha256: z.string().nullable(),
+  targetId: z.string().nullable(),
+  at: z.string().nullable(),
+});
+export type CertificationClause = z.infer<typeof certificationClauseSchema>;
+
+export const certificationSchema = z.object({
+  kind: z.enum(['target', 'image']),
+  /** Target id or image sha256. */
+  id: z.string(),
+  name: z.string(),
+  version: z.string().nullable(),
+  generatedAt: z.string(),
+  counts: z.record(z.enum(CERTIFICATION_VERDICTS), z.number().int()),
+  clauses: z.array(certificationClauseSchema),
+});
+export type Certification = z.infer<typeof certificationSchema>;
+
+/** `GET /api/events`: `event: run` carries a RunView, `event: matrix` this. */
+export const matrixEventSchema = z.object({
+  id: z.string(),
+  total: z.number().int(),
+  done: z.number().int(),
+  counts: z.object({
+    PASS: z.number().int(),
+    FAIL: z.number().int(),
+    ERROR: z.number().int(),
+    SKIP: z.number().int(),
+  }),
+  state: z.enum(['running', 'done']),
+});
+export type MatrixEvent = z.infer<typeof matrixEventSchema>;

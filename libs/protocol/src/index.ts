@@ -6,3 +6,4 @@ export * from './api';
 export * from './queue';
 export * from './target';
 export * from './auth';
+export * from './requirements';

@@ -1,7 +1,7 @@
 import { closeSync, openSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ARCHES, EXIT, type Arch } from '@vmfarm/protocol';
+import { ARCHES, EXIT, imageVersionSchema, tagSchema, type Arch } from '@vmfarm/protocol';
 import { apiToken, controllerUrl } from '../apps';
 import { ControllerClient } from '../client';
 import { CommandError, reported } from '../failure';
@@ -21,6 +21,9 @@ cell is done, then prints the report on stdout instead of the id.
                      farm in $VMFARM_DATA or ./.vmfarm)
   --arch A           ${ARCHES.join(' or ')} (default: detected from the image)
   --name N           the image's name in reports (default: its file name; one IMAGE only)
+  --version V        the image's version: successive versions of one name line up in history
+  --tag T            a tag (repeatable), e.g. --tag debian-testing; schedules select images by tag.
+                     On an image the controller already has, --name/--version/--tag replace its own
   --ready REGEX      live suites: a regular expression the guest prints when it is up
                      (tried before the default patterns), e.g. '^myos login:'
   --wait             wait for the matrix and print its report
@@ -57,6 +60,16 @@ function readyPattern(value: string | undefined): string | undefined {
   return value;
 }
 
+/** --version and --tag checked as the controller checks them, before any upload. */
+function metadata(named: boolean, version: string | undefined, tags: string[] | undefined): Metadata {
+  if (version !== undefined && !imageVersionSchema.safeParse(version).success)
+    throw new UsageError(`--version must be 1 to 100 printable characters without spaces (got '${version}')`);
+  for (const t of tags ?? [])
+    if (!tagSchema.safeParse(t).success)
+      throw new UsageError(`--tag must be 1 to 64 letters, digits, '.', '_' or '-' (got '${t}')`);
+  return { named, version, tags: tags && [...new Set(tags)].sort() };
+}
+
 function readableSize(file: string): number {
   try {
     const stat = statSync(file);
@@ -86,10 +99,25 @@ function statusLine(): { show(line: string): void; done(): void } {
   };
 }
 
-async function upload(client: ControllerClient, file: string, size: number, name: string, arch?: Arch) {
+interface Metadata {
+  /** Given with --name, rather than the file name. */
+  named: boolean;
+  version?: string;
+  tags?: string[];
+}
+
+async function upload(
+  client: ControllerClient,
+  file: string,
+  size: number,
+  name: string,
+  meta: Metadata,
+  arch?: Arch,
+) {
   const status = statusLine();
   let shownPercent = -1;
-  const { image, created } = await client.uploadImage(file, size, { name, arch }, (sent) => {
+  const query = { name, arch, version: meta.version, tags: meta.tags };
+  const uploaded = await client.uploadImage(file, size, query, (sent) => {
     if (size < PROGRESS_FROM) return;
     const percent = Math.floor((sent * 100) / size);
     // Every percent on a terminal, every 10 % in a log.
@@ -98,8 +126,17 @@ async function upload(client: ControllerClient, file: string, size: number, name
     status.show(`uploading ${name}: ${percent}% of ${(size / MiB).toFixed(1)} MiB`);
   });
   status.done();
+  const { created } = uploaded;
+  let { image } = uploaded;
+  // An upload of known bytes keeps their metadata: what was asked for explicitly is applied to it.
+  const patch = {
+    ...(meta.named && image.name !== name ? { name } : {}),
+    ...(meta.version !== undefined && image.version !== meta.version ? { version: meta.version } : {}),
+    ...(meta.tags !== undefined && meta.tags.join(',') !== image.tags.join(',') ? { tags: meta.tags } : {}),
+  };
+  if (!created && Object.keys(patch).length > 0) image = await client.patchImage(image.sha256, patch);
   process.stderr.write(
-    `image ${name}: ${image.sha256} ${image.format}${created ? '' : ' (already on the controller)'}\n`,
+    `image ${name}: ${image.sha256} ${image.format}${image.version ? ` version ${image.version}` : ''}${image.tags.length ? ` tags ${image.tags.join(',')}` : ''}${created ? '' : ' (already on the controller)'}\n`,
   );
   return image.sha256;
 }
@@ -112,6 +149,8 @@ export async function submit(argv: string[]): Promise<number> {
     token: { type: 'string' },
     arch: { type: 'string' },
     name: { type: 'string' },
+    version: { type: 'string' },
+    tag: { type: 'string', multiple: true },
     ready: { type: 'string' },
     wait: { type: 'boolean' },
     format: { type: 'string' },
@@ -129,6 +168,11 @@ export async function submit(argv: string[]): Promise<number> {
   const name = values.name as string | undefined;
   if (name !== undefined && positionals.length > 1) throw new UsageError('--name names one IMAGE only');
   const ready = readyPattern(values.ready as string | undefined);
+  const meta = metadata(
+    name !== undefined,
+    values.version as string | undefined,
+    values.tag as string[] | undefined,
+  );
   const format = oneOf('format', values.format as string | undefined, REPORT_FORMATS, 'text');
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0))
@@ -143,7 +187,7 @@ export async function submit(argv: string[]): Promise<number> {
     const sizes = positionals.map(readableSize);
     const images: string[] = [];
     for (const [i, file] of positionals.entries())
-      images.push(await upload(client, file, sizes[i], name ?? basename(file), arch));
+      images.push(await upload(client, file, sizes[i], name ?? basename(file), meta, arch));
     const id = await client.createMatrix({ images, targets, suites, ready });
     if (!values.wait) {
       process.stdout.write(`${id}\n`);

@@ -8,8 +8,17 @@ import {
   attemptStartedSchema,
   attemptStartSchema,
   farmConfigSchema,
+  certificationSchema,
+  historySeriesSchema,
+  imagePatchSchema,
   imageResourceSchema,
   imageUploadQuerySchema,
+  regressionsSchema,
+  scheduleCreateSchema,
+  scheduleFireSchema,
+  schedulePatchSchema,
+  scheduleViewSchema,
+  trendPointSchema,
   matrixReportSchema,
   matrixRequestSchema,
   matrixViewSchema,
@@ -30,8 +39,13 @@ import {
   attemptParams,
   healthSchema,
   idParams,
+  againstQuery,
+  eventsQuery,
+  historyQuery,
   listQuery,
+  matricesQuery,
   okSchema,
+  trendQuery,
   reportQuery,
   shaParams,
   targetParams,
@@ -41,7 +55,7 @@ import {
 type Body = z.ZodType | 'binary';
 
 export interface Route {
-  method: 'get' | 'put' | 'post' | 'delete';
+  method: 'get' | 'put' | 'post' | 'patch' | 'delete';
   /** Express-style path (`:id`), as the controllers declare it. */
   path: string;
   summary: string;
@@ -50,8 +64,8 @@ export interface Route {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: Body;
-  /** Status code → schema ('binary' for a byte stream, 'xml' for JUnit). */
-  responses: Record<number, z.ZodType | 'binary' | 'xml' | null>;
+  /** Status code → schema ('binary' for a byte stream, 'xml' for JUnit, 'sse' for an event stream). */
+  responses: Record<number, z.ZodType | 'binary' | 'xml' | 'sse' | null>;
 }
 
 const array = <T extends z.ZodType>(s: T) => z.array(s);
@@ -78,6 +92,14 @@ export const ROUTES: Route[] = [
     summary: 'One image',
     params: shaParams,
     responses: { 200: imageResourceSchema, 404: null },
+  },
+  {
+    method: 'patch',
+    path: '/api/images/:sha256',
+    summary: 'Set the name, version or tags of an image (tags replace the whole set)',
+    params: shaParams,
+    body: imagePatchSchema,
+    responses: { 200: imageResourceSchema, 400: null, 404: null },
   },
   {
     method: 'get',
@@ -122,8 +144,8 @@ export const ROUTES: Route[] = [
   {
     method: 'get',
     path: '/api/matrices',
-    summary: 'Recent matrices',
-    query: listQuery,
+    summary: 'Recent matrices, newest first (?schedule=ID: that schedule only)',
+    query: matricesQuery,
     responses: { 200: array(matrixViewSchema) },
   },
   {
@@ -140,6 +162,108 @@ export const ROUTES: Route[] = [
     params: idParams,
     query: reportQuery,
     responses: { 200: matrixReportSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/matrices/:id/regressions',
+    summary:
+      "PASS → FAIL and FAIL → PASS against another matrix (default: its schedule's previous finished one)",
+    params: idParams,
+    query: againstQuery,
+    responses: { 200: regressionsSchema, 400: null, 404: null },
+  },
+  {
+    method: 'post',
+    path: '/api/schedules',
+    summary: 'Create a schedule: a matrix submitted whenever its cron pattern fires',
+    body: scheduleCreateSchema,
+    responses: { 201: scheduleViewSchema, 400: null },
+  },
+  {
+    method: 'get',
+    path: '/api/schedules',
+    summary: 'Schedules',
+    responses: { 200: array(scheduleViewSchema) },
+  },
+  {
+    method: 'get',
+    path: '/api/schedules/:id',
+    summary: 'One schedule',
+    params: idParams,
+    responses: { 200: scheduleViewSchema, 404: null },
+  },
+  {
+    method: 'patch',
+    path: '/api/schedules/:id',
+    summary: 'Change a schedule (enabled: false stops its fires)',
+    params: idParams,
+    body: schedulePatchSchema,
+    responses: { 200: scheduleViewSchema, 400: null, 404: null },
+  },
+  {
+    method: 'delete',
+    path: '/api/schedules/:id',
+    summary: 'Delete a schedule (its matrices stay)',
+    params: idParams,
+    responses: { 204: null, 404: null },
+  },
+  {
+    method: 'post',
+    path: '/api/schedules/:id/run',
+    summary: 'Fire a schedule now; 409 while its previous matrix still runs',
+    params: idParams,
+    responses: { 201: matrixViewSchema, 400: null, 404: null, 409: null },
+  },
+  {
+    method: 'get',
+    path: '/api/schedules/:id/fires',
+    summary: 'Fires of a schedule, newest first: started, skipped (previous matrix still running) or failed',
+    params: idParams,
+    query: listQuery,
+    responses: { 200: array(scheduleFireSchema), 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/schedules/:id/regressions',
+    summary: "The schedule's latest finished matrix against the finished one before it",
+    params: idParams,
+    responses: { 200: regressionsSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/history',
+    summary: 'Verdicts over time per image name × target × clause, with first failure, last pass, fix',
+    query: historyQuery,
+    responses: { 200: array(historySeriesSchema) },
+  },
+  {
+    method: 'get',
+    path: '/api/history/trend',
+    summary: 'Clause verdicts counted per matrix, with the pass rate',
+    query: trendQuery,
+    responses: { 200: array(trendPointSchema) },
+  },
+  {
+    method: 'get',
+    path: '/api/certification/targets/:id',
+    summary: 'Every clause with the latest verdict on this target, or NOT-COVERED / NOT-RUN',
+    params: targetParams,
+    responses: { 200: certificationSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/certification/images/:sha256',
+    summary: 'Every clause with the latest verdict for this image, or NOT-COVERED / NOT-RUN',
+    params: shaParams,
+    responses: { 200: certificationSchema, 404: null },
+  },
+  {
+    method: 'get',
+    path: '/api/events',
+    summary:
+      'Server-sent events: `run` (a RunView) and `matrix` (progress) of matrices the caller may see; a comment every 15 s',
+    query: eventsQuery,
+    responses: { 200: 'sse', 400: null, 404: null, 503: null },
   },
   {
     method: 'get',
@@ -305,11 +429,13 @@ export function openApiDocument(version: string): Record<string, unknown> {
             }
           : schema === 'xml'
             ? { 'application/xml': { schema: { type: 'string' } } }
-            : schema
-              ? { 'application/json': { schema: json(schema, 'output') } }
-              : status >= 400
-                ? { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } }
-                : undefined;
+            : schema === 'sse'
+              ? { 'text/event-stream': { schema: { type: 'string' } } }
+              : schema
+                ? { 'application/json': { schema: json(schema, 'output') } }
+                : status >= 400
+                  ? { 'application/json': { schema: { $ref: '#/components/schemas/ApiError' } } }
+                  : undefined;
       responses[code] = { description: DESCRIPTIONS[status] ?? 'Response', ...(content ? { content } : {}) };
     }
     if (r.path.endsWith('/report'))

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Arch, ImageResource } from '@vmfarm/protocol';
+import type { Arch, ImagePatch, ImageResource } from '@vmfarm/protocol';
 import { detectArch } from '@vmfarm/suites';
 import type { Readable } from 'node:stream';
 import type { Caller } from '../auth/caller';
@@ -31,7 +31,7 @@ export class ImagesService {
   /** Stores an upload, owned by the caller's tenant; `created` is false when that content was already there. */
   async upload(
     body: Readable,
-    query: { name?: string; arch?: Arch },
+    query: { name?: string; arch?: Arch; version?: string; tags?: string[] },
     contentLength: number | undefined,
     caller: Caller,
   ): Promise<{ created: boolean; image: ImageResource }> {
@@ -56,10 +56,13 @@ export class ImagesService {
       // Known at upload, so that a matrix can plan which targets each image can meet.
       arch: query.arch ?? (await detectArch(this.store.pathOf(ingested.sha256))),
       name: query.name || `image-${ingested.sha256.slice(0, 12)}`,
+      version: query.version ?? null,
+      tags: [...new Set(query.tags ?? [])].sort(),
+      owner: caller.owner,
       uploadedAs: ingested.container,
       createdAt: new Date().toISOString(),
     };
-    if (await this.images.insert(image, caller.owner)) return { created: true, image };
+    if (await this.images.insert(image)) return { created: true, image };
     // Another upload of the same bytes won the race, or another tenant has them: a vendor that
     // holds the bytes may use the image too.
     if (caller.scope !== undefined) await this.images.grant(image.sha256, caller.scope);
@@ -71,6 +74,18 @@ export class ImagesService {
     const image = await this.images.get(sha256, caller);
     if (!image) throw notFound(`no image ${sha256}`);
     return image;
+  }
+
+  /**
+   * Renames, re-versions or re-tags an image (content is immutable: the sha256 stays). Only its
+   * owner or an admin may: 404 for an image the caller may not see, 403 for one it only shares.
+   */
+  async patch(sha256: string, patch: ImagePatch, caller: Caller): Promise<ImageResource> {
+    const outcome = await this.images.update(sha256, patch, caller);
+    if (outcome === 'missing') throw notFound(`no image ${sha256}`);
+    if (outcome === 'forbidden')
+      throw new ApiHttpError(403, `image ${sha256} is public or shared: only an admin may change it`);
+    return this.get(sha256, caller);
   }
 
   list(caller: Caller): Promise<ImageResource[]> {

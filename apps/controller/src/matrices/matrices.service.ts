@@ -10,6 +10,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import { Caller } from '../auth/caller';
 import { badRequest, notFound } from '../errors';
+import { EventsService } from '../events/events.service';
 import type { RunQueue } from '../queue/run-queue';
 import { ImagesRepository } from '../store/images.repository';
 import { MatricesRepository, type MatrixRow } from '../store/matrices.repository';
@@ -32,13 +33,19 @@ export class MatricesService {
     private readonly targets: TargetsService,
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
     @Inject(RUN_QUEUE) private readonly queue: RunQueue,
+    private readonly events: EventsService,
   ) {}
 
   /**
    * Validates the whole request, writes the matrix and its runs in one transaction, then queues them.
-   * Images and targets the caller may not see are unknown to it, as if they did not exist.
+   * Images and targets the caller may not see are unknown to it, as if they did not exist; the
+   * matrix is the caller's (a schedule fires as its owner).
    */
-  async create(request: MatrixRequest, caller: Caller): Promise<MatrixView> {
+  async create(
+    request: MatrixRequest,
+    caller: Caller,
+    scheduleId: string | null = null,
+  ): Promise<MatrixView> {
     const images = new Map((await this.images.getMany(request.images, caller)).map((i) => [i.sha256, i]));
     const targets = new Map<string, TargetProfile>();
     for (const id of new Set(request.targets)) {
@@ -55,6 +62,7 @@ export class MatricesService {
       request,
       createdAt: new Date().toISOString(),
       owner: caller.owner,
+      scheduleId,
     };
     const jobs: (RunJobData & { skip?: string })[] = cells.map((c) => ({
       runId: randomUUID(),
@@ -86,6 +94,9 @@ export class MatricesService {
         `matrix ${matrix.id}: queueing failed, reconciliation will retry: ${(err as Error).message}`,
       );
     }
+    this.events
+      .matrixChanged(matrix.id)
+      .catch((err: Error) => this.log.warn(`matrix ${matrix.id}: event not published: ${err.message}`));
     return this.get(matrix.id, caller);
   }
 
@@ -100,6 +111,7 @@ export class MatricesService {
     return {
       id: matrix.id,
       createdAt: matrix.createdAt,
+      scheduleId: matrix.scheduleId,
       state: done === runs.length ? 'done' : 'running',
       progress: { done, total: runs.length },
       request: matrix.request,
@@ -120,8 +132,9 @@ export class MatricesService {
     return this.view(matrix, runs);
   }
 
-  async list(limit: number, caller: Caller): Promise<MatrixView[]> {
-    const matrices = await this.matrices.list(limit, caller);
+  /** Newest first; only one schedule's when scheduleId is given. */
+  async list(limit: number, caller: Caller, filter: { scheduleId?: string } = {}): Promise<MatrixView[]> {
+    const matrices = await this.matrices.list(limit, caller, filter);
     return Promise.all(matrices.map(async (m) => this.view(m, await this.runs.listByMatrix(m.id))));
   }
 

@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { AttemptAck, AttemptResult, AttemptStarted, RunView } from '@vmfarm/protocol';
-import type { Caller } from '../auth/caller';
+import { Caller } from '../auth/caller';
 import { notFound } from '../errors';
+import { EventsService } from '../events/events.service';
 import { ImagesRepository } from '../store/images.repository';
 import { RunsRepository, type ArtifactRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
@@ -22,7 +23,15 @@ export class RunsService {
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
     @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
     private readonly images: ImagesRepository,
+    private readonly events: EventsService,
   ) {}
+
+  /** Tells event subscribers; in the background, so that an agent's call never waits on Redis. */
+  private announce(runId: string): void {
+    this.view(runId, Caller.system())
+      .then((view) => this.events.runChanged(view))
+      .catch((err: Error) => this.log.warn(`run ${runId}: event not published: ${err.message}`));
+  }
 
   private async run(id: string) {
     const run = await this.runs.get(id);
@@ -81,6 +90,7 @@ export class RunsService {
     const run = await this.run(runId);
     if (run.state === 'done') return { proceed: false, state: 'done' };
     await this.runs.startAttempt(runId, attempt, agentId, new Date().toISOString());
+    this.announce(runId);
     return { proceed: true, state: 'running' };
   }
 
@@ -122,6 +132,7 @@ export class RunsService {
       at: new Date().toISOString(),
     });
     if (recorded && result.image?.arch) await this.images.setArchIfUnknown(run.image, result.image.arch);
+    if (recorded) this.announce(runId);
     return recorded ? { recorded: true, retry } : { recorded: false, retry: false };
   }
 
@@ -166,7 +177,10 @@ export class RunsService {
       runVerdict: 'ERROR',
       at: new Date().toISOString(),
     });
-    if (recorded) this.log.warn(`run ${runId} recorded ERROR: ${message}`);
+    if (recorded) {
+      this.log.warn(`run ${runId} recorded ERROR: ${message}`);
+      this.announce(runId);
+    }
     return recorded;
   }
 }

@@ -14,6 +14,7 @@ export interface MatrixRow {
   createdAt: string;
   /** The submitting vendor's tenant; null: public (an admin's). */
   owner: string | null;
+  scheduleId: string | null;
 }
 
 const toMatrix = (r: Selectable<MatricesTable>): MatrixRow => ({
@@ -21,6 +22,7 @@ const toMatrix = (r: Selectable<MatricesTable>): MatrixRow => ({
   request: JSON.parse(r.request) as MatrixRequest,
   createdAt: r.created_at,
   owner: r.owner,
+  scheduleId: r.schedule_id,
 });
 
 @Injectable()
@@ -37,6 +39,7 @@ export class MatricesRepository {
           request: JSON.stringify(matrix.request),
           created_at: matrix.createdAt,
           owner: matrix.owner,
+          schedule_id: matrix.scheduleId,
         })
         .execute();
       // Chunked: PostgreSQL caps bind parameters per statement, SQLite too.
@@ -58,12 +61,35 @@ export class MatricesRepository {
     return row && toMatrix(row);
   }
 
-  async list(limit: number, caller: Caller): Promise<MatrixRow[]> {
-    const rows = await this.visible(caller)
-      .orderBy('created_at', 'desc')
-      .orderBy('id')
-      .limit(limit)
-      .execute();
+  /** Newest first; only one schedule's when scheduleId is given. */
+  async list(limit: number, caller: Caller, filter: { scheduleId?: string } = {}): Promise<MatrixRow[]> {
+    let query = this.visible(caller);
+    if (filter.scheduleId !== undefined) query = query.where('schedule_id', '=', filter.scheduleId);
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
+    return rows.map(toMatrix);
+  }
+
+  /** A schedule's matrices whose every run is done, newest first, created before `before` if given. */
+  async finishedOfSchedule(
+    scheduleId: string,
+    caller: Caller,
+    limit: number,
+    before?: string,
+  ): Promise<MatrixRow[]> {
+    let query = this.visible(caller)
+      .where('schedule_id', '=', scheduleId)
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('runs')
+              .select('runs.id')
+              .whereRef('runs.matrix_id', '=', 'matrices.id')
+              .where('runs.state', '!=', 'done'),
+          ),
+        ),
+      );
+    if (before !== undefined) query = query.where('created_at', '<', before);
+    const rows = await query.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute();
     return rows.map(toMatrix);
   }
 }

@@ -146,6 +146,62 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.dropTable('tokens').execute();
     },
   },
+  '0004_history': {
+    async up(db: Kysely<unknown>) {
+      await db.schema.alterTable('images').addColumn('version', 'text').execute();
+      await db.schema.createIndex('images_name').on('images').columns(['name', 'created_at']).execute();
+      await db.schema
+        .createTable('image_tags')
+        .addColumn('sha256', 'varchar(64)', (c) => c.notNull().references('images.sha256'))
+        .addColumn('tag', 'varchar(64)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('image_tags_pk', ['sha256', 'tag'])
+        .execute();
+      await db.schema.createIndex('image_tags_tag').on('image_tags').columns(['tag', 'sha256']).execute();
+      await db.schema.alterTable('matrices').addColumn('schedule_id', 'varchar(64)').execute();
+      await db.schema
+        .createIndex('matrices_schedule')
+        .on('matrices')
+        .columns(['schedule_id', 'created_at'])
+        .execute();
+      // History and certification look runs up by target and by image.
+      await db.schema.createIndex('runs_target').on('runs').columns(['target_id', 'finished_at']).execute();
+      await db.schema.createIndex('runs_image').on('runs').columns(['image_sha256', 'finished_at']).execute();
+      await db.schema
+        .createTable('schedules')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('cron', 'varchar(100)', (c) => c.notNull())
+        .addColumn('timezone', 'varchar(100)', (c) => c.notNull())
+        .addColumn('spec', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('owner', 'varchar(64)')
+        .addColumn('next_run_at', 'varchar(32)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      // Vendors list their own schedules, like their images, targets and matrices.
+      await db.schema.createIndex('schedules_owner').on('schedules').column('owner').execute();
+      await db.schema
+        .createTable('schedule_fires')
+        .addColumn('schedule_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('due_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('fired_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('trigger', 'varchar(16)', (c) => c.notNull())
+        .addColumn('outcome', 'varchar(16)', (c) => c.notNull())
+        .addColumn('matrix_id', 'varchar(64)')
+        .addColumn('reason', 'text')
+        // One row per due time: the cron job, a catch-up and another controller cannot fire it twice.
+        .addPrimaryKeyConstraint('schedule_fires_pk', ['schedule_id', 'due_at'])
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of ['schedule_fires', 'schedules', 'image_tags']) await db.schema.dropTable(t).execute();
+      for (const i of ['runs_image', 'runs_target', 'matrices_schedule', 'images_name'])
+        await db.schema.dropIndex(i).execute();
+      await db.schema.alterTable('matrices').dropColumn('schedule_id').execute();
+      await db.schema.alterTable('images').dropColumn('version').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

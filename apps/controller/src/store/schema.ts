@@ -8,6 +8,7 @@ export interface ImagesTable {
   format: string;
   arch: string | null;
   name: string;
+  version: string | null;
   uploaded_as: string;
   created_at: string;
   /** Tenant, or null: public (made by an admin). */
@@ -27,6 +28,7 @@ export interface MatricesTable {
   request: string;
   created_at: string;
   owner: string | null;
+  schedule_id: string | null;
 }
 
 export interface RunsTable {
@@ -108,6 +110,36 @@ export interface ImageTenantsTable {
   tenant: string;
 }
 
+export interface ImageTagsTable {
+  sha256: string;
+  tag: string;
+}
+
+export interface SchedulesTable {
+  id: string;
+  name: string;
+  cron: string;
+  timezone: string;
+  /** JSON: { images, targets, suites, ready }. */
+  spec: string;
+  /** 0 or 1 (one type on both databases). */
+  enabled: number;
+  owner: string | null;
+  next_run_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ScheduleFiresTable {
+  schedule_id: string;
+  due_at: string;
+  fired_at: string;
+  trigger: string;
+  outcome: string;
+  matrix_id: string | null;
+  reason: string | null;
+}
+
 export interface Database {
   images: ImagesTable;
   targets: TargetsTable;
@@ -119,4 +151,7 @@ export interface Database {
   agents: AgentsTable;
   tokens: TokensTable;
   image_tenants: ImageTenantsTable;
+  image_tags: ImageTagsTable;
+  schedules: SchedulesTable;
+  schedule_fires: ScheduleFiresTable;
 }

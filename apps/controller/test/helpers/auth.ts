@@ -12,6 +12,7 @@ export function authed(target: Parameters<typeof request>[0], token: string) {
     get: (url: string) => http.get(url).set('authorization', bearer),
     put: (url: string) => http.put(url).set('authorization', bearer),
     post: (url: string) => http.post(url).set('authorization', bearer),
+    patch: (url: string) => http.patch(url).set('authorization', bearer),
     delete: (url: string) => http.delete(url).set('authorization', bearer),
   };
 }

@@ -1,7 +1,10 @@
 import type { RunJobData, VerdictRecord } from '@vmfarm/protocol';
 import type { Caller } from '../../src/auth/caller';
+import type { EventBus, EventListener, FarmEvent } from '../../src/events/event-bus';
+import type { EventsService } from '../../src/events/events.service';
 import type { RunQueue } from '../../src/queue/run-queue';
 import type { ArtifactStore } from '../../src/runs/artifact-store';
+import type { FireHandler, Scheduler } from '../../src/schedules/scheduler';
 import type { ImagesRepository } from '../../src/store/images.repository';
 import type { AttemptRecord, AttemptRow, RunRow, RunsRepository } from '../../src/store/runs.repository';
 
@@ -143,4 +146,44 @@ export class FakeImages {
   }
 }
 
+/** Events go nowhere (the real bus is tested in events.test.ts). */
+export const nullEvents = { runChanged: async () => undefined } as unknown as EventsService;
+
 export const nullArtifacts = { write: async () => '/dev/null' } as unknown as ArtifactStore;
+
+/** BullMQ job schedulers in memory: what is armed, and the fire handler for a test to call. */
+export class FakeScheduler implements Scheduler {
+  armed = new Map<string, { cron: string; timezone: string }>();
+  handler?: FireHandler;
+  async upsert(scheduleId: string, cron: string, timezone: string) {
+    this.armed.set(scheduleId, { cron, timezone });
+  }
+  async remove(scheduleId: string) {
+    this.armed.delete(scheduleId);
+  }
+  async ids() {
+    return [...this.armed.keys()];
+  }
+  async start(handler: FireHandler) {
+    this.handler = handler;
+  }
+  async close() {}
+}
+
+/** One process's event bus: what Redis pub/sub carries, JSON round trip included, without Redis. */
+export class LocalEventBus implements EventBus {
+  private readonly listeners = new Set<EventListener>();
+  async publish(event: FarmEvent) {
+    for (const l of this.listeners) l(JSON.parse(JSON.stringify(event)) as FarmEvent);
+  }
+  async subscribe(listener: EventListener) {
+    this.listeners.add(listener);
+    return () => void this.listeners.delete(listener);
+  }
+  listenerCount() {
+    return this.listeners.size;
+  }
+  async close() {
+    this.listeners.clear();
+  }
+}

@@ -1,5 +1,5 @@
-import { Controller, Get, Param, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
-import { imageUploadQuerySchema, type ImageResource } from '@vmfarm/protocol';
+import { Body, Controller, Get, Param, Patch, Put, Query, Req, Res, StreamableFile } from '@nestjs/common';
+import { imagePatchSchema, imageUploadQuerySchema, type ImageResource } from '@vmfarm/protocol';
 import type { Request, Response } from 'express';
 import type { Caller } from '../../auth/caller';
 import { Allow, Who } from '../../auth/guard';
@@ -44,6 +44,14 @@ export class ImagesController {
   @Allow(READERS)
   get(@Who() caller: Caller, @Param() params: unknown): Promise<ImageResource> {
     return this.images.get(validate({ params: [shaParams, params] }).params.sha256, caller);
+  }
+
+  /** Metadata only; the owner (or an admin) changes it, viewers and agents may not. */
+  @Patch(':sha256')
+  @Allow(WRITERS)
+  patch(@Who() caller: Caller, @Param() params: unknown, @Body() body: unknown): Promise<ImageResource> {
+    const input = validate({ params: [shaParams, params], body: [imagePatchSchema, body] });
+    return this.images.patch(input.params.sha256, input.body, caller);
   }
 
   /** Agents download what they run; readers what they may see. */

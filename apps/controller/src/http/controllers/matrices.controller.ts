@@ -12,7 +12,7 @@ import { Allow, Who } from '../../auth/guard';
 import { READERS, WRITERS } from '../../auth/policy';
 import { MatricesService } from '../../matrices/matrices.service';
 import { RunsService } from '../../runs/runs.service';
-import { artifactParams, idParams, listQuery, reportQuery } from '../schemas';
+import { artifactParams, idParams, matricesQuery, reportQuery } from '../schemas';
 import { validate } from '../validate';
 
 @Controller('api')
@@ -31,7 +31,8 @@ export class MatricesController {
   @Get('matrices')
   @Allow(READERS)
   list(@Who() caller: Caller, @Query() query: unknown): Promise<MatrixView[]> {
-    return this.matrices.list(validate({ query: [listQuery, query] }).query.limit, caller);
+    const { limit, schedule } = validate({ query: [matricesQuery, query] }).query;
+    return this.matrices.list(limit, caller, { scheduleId: schedule });
   }
 
   @Get('matrices/:id')

@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { imageResourceSchema, matrixViewSchema, scheduleViewSchema } from '@vmfarm/protocol';
+import { vmfarm } from './serve-helpers';
+
+/** `vmfarm submit --version --tag` and `vmfarm schedule …` against a real controller process. */
+const CONTROLLER = join(__dirname, '..', '..', '..', 'controller', 'dist', 'src', 'main.js');
+const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-schedule-'));
+const disk = join(dir, 'debian.img');
+writeFileSync(disk, Buffer.alloc(4096, 9));
+
+/** The controller's admin token (VMFARM_ADMIN_TOKEN), which the CLI gets as VMFARM_TOKEN. */
+const ADMIN = `vmf_${randomBytes(32).toString('base64url')}`;
+let controller: ChildProcess;
+let url = '';
+
+before(async () => {
+  const redis = process.env.REDIS_URL;
+  if (!redis) throw new Error('REDIS_URL is not set: run `npm test` (it starts Redis) or export REDIS_URL');
+  controller = spawn(process.execPath, [CONTROLLER], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      VMFARM_DATA: join(dir, 'data'),
+      VMFARM_QUEUE_PREFIX: `cli_${randomBytes(6).toString('hex')}`,
+      VMFARM_ADMIN_TOKEN: ADMIN,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  controller.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    controller.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    controller.once('exit', (code) => reject(new Error(`controller exited (${code}):\n${err}`)));
+  });
+});
+after(async () => {
+  const exited = new Promise((r) => controller.once('exit', r));
+  controller.kill('SIGTERM');
+  await exited;
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const runAs = (token: string, ...args: string[]) =>
+  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url, VMFARM_TOKEN: token });
+const run = (...args: string[]) => runAs(ADMIN, ...args);
+const getJson = async (path: string) =>
+  (
+    await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+  ).json() as Promise<unknown>;
+
+test('submit sets version and tags, and re-tags an image the controller already has', async () => {
+  const first = await run(
+    'submit',
+    disk,
+    '--targets',
+    'static',
+    '--suites',
+    'static',
+    '--version',
+    '1',
+    '--tag',
+    'nightly',
+  );
+  assert.equal(first.code, 0, first.stderr);
+  const [image] = (await getJson('/api/images')) as unknown[];
+  const parsed = imageResourceSchema.parse(image);
+  assert.deepEqual([parsed.name, parsed.version, parsed.tags], ['debian.img', '1', ['nightly']]);
+
+  const again = await run(
+    'submit',
+    disk,
+    '--targets',
+    'static',
+    '--suites',
+    'static',
+    '--name',
+    'debian',
+    '--version',
+    '2',
+    '--tag',
+    'nightly',
+    '--tag',
+    'arm',
+  );
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /version 2 tags arm,nightly \(already on the controller\)/);
+  const updated = imageResourceSchema.parse(await getJson(`/api/images/${parsed.sha256}`));
+  assert.deepEqual([updated.name, updated.version, updated.tags], ['debian', '2', ['arm', 'nightly']]);
+
+  const bad = await run('submit', disk, '--targets', 'static', '--suites', 'static', '--tag', 'no way');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--tag must be/);
+});
+
+test('schedule create, list, run and delete', async () => {
+  const create = (...extra: string[]) =>
+    run('schedule', 'create', '--name', 'nightly', '--targets', 'static', '--suites', 'static', ...extra);
+  const made = await create('--cron', '0 2 * * *', '--timezone', 'Europe/Paris', '--tag', 'nightly');
+  assert.equal(made.code, 0, made.stderr);
+  const id = made.stdout.trim();
+  assert.match(made.stderr, /next run 20\d\d-/);
+
+  const refused = await create('--cron', 'daily', '--tag', 'nightly');
+  assert.equal(refused.code, 2);
+  assert.match(refused.stderr, /cron: invalid cron pattern 'daily'/);
+  assert.equal((await create('--cron', '0 2 * * *')).code, 2, 'neither --tag nor --image');
+
+  const list = await run('schedule', 'list');
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(
+    list.stdout,
+    new RegExp(`^${id}  nightly  '0 2 \\* \\* \\*' Europe/Paris  tags nightly × static × static`),
+  );
+  const json = await run('schedule', 'list', '--json');
+  assert.deepEqual(
+    (JSON.parse(json.stdout) as unknown[]).map((s) => scheduleViewSchema.parse(s).id),
+    [id],
+  );
+
+  // The admin's schedule is public: a vendor lists it but may not change it; its own is its tenant's.
+  const vendor = (
+    await run('token', 'create', '--name', 'acme', '--role', 'vendor', '--tenant', 'acme')
+  ).stdout.trim();
+  assert.match((await run('schedule', 'list', '--token', vendor)).stdout, new RegExp(`^${id} `));
+  const refusedDelete = await runAs(vendor, 'schedule', 'delete', id);
+  assert.equal(refusedDelete.code, 2);
+  assert.match(refusedDelete.stderr, /schedule \S+ is public: only an admin may change or run it\n$/);
+  const own = await runAs(
+    vendor,
+    'schedule',
+    'create',
+    '--name',
+    'acme',
+    '--cron',
+    '0 3 * * *',
+    '--tag',
+    'x',
+    '--targets',
+    'static',
+    '--suites',
+    'static',
+  );
+  assert.equal(own.code, 0, own.stderr);
+  assert.equal(scheduleViewSchema.parse(await getJson(`/api/schedules/${own.stdout.trim()}`)).owner, 'acme');
+  assert.equal((await runAs(vendor, 'schedule', 'delete', own.stdout.trim())).code, 0);
+
+  const fired = await run('schedule', 'run', id);
+  assert.equal(fired.code, 0, fired.stderr);
+  const matrix = matrixViewSchema.parse(await getJson(`/api/matrices/${fired.stdout.trim()}`));
+  assert.equal(matrix.scheduleId, id);
+  const busy = await run('schedule', 'run', id);
+  assert.equal(busy.code, 2);
+  assert.match(busy.stderr, /\(409\): schedule \S+: matrix \S+ is still running/);
+
+  assert.equal((await run('schedule', 'delete', id)).code, 0);
+  const gone = await run('schedule', 'delete', id);
+  assert.equal(gone.code, 2);
+  assert.match(gone.stderr, /\(404\): no schedule/);
+  assert.equal((await run('schedule', 'frobnicate')).code, 2);
+});

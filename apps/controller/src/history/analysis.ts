@@ -1,0 +1,229 @@
+import {
+  REQUIREMENTS,
+  type CertificationClause,
+  type Clause,
+  type HistoryPoint,
+  type HistorySeries,
+  type ImageResource,
+  type Regressions,
+  type TrendPoint,
+  type Verdict,
+  type VerdictChange,
+} from '@vmfarm/protocol';
+import type { ClauseVerdictRow } from '../store/history.repository';
+
+/** Pure aggregation of clause verdicts: history series, trends, regressions, certification. */
+
+/** Which of two verdicts for one clause speaks for both: a failure outweighs a farm error, a pass a skip. */
+const WEIGHT: Record<Verdict, number> = { FAIL: 3, ERROR: 2, PASS: 1, SKIP: 0 };
+
+export function worst(a: Verdict, b: Verdict): Verdict {
+  return WEIGHT[b] > WEIGHT[a] ? b : a;
+}
+
+const key = (...parts: string[]) => parts.join('\u0000');
+
+/** One row per (run, clause): a run that judged a clause more than once counts by its worst verdict. */
+function perRunClause(rows: readonly ClauseVerdictRow[]): ClauseVerdictRow[] {
+  const out = new Map<string, ClauseVerdictRow>();
+  for (const r of rows) {
+    const k = key(r.runId, r.clause);
+    const seen = out.get(k);
+    if (!seen || worst(seen.verdict, r.verdict) !== seen.verdict) out.set(k, r);
+  }
+  return [...out.values()];
+}
+
+/**
+ * Series per (image name, target, clause), oldest point first. firstFailure is where the latest
+ * failing streak began (ERROR and SKIP neither break nor start one: they say nothing of the subject);
+ * fixedAt is the PASS that ended the last streak, when a PASS is the latest judgement.
+ */
+export function historySeries(rows: readonly ClauseVerdictRow[]): HistorySeries[] {
+  const groups = new Map<string, { head: ClauseVerdictRow; points: HistoryPoint[] }>();
+  for (const r of perRunClause(rows)) {
+    const k = key(r.imageName, r.targetId, r.clause);
+    let g = groups.get(k);
+    if (!g) groups.set(k, (g = { head: r, points: [] }));
+    g.points.push({
+      at: r.at,
+      matrixId: r.matrixId,
+      runId: r.runId,
+      imageSha256: r.imageSha256,
+      imageVersion: r.imageVersion,
+      verdict: r.verdict,
+    });
+  }
+  const series = [...groups.values()].map(({ head, points }) => {
+    points.sort((a, b) => a.at.localeCompare(b.at) || a.runId.localeCompare(b.runId));
+    let firstFailure: string | null = null;
+    let lastPass: string | null = null;
+    let fixedAt: string | null = null;
+    let failing = false;
+    for (const p of points) {
+      if (p.verdict === 'FAIL') {
+        if (!failing) firstFailure = p.at;
+        failing = true;
+        fixedAt = null;
+      } else if (p.verdict === 'PASS') {
+        if (failing) fixedAt = p.at;
+        failing = false;
+        lastPass = p.at;
+      }
+    }
+    return {
+      imageName: head.imageName,
+      targetId: head.targetId,
+      clause: head.clause,
+      points,
+      firstFailure,
+      lastPass,
+      fixedAt,
+    };
+  });
+  return series.sort(
+    (a, b) =>
+      a.imageName.localeCompare(b.imageName) ||
+      a.targetId.localeCompare(b.targetId) ||
+      a.clause.localeCompare(b.clause),
+  );
+}
+
+/** Clause verdicts counted per matrix, oldest matrix first. */
+export function trend(rows: readonly ClauseVerdictRow[]): TrendPoint[] {
+  const byMatrix = new Map<string, TrendPoint>();
+  for (const r of perRunClause(rows)) {
+    let p = byMatrix.get(r.matrixId);
+    if (!p)
+      byMatrix.set(
+        r.matrixId,
+        (p = { at: r.matrixAt, matrixId: r.matrixId, pass: 0, fail: 0, error: 0, skip: 0, passRate: null }),
+      );
+    p[r.verdict.toLowerCase() as 'pass' | 'fail' | 'error' | 'skip']++;
+  }
+  return [...byMatrix.values()]
+    .map((p) => {
+      const judged = p.pass + p.fail + p.error;
+      return { ...p, passRate: judged === 0 ? null : p.pass / judged };
+    })
+    .sort((a, b) => a.at.localeCompare(b.at) || a.matrixId.localeCompare(b.matrixId));
+}
+
+/** The verdict per (image name, target, clause) of one matrix, worst across its runs. */
+function verdictsByName(rows: readonly ClauseVerdictRow[]): Map<string, ClauseVerdictRow> {
+  const out = new Map<string, ClauseVerdictRow>();
+  for (const r of rows) {
+    const k = key(r.imageName, r.targetId, r.clause);
+    const seen = out.get(k);
+    if (!seen || worst(seen.verdict, r.verdict) !== seen.verdict) out.set(k, r);
+  }
+  return out;
+}
+
+/**
+ * PASS → FAIL and FAIL → PASS between two matrices, keyed by image *name* so that a new version of an
+ * image lines up with the one it replaced. Clauses judged in only one of them are neither.
+ */
+export function compareMatrices(
+  latest: { matrixId: string; at: string; rows: readonly ClauseVerdictRow[] } | null,
+  previous: { matrixId: string; at: string; rows: readonly ClauseVerdictRow[] } | null,
+): Regressions {
+  const regressions: VerdictChange[] = [];
+  const fixes: VerdictChange[] = [];
+  if (latest && previous) {
+    const before = verdictsByName(previous.rows);
+    for (const [k, after] of [...verdictsByName(latest.rows)].sort(([a], [b]) => a.localeCompare(b))) {
+      const prior = before.get(k);
+      if (!prior) continue;
+      const change: VerdictChange = {
+        imageName: after.imageName,
+        targetId: after.targetId,
+        clause: after.clause,
+        before: prior.verdict,
+        after: after.verdict,
+        runId: after.runId,
+        previousRunId: prior.runId,
+      };
+      if (prior.verdict === 'PASS' && after.verdict === 'FAIL') regressions.push(change);
+      else if (prior.verdict === 'FAIL' && after.verdict === 'PASS') fixes.push(change);
+    }
+  }
+  const ref = (m: { matrixId: string; at: string } | null) => m && { matrixId: m.matrixId, at: m.at };
+  return { latest: ref(latest), previous: ref(previous), regressions, fixes };
+}
+
+/**
+ * Every clause of the catalogue with the latest verdict that judged it (worst of ties), NOT-COVERED
+ * when no suite able to run here cites it, NOT-RUN when one does but nothing has judged it yet.
+ */
+export function certify(
+  catalogue: readonly Clause[],
+  covered: ReadonlySet<string>,
+  latest: readonly ClauseVerdictRow[],
+): CertificationClause[] {
+  const byClause = new Map<string, ClauseVerdictRow>();
+  for (const r of latest) {
+    const seen = byClause.get(r.clause);
+    if (!seen || worst(seen.verdict, r.verdict) !== seen.verdict) byClause.set(r.clause, r);
+  }
+  return catalogue.map((c) => {
+    const r = byClause.get(c.id);
+    const base = {
+      clause: c.id,
+      subject: c.subject,
+      level: c.level,
+      section: c.section,
+      requirement: REQUIREMENTS[c.id] ?? '',
+    };
+    if (!r)
+      return {
+        ...base,
+        verdict: covered.has(c.id) ? 'NOT-RUN' : 'NOT-COVERED',
+        message: null,
+        evidence: null,
+        suite: null,
+        runId: null,
+        matrixId: null,
+        imageSha256: null,
+        targetId: null,
+        at: null,
+      };
+    return {
+      ...base,
+      verdict: r.verdict,
+      message: r.message,
+      evidence: r.evidence,
+      suite: r.suite,
+      runId: r.runId,
+      matrixId: r.matrixId,
+      imageSha256: r.imageSha256,
+      targetId: r.targetId,
+      at: r.at,
+    };
+  });
+}
+
+/** Versions compared as people read them: 1.10 after 1.9, 2026.02 after 2026.01. */
+const collator = new Intl.Collator('en', { numeric: true });
+
+/**
+ * What a tag selector runs: per image name, the newest version (an image without a version is older
+ * than any with one; equal versions fall back to upload time).
+ */
+export function newestPerName(images: readonly ImageResource[]): ImageResource[] {
+  const best = new Map<string, ImageResource>();
+  const newer = (a: ImageResource, b: ImageResource) => {
+    if (a.version !== b.version) {
+      if (a.version === null) return false;
+      if (b.version === null) return true;
+      const c = collator.compare(a.version, b.version);
+      if (c !== 0) return c > 0;
+    }
+    return a.createdAt > b.createdAt || (a.createdAt === b.createdAt && a.sha256 > b.sha256);
+  };
+  for (const image of images) {
+    const seen = best.get(image.name);
+    if (!seen || newer(image, seen)) best.set(image.name, image);
+  }
+  return [...best.values()].sort((a, b) => a.name.localeCompare(b.name));
+}

@@ -1,0 +1,111 @@
+import { Logger } from '@nestjs/common';
+import { defaultRepeatStrategy, Queue, Worker } from 'bullmq';
+import type { FieldError } from '../errors';
+import { connectionOf } from '../queue/run-queue';
+
+/** BullMQ queue of the schedules' job schedulers (under the farm's queue prefix). */
+export const SCHEDULES_QUEUE = 'schedules';
+
+export type FireHandler = (scheduleId: string, dueAt: Date) => Promise<void>;
+
+/** What SchedulesService needs of BullMQ's job schedulers. */
+export interface Scheduler {
+  /** Creates or replaces the job scheduler of a schedule. */
+  upsert(scheduleId: string, cron: string, timezone: string): Promise<void>;
+  remove(scheduleId: string): Promise<void>;
+  /** The schedule ids that have a job scheduler. */
+  ids(): Promise<string[]>;
+  /** Starts taking fires: each due job calls the handler once (on one controller, whichever takes it). */
+  start(handler: FireHandler): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The next time `cron` fires after `from`, the way BullMQ computes it; throws on a bad pattern. */
+export function nextFire(cron: string, timezone: string, from: Date): Date {
+  const next = defaultRepeatStrategy(from.getTime(), { pattern: cron, tz: timezone });
+  if (next === undefined || Number.isNaN(next)) throw new Error(`'${cron}' never fires`);
+  return new Date(next);
+}
+
+/** Problems with a cron pattern and time zone, as 400 field errors. */
+export function cronErrors(cron: string | undefined, timezone: string | undefined): FieldError[] {
+  const errors: FieldError[] = [];
+  if (timezone !== undefined)
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: timezone });
+    } catch {
+      errors.push({
+        path: 'timezone',
+        message: `unknown time zone '${timezone}' (an IANA name, e.g. Europe/Paris)`,
+      });
+    }
+  if (cron !== undefined && errors.length === 0)
+    try {
+      nextFire(cron, timezone ?? 'UTC', new Date());
+    } catch (err) {
+      errors.push({ path: 'cron', message: `invalid cron pattern '${cron}': ${(err as Error).message}` });
+    }
+  return errors;
+}
+
+export class BullScheduler implements Scheduler {
+  private readonly log = new Logger('Scheduler');
+  private q?: Queue;
+  private worker?: Worker;
+
+  constructor(
+    private readonly redisUrl: string,
+    private readonly prefix: string,
+  ) {}
+
+  /** Connected on first use: an app that fails to start leaves no connection behind. */
+  private get queue(): Queue {
+    if (!this.q) {
+      this.q = new Queue(SCHEDULES_QUEUE, { connection: connectionOf(this.redisUrl), prefix: this.prefix });
+      this.q.on('error', (err) => this.log.warn(`queue ${SCHEDULES_QUEUE}: ${err.message}`));
+    }
+    return this.q;
+  }
+
+  async upsert(scheduleId: string, cron: string, timezone: string): Promise<void> {
+    await this.queue.upsertJobScheduler(
+      scheduleId,
+      { pattern: cron, tz: timezone },
+      {
+        name: 'fire',
+        data: { scheduleId },
+        opts: { removeOnComplete: { count: 100 }, removeOnFail: { count: 100 } },
+      },
+    );
+  }
+
+  async remove(scheduleId: string): Promise<void> {
+    await this.queue.removeJobScheduler(scheduleId);
+  }
+
+  async ids(): Promise<string[]> {
+    return (await this.queue.getJobSchedulers()).map((s) => s.key);
+  }
+
+  async start(handler: FireHandler): Promise<void> {
+    this.worker = new Worker(
+      SCHEDULES_QUEUE,
+      async (job) => {
+        const { scheduleId } = job.data as { scheduleId: string };
+        // The scheduled instant, not when this worker got to it: a fire's identity.
+        await handler(scheduleId, new Date(job.opts.prevMillis ?? job.timestamp));
+      },
+      { connection: connectionOf(this.redisUrl), prefix: this.prefix, concurrency: 1 },
+    );
+    this.worker.on('error', (err) => this.log.warn(`worker ${SCHEDULES_QUEUE}: ${err.message}`));
+    this.worker.on('failed', (job, err) => this.log.error(`schedule fire ${job?.id}: ${err.message}`));
+    // Closing a worker still connecting rejects inside BullMQ: a controller stopped right after it
+    // started would log an unhandled rejection.
+    await this.worker.waitUntilReady();
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+    await this.q?.close();
+  }
+}
