@@ -109,6 +109,7 @@ export async function fakeController(): Promise<FakeController> {
           size: body.length,
           format: 'raw',
           arch: arch === 'aarch64' || arch === 'aarch32' ? arch : null,
+          archDeclared: arch === 'aarch64' || arch === 'aarch32',
           name: name ?? sha256,
           version,
           tags: tags ? tags.split(',') : [],

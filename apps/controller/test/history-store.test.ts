@@ -26,6 +26,7 @@ const image = (
   size: 512,
   format: 'raw',
   arch: 'aarch64',
+  archDeclared: true,
   name,
   version,
   tags,

@@ -177,6 +177,7 @@ describe('tag selection', () => {
     size: 512,
     format: 'raw',
     arch: 'aarch64',
+    archDeclared: true,
     name,
     version,
     tags: ['t'],

@@ -113,6 +113,7 @@ describe('REST API (SQLite, real Redis)', () => {
         size: raw.length,
         format: 'raw',
         arch: 'aarch64',
+        archDeclared: true,
         name: 'disk',
         version: null,
         tags: [],

@@ -20,6 +20,7 @@ const image: ImageResource = {
   size: 5 * 1024 ** 3, // > 2^32: bigint on PostgreSQL
   format: 'raw',
   arch: 'aarch64',
+  archDeclared: true,
   name: 'disk',
   version: '1.0',
   tags: ['nightly', 'testing'],

@@ -237,6 +237,7 @@ describe('matrix planning', () => {
     size: 512,
     format: 'raw',
     arch,
+    archDeclared: arch !== null,
     name: sha,
     version: null,
     tags: [],

@@ -17,7 +17,10 @@ export const imageResourceSchema = z.object({
   sha256: sha256Schema,
   size: z.number().int(),
   format: imageFormatSchema,
+  /** Declared by the submitter, or detected by the farm (from the removable path); null: unknown. */
   arch: archSchema.nullable(),
+  /** The submitter declared `arch`: the suites check the image against it rather than detect it. */
+  archDeclared: z.boolean(),
   name: z.string(),
   /** Successive versions of one image share its name; history lines them up by name. */
   version: z.string().nullable(),

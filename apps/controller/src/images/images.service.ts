@@ -55,6 +55,7 @@ export class ImagesService {
       format,
       // Known at upload, so that a matrix can plan which targets each image can meet.
       arch: query.arch ?? (await detectArch(this.store.pathOf(ingested.sha256))),
+      archDeclared: query.arch !== undefined,
       name: query.name || `image-${ingested.sha256.slice(0, 12)}`,
       version: query.version ?? null,
       tags: [...new Set(query.tags ?? [])].sort(),

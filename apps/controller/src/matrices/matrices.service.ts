@@ -69,7 +69,13 @@ export class MatricesService {
       matrixId: matrix.id,
       suite: c.suite,
       target: c.target,
-      image: { sha256: c.image.sha256, size: c.image.size, format: c.image.format, arch: c.image.arch },
+      // The suites get the declared architecture only: one the farm detected they detect themselves.
+      image: {
+        sha256: c.image.sha256,
+        size: c.image.size,
+        format: c.image.format,
+        arch: c.image.archDeclared ? c.image.arch : null,
+      },
       ...(request.ready === undefined ? {} : { ready: request.ready }),
       ...(c.skip ? { skip: c.skip } : {}),
     }));

@@ -202,6 +202,19 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('images').dropColumn('version').execute();
     },
   },
+  '0005_arch_declared': {
+    // An architecture the submitter declared is handed to the suites as such; one the farm
+    // detected (at upload, or by a suite) only plans the matrix.
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('images')
+        .addColumn('arch_declared', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('images').dropColumn('arch_declared').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

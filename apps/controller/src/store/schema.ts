@@ -7,6 +7,8 @@ export interface ImagesTable {
   size: number | string;
   format: string;
   arch: string | null;
+  /** 0 or 1, as `schedules.enabled` (better-sqlite3 binds no booleans). */
+  arch_declared: number;
   name: string;
   version: string | null;
   uploaded_as: string;
