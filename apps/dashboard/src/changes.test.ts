@@ -9,7 +9,8 @@ describe('regression table', () => {
       clause,
       before,
       after,
-      runId: `${imageName}-${clause}`,
+      runId: `${imageName}-${clause}-2`,
+      previousRunId: `${imageName}-${clause}-1`,
     });
     const rows = changeRows({
       latest: { matrixId: 'm2', at: '2025-01-02T00:00:00Z' },
@@ -72,6 +73,13 @@ describe('history', () => {
       ['m1', 100, '2025-01-01 02:00'],
       ['m2', 85.7, '2025-01-02 02:00'],
     ]);
+  });
+
+  it('leaves a gap for a matrix that judged only SKIPs (the server says passRate null)', () => {
+    const d = trendData([
+      { at: '2025-01-01T02:00:00Z', matrixId: 'm1', pass: 0, fail: 0, error: 0, skip: 7, passRate: null },
+    ]);
+    expect(d.map((p) => [p.matrixId, p.passRate, p.skip])).toEqual([['m1', null, 7]]);
   });
 
   it('formats times compactly in UTC', () => {

@@ -52,22 +52,25 @@ export function historyRows(series: readonly HistorySeries[]): HistoryRow[] {
 export interface TrendDatum {
   label: string;
   matrixId: string;
-  /** 0–100, for the chart's percent axis. */
-  passRate: number;
+  /** 0–100, for the chart's percent axis; null when the matrix judged nothing but SKIPs (a gap). */
+  passRate: number | null;
   pass: number;
   fail: number;
   error: number;
   skip: number;
 }
 
-/** The server's passRate is a fraction (0–1); the chart plots percent, oldest first. */
+/**
+ * The server's passRate is a fraction (0–1), null when nothing passed, failed or erred; the chart
+ * plots percent, oldest first.
+ */
 export function trendData(points: readonly TrendPoint[]): TrendDatum[] {
   return [...points]
     .sort((a, b) => a.at.localeCompare(b.at))
     .map((p) => ({
       label: formatTime(p.at),
       matrixId: p.matrixId,
-      passRate: Math.round(p.passRate * 1000) / 10,
+      passRate: p.passRate === null ? null : Math.round(p.passRate * 1000) / 10,
       pass: p.pass,
       fail: p.fail,
       error: p.error,

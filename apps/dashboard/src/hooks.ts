@@ -9,18 +9,25 @@ export interface Loaded<T> {
   set: (update: (current: T | undefined) => T | undefined) => void;
 }
 
-/** One request per change of `key`; answers to a superseded key are dropped. */
+/**
+ * One request per change of `key`; answers to a superseded key are dropped. Data of another key is
+ * never returned (no previous filter's rows, no previous matrix's grid while the next one loads);
+ * `reload` keeps the data shown until the fresh answer replaces it.
+ */
 export function useLoad<T>(key: string, load: () => Promise<T>): Loaded<T> {
-  const [state, setState] = useState<{ data?: T; error?: Error; loading: boolean }>({ loading: true });
+  const [state, setState] = useState<{ key: string; data?: T; error?: Error; loading: boolean }>({
+    key,
+    loading: true,
+  });
   const [generation, setGeneration] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
   useEffect(() => {
     let current = true;
-    setState((s) => ({ ...s, loading: true }));
+    setState((s) => (s.key === key ? { ...s, loading: true } : { key, loading: true }));
     loadRef.current().then(
-      (data) => current && setState({ data, loading: false }),
-      (error: Error) => current && setState({ error, loading: false }),
+      (data) => current && setState({ key, data, loading: false }),
+      (error: Error) => current && setState({ key, error, loading: false }),
     );
     return () => {
       current = false;
@@ -28,10 +35,18 @@ export function useLoad<T>(key: string, load: () => Promise<T>): Loaded<T> {
   }, [key, generation]);
   const reload = useCallback(() => setGeneration((g) => g + 1), []);
   const set = useCallback(
-    (update: (current: T | undefined) => T | undefined) => setState((s) => ({ ...s, data: update(s.data) })),
-    [],
+    (update: (current: T | undefined) => T | undefined) =>
+      setState((s) => (s.key === key ? { ...s, data: update(s.data) } : s)),
+    [key],
   );
-  return { data: state.data, error: state.error, loading: state.loading, reload, set };
+  const mine = state.key === key;
+  return {
+    data: mine ? state.data : undefined,
+    error: mine ? state.error : undefined,
+    loading: mine ? state.loading : true,
+    reload,
+    set,
+  };
 }
 
 /**

@@ -1,6 +1,7 @@
 import { act, render, screen, within } from '@testing-library/react';
 import { createMemoryRouter, RouterProvider } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { ImageCertification, TargetCertification } from './pages/Certification';
 import { MatrixPage } from './pages/Matrix';
 import { RunPage } from './pages/Run';
 import { image, matrix, run, SHA_A, SHA_B } from './test-data';
@@ -151,5 +152,89 @@ describe('run page', () => {
     expect([...console.querySelectorAll('mark')].map((m) => m.getAttribute('data-line'))).toEqual(['1', '3']);
     // A finished run opens no event stream.
     expect(FakeEventSource.all).toHaveLength(0);
+  });
+});
+
+describe('certification pages', () => {
+  const clause = (over: Record<string, unknown>) => ({
+    clause: 'IMG-GPT',
+    subject: 'image',
+    level: 'MUST',
+    section: 'Image format',
+    requirement: 'The raw disk is partitioned with a GUID Partition Table.',
+    verdict: 'FAIL',
+    message: 'primary header CRC32 mismatch',
+    evidence: { headerCrc: { expected: '0x1', found: '0x2' } },
+    suite: 'static',
+    runId: 'run-1234567890',
+    matrixId: 'm1',
+    imageSha256: SHA_A,
+    targetId: 'static',
+    at: '2025-01-02T03:04:05.000Z',
+    ...over,
+  });
+  const notCovered = clause({
+    clause: 'VM-PSCI',
+    subject: 'vm',
+    section: 'Firmware',
+    verdict: 'NOT-COVERED',
+    message: null,
+    evidence: null,
+    suite: null,
+    runId: null,
+    matrixId: null,
+    imageSha256: null,
+    targetId: null,
+    at: null,
+  });
+  // The controller's answer (GET /api/certification/...): an envelope with counts and the clauses.
+  const certification = (kind: 'target' | 'image', id: string, name: string, version: string | null) => ({
+    kind,
+    id,
+    name,
+    version,
+    generatedAt: '2025-01-02T04:00:00.000Z',
+    counts: { PASS: 0, FAIL: 1, ERROR: 0, SKIP: 0, 'NOT-COVERED': 1, 'NOT-RUN': 0 },
+    clauses: [clause({}), notCovered],
+  });
+
+  it("a target's report names the image each verdict was judged on, and its counts", async () => {
+    serve({
+      '/api/certification/targets/static': certification('target', 'static', 'static', null),
+      '/api/images': [image(SHA_A, 'debian', '12')],
+    });
+    show('/certification/targets/static', '/certification/targets/:id', <TargetCertification />);
+    const table = await screen.findByRole('table', { name: 'certification' });
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Certification: target static');
+    expect(screen.getByTestId('certification-summary').textContent).toMatch(
+      /^2 clauses: 0 PASS, 1 FAIL, 0 ERROR, 0 SKIP, 0 not run, 1 not covered by any suite\. MUST clauses failed: IMG-GPT\.$/,
+    );
+    const gpt = within(table).getByText('IMG-GPT').closest('tr') as HTMLElement;
+    expect(within(gpt).getByLabelText('FAIL')).toBeTruthy();
+    expect(within(gpt).getByText('Image format')).toBeTruthy();
+    // Named once the images arrive (not the hash prefix the first render had).
+    expect((await within(gpt).findByText('debian 12')).getAttribute('href')).toBe(
+      `/certification/images/${SHA_A}`,
+    );
+    expect(within(gpt).getByText('run run-1234').getAttribute('href')).toBe('/runs/run-1234567890');
+    const psci = within(table).getByText('VM-PSCI').closest('tr') as HTMLElement;
+    expect(within(psci).getByLabelText('NOT COVERED')).toBeTruthy();
+  });
+
+  it("an image's report names the target of each verdict", async () => {
+    serve({ [`/api/certification/images/${SHA_A}`]: certification('image', SHA_A, 'debian', '12') });
+    show(`/certification/images/${SHA_A}`, '/certification/images/:sha256', <ImageCertification />);
+    const table = await screen.findByRole('table', { name: 'certification' });
+    expect(screen.getByRole('heading', { level: 1 }).textContent).toBe('Certification: image debian 12');
+    const gpt = within(table).getByText('IMG-GPT').closest('tr') as HTMLElement;
+    expect(within(gpt).getByRole('link', { name: 'static' }).getAttribute('href')).toBe(
+      '/certification/targets/static',
+    );
+  });
+
+  it('says not found for an image the caller may not see', async () => {
+    serve({});
+    show(`/certification/images/${SHA_B}`, '/certification/images/:sha256', <ImageCertification />);
+    expect((await screen.findByRole('alert')).textContent).toMatch(/^Not found/);
   });
 });

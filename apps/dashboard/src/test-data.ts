@@ -10,11 +10,13 @@ export function image(sha256: string, name: string, version?: string): Image {
     size: 1024,
     format: 'raw',
     arch: 'aarch64',
+    archDeclared: false,
     name,
     uploadedAs: 'raw',
     createdAt: '2025-01-01T00:00:00.000Z',
-    version,
+    version: version ?? null,
     tags: [],
+    owner: null,
   };
 }
 
@@ -31,6 +33,7 @@ export function matrix(): Matrix {
   return {
     id: 'm1',
     createdAt: '2025-01-01T00:00:00.000Z',
+    scheduleId: null,
     state: 'running',
     progress: { done: 0, total: 4 },
     request: { images: [SHA_B, SHA_A], targets: ['static', 'qemu-aarch64-tcg'], suites: ['all'] },

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, startChild, type Supervised } from '@vmfarm/host';
-import { matrixViewSchema, type MatrixView } from '@vmfarm/protocol';
+import { imageResourceSchema, matrixViewSchema, type MatrixView } from '@vmfarm/protocol';
 
 /** A whole farm for browser tests: `vmfarm serve` (controller, SQLite, agents) and agents started later. */
 
@@ -107,7 +107,12 @@ export class Api {
     return text ? JSON.parse(text) : undefined;
   }
 
-  /** PUT /api/images with metadata; returns the sha256. */
+  /**
+   * PUT /api/images with metadata; returns the sha256. Like `vmfarm submit`: bytes the controller
+   * already has keep their stored metadata, so what was asked for is then PATCHed onto them (a
+   * caller that may not change that image, e.g. a vendor uploading public bytes, fails here loudly
+   * instead of testing an image under another name).
+   */
   async upload(file: string, meta: { name: string; version?: string; tags?: string[] }): Promise<string> {
     const q = new URLSearchParams({ name: meta.name });
     if (meta.version) q.set('version', meta.version);
@@ -118,7 +123,15 @@ export class Api {
       body: readFileSync(file),
     });
     if (!res.ok) throw new FarmError(`upload ${file}: ${res.status} ${await res.text()}`);
-    return ((await res.json()) as { sha256: string }).sha256;
+    const image = imageResourceSchema.parse(await res.json());
+    const patch = {
+      ...(image.name !== meta.name ? { name: meta.name } : {}),
+      ...(meta.version !== undefined && image.version !== meta.version ? { version: meta.version } : {}),
+      ...(meta.tags !== undefined && meta.tags.join(',') !== image.tags.join(',') ? { tags: meta.tags } : {}),
+    };
+    if (res.status === 200 && Object.keys(patch).length > 0)
+      await this.call('PATCH', `/api/images/${image.sha256}`, patch);
+    return image.sha256;
   }
 
   /** Until the matrix is done (for scripts; the dashboard itself is told by server-sent events). */

@@ -15,6 +15,13 @@ const dir = mkdtempSync(join(tmpdir(), 'vmfarm-e2e-'));
 const images = corpus();
 const GOOD = images.image('good-aa64.raw');
 const BROKEN = images.image('gpt-primary-header-crc.raw');
+// Each scenario has bytes of its own: the controller stores images by content, and bytes it already
+// has keep their owner and metadata (a second upload under another name would test the first one).
+/** Two versions of one image for the schedule: the second breaks its GPT. */
+const DISTRO_1 = images.image('good-aa64-lowercase.raw');
+const DISTRO_2 = images.image('gpt-primary-entries-crc.raw');
+/** A vendor's own image, which no one else uploads. */
+const SECRET = images.image('good-aa64-mixedcase-lfn.raw');
 /** Bounds waits on runs (a loaded 2-core CI host); a hang fails instead of stalling the run. */
 const WAIT = { timeout: 180_000 };
 const TEST = { timeout: 600_000 };
@@ -26,6 +33,8 @@ let page: Page;
 before(async () => {
   assert.equal(GOOD.verdicts['IMG-GPT'], 'PASS');
   assert.equal(BROKEN.verdicts['IMG-GPT'], 'FAIL');
+  assert.equal(DISTRO_1.verdicts['IMG-GPT'], 'PASS');
+  assert.equal(DISTRO_2.verdicts['IMG-GPT'], 'FAIL');
   farm = await startFarm(join(dir, 'data'), { agents: 0 });
   browser = await launch();
   page = await (await loggedIn(browser, farm.url, farm.adminToken)).newPage();
@@ -93,7 +102,7 @@ test(
 
 test('a schedule run twice with a changed result lists the regression', TEST, async () => {
   const tag = 'e2e-nightly';
-  await farm.api.upload(GOOD.path, { name: 'distro', version: '1', tags: [tag] });
+  await farm.api.upload(DISTRO_1.path, { name: 'distro', version: '1', tags: [tag] });
 
   await page.goto(`${farm.url}/schedules`);
   const form = page.getByRole('form', { name: 'new schedule' });
@@ -114,7 +123,7 @@ test('a schedule run twice with a changed result lists the regression', TEST, as
   };
   await runNow();
   // The next version of the same image name breaks its GPT: the schedule picks the newest version.
-  await farm.api.upload(BROKEN.path, { name: 'distro', version: '2', tags: [tag] });
+  await farm.api.upload(DISTRO_2.path, { name: 'distro', version: '2', tags: [tag] });
   await runNow();
 
   await page.goto(`${farm.url}/schedules`);
@@ -125,6 +134,32 @@ test('a schedule run twice with a changed result lists the regression', TEST, as
   assert.match((await regression.textContent()) ?? '', /^regression\s*distro\s*static\s*IMG-GPT/);
   assert.equal(await regression.getByLabel('PASS').textContent(), 'P');
   assert.equal(await regression.getByLabel('FAIL').textContent(), 'F');
+  assert.match((await page.getByText(/^Latest /).textContent()) ?? '', /1 regression, 0 fixes/);
+
+  // The same story over time: the trend of the schedule's two matrices and the clause's history.
+  await page.getByRole('link', { name: 'Pass-rate trend and history' }).click();
+  await page.waitForURL(/\/history\?scheduleId=/);
+  const chart = page.getByLabel('pass-rate trend');
+  await chart.waitFor();
+  // One point per matrix of the schedule on the pass-rate line (drawn by the chart library).
+  await chart.locator('.recharts-line-dot').nth(1).waitFor();
+  assert.equal(await chart.locator('.recharts-line-dot').count(), 2);
+  await page.getByLabel('imageName').fill('distro');
+  await page.getByLabel('clause').fill('IMG-GPT');
+  await page.getByRole('button', { name: 'Show' }).click();
+  await page.waitForURL(/imageName=distro/);
+  // The header and one series, distro × static × IMG-GPT (the other images' rows gone).
+  await page.waitForFunction(
+    () => document.querySelectorAll('table[aria-label="history"] tbody tr').length === 1,
+  );
+  const series = page.getByRole('table', { name: 'history' }).getByRole('row').filter({ hasText: 'IMG-GPT' });
+  const cells = await series.getByRole('cell').allTextContents();
+  assert.deepEqual(cells.slice(0, 5), ['distro', 'static', 'IMG-GPT', 'F', '2']);
+  assert.equal(cells[5].replace(/\s/g, ''), 'PF');
+  // First failure and last pass are set, not fixed.
+  assert.match(cells[6], /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  assert.match(cells[7], /^\d{4}-\d\d-\d\d \d\d:\d\d$/);
+  assert.equal(cells[8], '—');
 });
 
 test("a vendor logged in through the login page does not see another vendor's images", TEST, async () => {
@@ -133,7 +168,9 @@ test("a vendor logged in through the login page does not see another vendor's im
       .token;
   const acme = await token('acme-ci', 'acme');
   const globex = await token('globex-ci', 'globex');
-  const secret = await new Api(farm.url, acme).upload(GOOD.path, { name: 'acme-secret' });
+  const secret = await new Api(farm.url, acme).upload(SECRET.path, { name: 'acme-secret' });
+  const stored = (await new Api(farm.url, acme).call('GET', `/api/images/${secret}`)) as { owner: unknown };
+  assert.equal(stored.owner, 'acme');
 
   const login = async (t: string) => {
     const p = await (await browser.newContext()).newPage();
@@ -162,4 +199,88 @@ test("a vendor logged in through the login page does not see another vendor's im
   await other.goto(`${farm.url}/certification/images/${secret}`);
   await other.getByRole('alert').filter({ hasText: 'Not found' }).first().waitFor();
   assert.equal(await other.getByText('acme-secret').count(), 0);
+});
+
+test('certification of a target and of an image: every clause, judged or not covered', TEST, async () => {
+  await page.goto(`${farm.url}/certification`);
+  await page.getByRole('link', { name: 'static', exact: true }).click();
+  await page.waitForURL(/\/certification\/targets\/static$/);
+  const target = page.getByRole('table', { name: 'certification' });
+  await target.waitFor();
+  assert.match((await page.getByRole('heading', { level: 1 }).textContent()) ?? '', /target static/);
+  const summary = (await page.getByTestId('certification-summary').textContent()) ?? '';
+  const total = Number(/^(\d+) clauses/.exec(summary)?.[1]);
+  assert.equal(await target.getByRole('row').count(), total + 1);
+  assert.ok(total > 7, summary);
+  // The static suite judged IMG-GPT here (the latest run: distro 2's FAIL); live-only clauses are not.
+  const gpt = target.getByRole('row').filter({ hasText: 'IMG-GPT' });
+  assert.equal(await gpt.getByLabel('FAIL').textContent(), 'F');
+  // Judged on which image: named once the page has the caller's images.
+  await gpt.getByRole('link', { name: 'distro 2' }).waitFor();
+  assert.ok((await target.getByLabel('NOT COVERED').count()) > 0);
+
+  await page.goto(`${farm.url}/certification`);
+  await page.getByRole('link', { name: 'gpt-crc', exact: true }).click();
+  const image = page.getByRole('table', { name: 'certification' });
+  await image.waitFor();
+  assert.match((await page.getByRole('heading', { level: 1 }).textContent()) ?? '', /image gpt-crc/);
+  const failed = image.getByRole('row').filter({ hasText: 'IMG-GPT' });
+  assert.equal(await failed.getByLabel('FAIL').textContent(), 'F');
+  assert.ok(
+    ((await failed.textContent()) ?? '').toLowerCase().includes(BROKEN.mentions['IMG-GPT'].toLowerCase()),
+  );
+  assert.match(
+    (await page.getByTestId('certification-summary').textContent()) ?? '',
+    /MUST clauses failed: IMG-GPT/,
+  );
+  // Its evidence leads to the run that judged it.
+  await failed.getByRole('link', { name: 'static' }).waitFor();
+  await failed.getByRole('link', { name: /^run / }).click();
+  await page.waitForURL(/\/runs\//);
+  await page
+    .getByRole('table', { name: 'verdicts' })
+    .getByRole('row')
+    .filter({ hasText: 'IMG-GPT' })
+    .waitFor();
+});
+
+test('an admin makes and revokes a token on the tokens page; its holder logs in and out', TEST, async () => {
+  await page.goto(`${farm.url}/tokens`);
+  const form = page.getByRole('form', { name: 'new token' });
+  await form.getByLabel('Name').fill('reader');
+  await form.getByLabel('Role').selectOption('viewer');
+  // Only vendor tokens have a tenant.
+  assert.equal(await form.getByLabel('Tenant (vendors)').isDisabled(), true);
+  await form.getByRole('button', { name: 'Create token' }).click();
+  const secret = (await page.getByTestId('new-token').textContent()) ?? '';
+  assert.match(secret, /^vmf_[A-Za-z0-9_-]{43}$/);
+  const tokens = page.getByRole('table', { name: 'tokens' });
+  const row = tokens.getByRole('row').filter({ hasText: 'reader' });
+  await row.waitFor();
+  assert.match((await row.textContent()) ?? '', /viewer/);
+  // The list never shows a secret.
+  assert.equal(await tokens.getByText(/vmf_/).count(), 0);
+
+  const reader = await (await browser.newContext()).newPage();
+  await reader.goto(`${farm.url}/login`);
+  await reader.getByLabel('API token').fill(secret);
+  await reader.getByRole('button', { name: 'Log in' }).click();
+  await reader.waitForURL(/\/matrices$/);
+  assert.equal(await reader.getByTestId('me').textContent(), 'reader (viewer)');
+  await reader.getByRole('table', { name: 'matrices' }).waitFor();
+  // Token administration is an admin's: no link for a viewer.
+  assert.equal(await reader.getByRole('link', { name: 'Tokens' }).count(), 0);
+  await reader.getByRole('button', { name: 'Log out' }).click();
+  await reader.waitForURL(/\/login$/);
+  // The cookie is gone: the dashboard sends a logged-out browser back to the login page.
+  await reader.goto(`${farm.url}/schedules`);
+  await reader.waitForURL(/\/login\?next=%2Fschedules$/);
+
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await row.getByRole('button', { name: 'Revoke' }).waitFor({ state: 'detached' });
+  assert.match((await row.getByRole('cell').nth(5).textContent()) ?? '', /^\d{4}-/);
+  await reader.getByLabel('API token').fill(secret);
+  await reader.getByRole('button', { name: 'Log in' }).click();
+  await reader.getByRole('alert').filter({ hasText: 'invalid or revoked token' }).waitFor();
+  assert.match(reader.url(), /\/login/);
 });

@@ -1,6 +1,13 @@
 import { createColumnHelper } from '@tanstack/react-table';
+import { useMemo } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, type CertificationEntry } from '../api';
+import {
+  api,
+  type Certification,
+  type CertificationEntry,
+  type CertificationVerdict,
+  type Image,
+} from '../api';
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { Async, Json, MarkBadge } from '../components/ui';
@@ -9,70 +16,104 @@ import { certificationMark } from '../verdicts';
 import { imageLabel } from '../grid';
 
 const col = createColumnHelper<CertificationEntry>();
-const columns = [
-  col.accessor('clause', { header: 'Clause', cell: (c) => <b className="mono">{c.getValue()}</b> }),
-  col.accessor('level', { header: 'Level' }),
-  col.accessor('subject', { header: 'Subject' }),
-  col.accessor('requirement', { header: 'Requirement', cell: (c) => c.getValue() ?? '' }),
-  col.accessor('verdict', {
-    header: 'Verdict',
-    cell: (c) => (
-      <>
-        <MarkBadge mark={certificationMark(c.getValue())} /> {certificationMark(c.getValue()).word}
-      </>
-    ),
-  }),
-  col.accessor('message', { header: 'Message', cell: (c) => c.getValue() ?? '' }),
-  col.accessor('evidence', {
-    header: 'Evidence',
-    enableSorting: false,
-    cell: (c) => {
-      const e = c.getValue();
-      return e && Object.keys(e).length > 0 ? <Json value={e} /> : '';
-    },
-  }),
-  col.accessor('runId', {
-    header: 'Run',
-    cell: (c) => {
-      const id = c.getValue();
-      return id ? (
-        <Link to={`/runs/${id}`} className="mono">
-          {id.slice(0, 12)}
-        </Link>
-      ) : (
-        ''
-      );
-    },
-  }),
-  col.accessor('at', { header: 'Judged', cell: (c) => formatTime(c.getValue()) }),
-];
 
-function Summary({ entries }: { entries: CertificationEntry[] }) {
-  const count = (v: CertificationEntry['verdict']) => entries.filter((e) => e.verdict === v).length;
-  const mustFailed = entries.filter((e) => e.level === 'MUST' && e.verdict === 'FAIL').map((e) => e.clause);
+/** What judged a clause: the run's other side (a target's image, an image's target), suite, run, time. */
+function Judged({
+  e,
+  kind,
+  images,
+}: {
+  e: CertificationEntry;
+  kind: Certification['kind'];
+  images: ReadonlyMap<string, Image>;
+}) {
+  if (!e.runId) return <>—</>;
   return (
-    <p className="summary">
-      {entries.length} clauses: {count('PASS')} PASS, {count('FAIL')} FAIL, {count('ERROR')} ERROR,{' '}
-      {count('SKIP')} SKIP, {count('NOT-RUN')} not run, {count('NOT-COVERED')} not covered by any suite.{' '}
+    <span className="judged">
+      {kind === 'target' && e.imageSha256 ? (
+        <Link to={`/certification/images/${e.imageSha256}`} title={e.imageSha256}>
+          {imageLabel(e.imageSha256, images.get(e.imageSha256))}
+        </Link>
+      ) : null}
+      {kind === 'image' && e.targetId ? (
+        <Link to={`/certification/targets/${e.targetId}`}>{e.targetId}</Link>
+      ) : null}
+      {e.suite ? <span>suite {e.suite}</span> : null}
+      <Link to={`/runs/${e.runId}`} className="mono" title={e.runId}>
+        run {e.runId.slice(0, 8)}
+      </Link>
+      <span>{formatTime(e.at)}</span>
+    </span>
+  );
+}
+
+function columns(kind: Certification['kind'], images: ReadonlyMap<string, Image>) {
+  return [
+    col.accessor('clause', {
+      header: 'Clause',
+      cell: (c) => (
+        <>
+          <b className="mono">{c.getValue()}</b>
+          <br />
+          <span className="muted">{c.row.original.section}</span>
+        </>
+      ),
+    }),
+    col.accessor('level', { header: 'Level' }),
+    col.accessor('requirement', { header: 'Requirement' }),
+    col.accessor('verdict', {
+      header: 'Verdict',
+      cell: (c) => (
+        <>
+          <MarkBadge mark={certificationMark(c.getValue())} /> {certificationMark(c.getValue()).word}
+        </>
+      ),
+    }),
+    col.accessor('message', { header: 'Message', cell: (c) => c.getValue() ?? '' }),
+    col.accessor('evidence', {
+      header: 'Evidence',
+      enableSorting: false,
+      cell: (c) => {
+        const e = c.getValue();
+        return e && Object.keys(e).length > 0 ? <Json value={e} /> : '';
+      },
+    }),
+    // Sorted by time; drawn from the row and the images (TanStack caches accessor values per row,
+    // and the images' names may arrive after the report).
+    col.accessor((e) => e.at ?? '', {
+      id: 'judged',
+      header: kind === 'target' ? 'Judged on image' : 'Judged on target',
+      cell: (c) => <Judged e={c.row.original} kind={kind} images={images} />,
+    }),
+  ];
+}
+
+/** The server's counts: every clause of the catalogue is in exactly one of them. */
+function Summary({ cert }: { cert: Certification }) {
+  const n = (v: CertificationVerdict) => cert.counts[v] ?? 0;
+  const mustFailed = cert.clauses
+    .filter((e) => e.level === 'MUST' && e.verdict === 'FAIL')
+    .map((e) => e.clause);
+  return (
+    <p className="summary" data-testid="certification-summary">
+      {cert.clauses.length} clauses: {n('PASS')} PASS, {n('FAIL')} FAIL, {n('ERROR')} ERROR, {n('SKIP')} SKIP,{' '}
+      {n('NOT-RUN')} not run, {n('NOT-COVERED')} not covered by any suite.{' '}
       {mustFailed.length > 0 ? <b>MUST clauses failed: {mustFailed.join(', ')}.</b> : null}
     </p>
   );
 }
 
-function Report({
-  title,
-  subtitle,
-  entries,
-}: {
-  title: string;
-  subtitle: string;
-  entries: CertificationEntry[];
-}) {
+function Report({ cert, subtitle }: { cert: Certification; subtitle: string }) {
+  const images = useLoad('images', imagesBySha);
+  const cols = useMemo(() => columns(cert.kind, images.data ?? new Map()), [cert.kind, images.data]);
+  const what = cert.version ? `${cert.name} ${cert.version}` : cert.name;
   return (
     <article className="certification">
-      <h1>{title}</h1>
+      <h1>
+        Certification: {cert.kind} {what}
+      </h1>
       <p className="muted">
-        {subtitle} · generated {formatTime(new Date().toISOString())} · every clause of the ARM VM System
+        {subtitle} · generated {formatTime(cert.generatedAt)} · every clause of the ARM VM System
         Specification with its latest verdict
       </p>
       <p className="no-print">
@@ -80,10 +121,10 @@ function Report({
           Print / save as PDF
         </button>
       </p>
-      <Summary entries={entries} />
+      <Summary cert={cert} />
       <DataTable
-        data={entries}
-        columns={columns}
+        data={cert.clauses}
+        columns={cols}
         label="certification"
         empty="No clauses."
         className="table cert"
@@ -92,38 +133,23 @@ function Report({
   );
 }
 
+/** Images the caller may list name the runs' images; without them the report shows hash prefixes. */
+async function imagesBySha(): Promise<Map<string, Image>> {
+  const images = await api.images().catch(() => []);
+  return new Map(images.map((i) => [i.sha256, i]));
+}
+
 export function TargetCertification() {
   const { id = '' } = useParams();
   const cert = useLoad(`cert:target:${id}`, () => api.targetCertification(id));
-  return (
-    <Async loaded={cert}>
-      {(c) => (
-        <Report title={`Certification: target ${id}`} subtitle="VM implementation" entries={c.clauses} />
-      )}
-    </Async>
-  );
+  return <Async loaded={cert}>{(c) => <Report cert={c} subtitle="VM implementation" />}</Async>;
 }
 
 export function ImageCertification() {
   const { sha256 = '' } = useParams();
-  const image = useLoad(`image:${sha256}`, () => api.image(sha256));
+  // An image the caller may not see is a 404 here too: the page says not found, not an empty report.
   const cert = useLoad(`cert:image:${sha256}`, () => api.imageCertification(sha256));
-  return (
-    // The image itself answers 404 to a tenant that does not own it: say so rather than an empty report.
-    <Async loaded={image}>
-      {(img) => (
-        <Async loaded={cert}>
-          {(c) => (
-            <Report
-              title={`Certification: image ${imageLabel(sha256, img)}`}
-              subtitle={`disk image ${sha256}`}
-              entries={c.clauses}
-            />
-          )}
-        </Async>
-      )}
-    </Async>
-  );
+  return <Async loaded={cert}>{(c) => <Report cert={c} subtitle={`disk image ${sha256}`} />}</Async>;
 }
 
 export function CertificationIndex() {

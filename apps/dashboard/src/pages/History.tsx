@@ -72,7 +72,8 @@ export function History() {
       <form className="filters no-print" onSubmit={apply} aria-label="history filters">
         {FILTERS.map((f) => (
           <label key={f}>
-            {f} <input value={draft[f]} onChange={(e) => setDraft({ ...draft, [f]: e.target.value })} />
+            {f === 'scheduleId' ? 'scheduleId (trend)' : f}{' '}
+            <input value={draft[f]} onChange={(e) => setDraft({ ...draft, [f]: e.target.value })} />
           </label>
         ))}
         <button type="submit">Show</button>

@@ -7,7 +7,7 @@ import { Async, VerdictBadge } from '../components/ui';
 import { useLoad } from '../hooks';
 
 const col = createColumnHelper<ChangeRow>();
-const verdict = (v: ChangeRow['before']) => (v ? <VerdictBadge verdict={v} /> : '—');
+const verdict = (v: ChangeRow['before']) => <VerdictBadge verdict={v} />;
 const columns = [
   col.accessor('kind', { header: 'Change' }),
   col.accessor('imageName', { header: 'Image' }),
@@ -16,17 +16,15 @@ const columns = [
   col.accessor('before', { header: 'Before', cell: (c) => verdict(c.getValue()) }),
   col.accessor('after', { header: 'After', cell: (c) => verdict(c.getValue()) }),
   col.accessor('runId', {
-    header: 'Run',
-    cell: (c) => {
-      const id = c.getValue();
-      return id ? (
-        <Link to={`/runs/${id}`} className="mono">
-          {id.slice(0, 12)}
-        </Link>
-      ) : (
-        ''
-      );
-    },
+    header: 'Runs (before → after)',
+    enableSorting: false,
+    cell: (c) => (
+      <span className="mono">
+        <Link to={`/runs/${c.row.original.previousRunId}`}>{c.row.original.previousRunId.slice(0, 8)}</Link>
+        {' → '}
+        <Link to={`/runs/${c.getValue()}`}>{c.getValue().slice(0, 8)}</Link>
+      </span>
+    ),
   }),
 ];
 

@@ -14,7 +14,6 @@ const list = (s: string) =>
     .filter((x) => x.length > 0);
 
 function selector(s: Schedule): string {
-  if (!s.images) return '';
   return 'tags' in s.images ? `tagged ${s.images.tags.join(', ')}` : `${s.images.sha256.length} image(s)`;
 }
 
@@ -35,10 +34,10 @@ export function Schedules() {
   const columns = [
     col.accessor('name', { header: 'Name' }),
     col.accessor('cron', { header: 'Cron', cell: (c) => <code>{c.getValue()}</code> }),
-    col.accessor((s) => s.timezone ?? 'UTC', { id: 'timezone', header: 'Time zone' }),
+    col.accessor('timezone', { header: 'Time zone' }),
     col.accessor(selector, { id: 'images', header: 'Images' }),
-    col.accessor((s) => (s.targets ?? []).join(', '), { id: 'targets', header: 'Targets' }),
-    col.accessor((s) => (s.suites ?? []).join(', '), { id: 'suites', header: 'Suites' }),
+    col.accessor((s) => s.targets.join(', '), { id: 'targets', header: 'Targets' }),
+    col.accessor((s) => s.suites.join(', '), { id: 'suites', header: 'Suites' }),
     col.accessor('nextRunAt', { header: 'Next run', cell: (c) => formatTime(c.getValue()) }),
     col.accessor('lastMatrixId', {
       header: 'Last matrix',

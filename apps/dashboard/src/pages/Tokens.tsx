@@ -29,7 +29,9 @@ export function Tokens() {
     e.preventDefault();
     setError(null);
     try {
-      const t = await api.createToken({ name: form.name, role: form.role, tenant: form.tenant || undefined });
+      // A tenant belongs to vendor tokens only: the controller refuses one on any other role.
+      const tenant = form.role === 'vendor' ? form.tenant.trim() : undefined;
+      const t = await api.createToken({ name: form.name, role: form.role, tenant });
       setCreated(t.token);
       setForm({ ...form, name: '', tenant: '' });
       tokens.reload();
@@ -88,6 +90,7 @@ export function Tokens() {
           value={form.tenant}
           onChange={(e) => setForm({ ...form, tenant: e.target.value })}
           required={form.role === 'vendor'}
+          disabled={form.role !== 'vendor'}
         />
         <button type="submit">Create token</button>
       </form>
