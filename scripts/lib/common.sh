@@ -46,5 +46,10 @@ build() {
   (cd "$REPO_ROOT" && npx tsc -b tsconfig.json)
   # The dashboard is bundled by Vite (type-checked first) into apps/dashboard/dist, which the controller serves.
   log "building the dashboard"
-  (cd "$REPO_ROOT" && npm run build --silent -w @vmfarm/dashboard >/dev/null)
+  # Quiet when it works; on failure, everything it said (tsc prints its errors on stdout).
+  local out
+  if ! out="$(cd "$REPO_ROOT" && npm run build --silent -w @vmfarm/dashboard 2>&1)"; then
+    printf '%s\n' "$out" >&2
+    return 1
+  fi
 }
