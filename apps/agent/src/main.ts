@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`vmfarm agent: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
   }
-  const agent = await runAgent({
+  const starting = runAgent({
     controllerUrl: values.controller,
     token: values.token,
     redisUrl: values.redis,
@@ -59,21 +59,25 @@ async function main(argv: string[]): Promise<void> {
     onReady: (id, kinds) =>
       process.stdout.write(`vmfarm agent ${id} ready (kinds: ${kinds.join(', ') || 'none'})\n`),
   });
+  // Handlers before the agent is up: a signal right after the ready line must still stop it cleanly.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
     process.stderr.write(`vmfarm agent: ${signal}, finishing running attempts\n`);
-    agent.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        process.stderr.write(`vmfarm agent: stop failed: ${err.message}\n`);
-        process.exit(1);
-      },
-    );
+    starting
+      .then((agent) => agent.stop())
+      .then(
+        () => process.exit(0),
+        (err: Error) => {
+          process.stderr.write(`vmfarm agent: stop failed: ${err.message}\n`);
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  await starting;
 }
 
 if (require.main === module)
