@@ -25,6 +25,7 @@ import {
   type TokenCreated,
   type TokenView,
 } from '@vmfarm/protocol';
+import { apiToken, controllerUrl } from './apps';
 import { CommandError } from './failure';
 
 /** What a poller needs of `GET /api/matrices/:id`. */
@@ -282,4 +283,12 @@ export class ControllerClient {
         .pipe(req);
     });
   }
+}
+
+/** The client a command's `--controller` and `--token` flags name, each with its fallbacks. */
+export function clientFor(flags: { controller?: unknown; token?: unknown }): ControllerClient {
+  return new ControllerClient(
+    controllerUrl(flags.controller as string | undefined),
+    apiToken(flags.token as string | undefined),
+  );
 }

@@ -5,7 +5,7 @@
  * window) run on node:test's mocked setTimeout and Date, so no test waits for them.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -38,32 +38,13 @@ import {
 } from '../src';
 import { FakeVm, GOOD, PREAMBLE, RECORDED_REPORT, SCRATCH_SECTORS, type FakeVmOptions } from './fake-vm';
 
-/** deploy/targets/qemu-aarch64-tcg.json and qemu-aarch32-tcg.json. */
-const AARCH64 = qemuProfileSchema.parse({
-  id: 'qemu-aarch64-tcg',
-  kind: 'qemu',
-  arch: ['aarch64'],
-  binary: 'qemu-system-aarch64',
-  accel: 'tcg',
-  cpu: 'cortex-a57',
-  gic: 3,
-  acpi: 'off',
-  memoryMiB: 1024,
-  smp: 1,
-  console: 'pl011',
-  hotplugPorts: 4,
-  firmwareCode: '/usr/share/AAVMF/AAVMF_CODE.fd',
-  firmwareVars: '/usr/share/AAVMF/AAVMF_VARS.fd',
-});
-const AARCH32 = qemuProfileSchema.parse({
-  ...AARCH64,
-  id: 'qemu-aarch32-tcg',
-  arch: ['aarch32'],
-  binary: 'qemu-system-arm',
-  cpu: 'cortex-a15',
-  firmwareCode: '/usr/share/AAVMF/AAVMF32_CODE.fd',
-  firmwareVars: '/usr/share/AAVMF/AAVMF32_VARS.fd',
-});
+/** The bundled profiles the suites run on in CI, as the repository ships them. */
+const bundled = (id: string) =>
+  qemuProfileSchema.parse(
+    JSON.parse(readFileSync(join(__dirname, '../../../../deploy/targets', `${id}.json`), 'utf8')),
+  );
+const AARCH64 = bundled('qemu-aarch64-tcg');
+const AARCH32 = bundled('qemu-aarch32-tcg');
 const STATIC: TargetProfile = { id: 'static', kind: 'static', description: '', arch: ['aarch64', 'aarch32'] };
 const LIVE_SUITES: readonly Suite[] = [
   consoleSuite,

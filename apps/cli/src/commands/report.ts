@@ -1,6 +1,5 @@
 import { EXIT, exitCodeFor, renderMatrixText } from '@vmfarm/protocol';
-import { apiToken, controllerUrl } from '../apps';
-import { ControllerClient } from '../client';
+import { clientFor, ControllerClient } from '../client';
 import { reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
 
@@ -53,9 +52,6 @@ export async function report(argv: string[]): Promise<number> {
   }
   if (positionals.length !== 1) throw new UsageError('give exactly one MATRIX_ID (see --help)');
   const format = oneOf('format', values.format as string | undefined, REPORT_FORMATS, 'text');
-  const client = new ControllerClient(
-    controllerUrl(values.controller as string | undefined),
-    apiToken(values.token as string | undefined),
-  );
+  const client = clientFor(values);
   return reported('report', () => printReport(client, positionals[0], format));
 }

@@ -1,6 +1,5 @@
 import { EXIT, type ScheduleCreate, type ScheduleView } from '@vmfarm/protocol';
-import { apiToken, controllerUrl } from '../apps';
-import { ControllerClient } from '../client';
+import { clientFor } from '../client';
 import { reported } from '../failure';
 import { parse, UsageError } from '../usage';
 
@@ -71,11 +70,7 @@ export async function schedule(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const [action, ...rest] = positionals;
-  const client = () =>
-    new ControllerClient(
-      controllerUrl(values.controller as string | undefined),
-      apiToken(values.token as string | undefined),
-    );
+  const client = () => clientFor(values);
   const oneId = () => {
     if (rest.length !== 1) throw new UsageError(`${action} takes one schedule ID (see --help)`);
     return rest[0];

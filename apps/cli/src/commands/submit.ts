@@ -2,8 +2,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ARCHES, EXIT, imageVersionSchema, tagSchema, type Arch } from '@vmfarm/protocol';
-import { apiToken, controllerUrl } from '../apps';
-import { ControllerClient } from '../client';
+import { clientFor, ControllerClient } from '../client';
 import { CommandError, reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
 import { printReport, REPORT_FORMATS } from './report';
@@ -177,10 +176,7 @@ export async function submit(argv: string[]): Promise<number> {
   const timeout = values.timeout === undefined ? undefined : Number(values.timeout);
   if (timeout !== undefined && !(timeout > 0))
     throw new UsageError(`--timeout must be a positive number of seconds (got '${values.timeout}')`);
-  const client = new ControllerClient(
-    controllerUrl(values.controller as string | undefined),
-    apiToken(values.token as string | undefined),
-  );
+  const client = clientFor(values);
 
   return reported('submit', async () => {
     // Every image is checked before anything is uploaded: a typo in the last path wastes no upload.

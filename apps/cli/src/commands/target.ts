@@ -1,7 +1,6 @@
 import { EXIT } from '@vmfarm/protocol';
 import { readFileSync } from 'node:fs';
-import { apiToken, controllerUrl } from '../apps';
-import { ControllerClient } from '../client';
+import { clientFor } from '../client';
 import { CommandError, reported } from '../failure';
 import { parse, UsageError } from '../usage';
 
@@ -45,10 +44,7 @@ export async function target(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const [action, ...rest] = positionals;
-  const client = new ControllerClient(
-    controllerUrl(values.controller as string | undefined),
-    apiToken(values.token as string | undefined),
-  );
+  const client = clientFor(values);
   if (action === 'add' && rest.length === 1)
     return reported('target', async () => {
       const profile = await client.createTarget(readProfile(rest[0]));

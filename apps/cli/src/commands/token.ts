@@ -1,6 +1,5 @@
 import { EXIT, ROLES, type Role, type TokenView } from '@vmfarm/protocol';
-import { apiToken, controllerUrl } from '../apps';
-import { ControllerClient } from '../client';
+import { clientFor } from '../client';
 import { reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
 
@@ -50,11 +49,7 @@ export async function token(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   const [action, ...rest] = positionals;
-  const client = () =>
-    new ControllerClient(
-      controllerUrl(values.controller as string | undefined),
-      apiToken(values.token as string | undefined),
-    );
+  const client = () => clientFor(values);
   switch (action) {
     case 'create': {
       if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
