@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyMatrixEvent, applyRun, buildGrid, countCells, imageLabel } from './grid';
+import { applyMatrixEvent, applyRun, buildGrid, countCells, imageLabel, newerCells } from './grid';
 import { image, matrix, run, SHA_A, SHA_B } from './test-data';
 
 describe('buildGrid', () => {
@@ -61,5 +61,45 @@ describe('live updates', () => {
   it('counts unfinished runs as pending', () => {
     const m = applyRun(matrix(), run('r1', { state: 'retrying', verdict: null }));
     expect(countCells(m.cells).pending).toBe(4);
+  });
+});
+
+describe('a fetched matrix merged with the one shown', () => {
+  it('keeps the cells live events moved further than the fetched snapshot, and recounts', () => {
+    const shown = applyRun(matrix(), run('r1', { state: 'done', verdict: 'PASS' }));
+    const fresh = {
+      ...matrix(),
+      cells: matrix().cells.map((c) =>
+        c.runId === 'r2' ? { ...c, state: 'running' as const, attempts: 1 } : c,
+      ),
+    };
+    const merged = newerCells(fresh, shown);
+    expect(merged.cells.map((c) => [c.runId, c.state])).toEqual([
+      ['r1', 'done'],
+      ['r2', 'running'],
+      ['r3', 'queued'],
+      ['r4', 'queued'],
+    ]);
+    expect(merged.progress).toEqual({ done: 1, total: 4 });
+    expect(merged.state).toBe('running');
+  });
+
+  it('takes the fetched cell when it is further along, and a retry over its first attempt', () => {
+    const shown = applyRun(matrix(), run('r1', { state: 'retrying', verdict: null }));
+    const done = matrix();
+    done.cells = done.cells.map((c) => ({
+      ...c,
+      state: 'done' as const,
+      verdict: 'PASS' as const,
+      attempts: 1,
+    }));
+    expect(newerCells(done, shown).state).toBe('done');
+    const retried = {
+      ...matrix(),
+      cells: matrix().cells.map((c) =>
+        c.runId === 'r1' ? { ...c, state: 'running' as const, attempts: 2 } : c,
+      ),
+    };
+    expect(newerCells(retried, shown).cells[0].attempts).toBe(2);
   });
 });

@@ -53,6 +53,35 @@ export function applyRun(matrix: Matrix, run: RunView): Matrix {
   };
 }
 
+/** How far a cell has got: runs only move forward (queued, then running or retrying, then done). */
+const progressOf = (c: Cell): [number, number] => [
+  c.state === 'done' ? 2 : c.state === 'queued' ? 0 : 1,
+  c.attempts,
+];
+
+/**
+ * A freshly fetched matrix merged with the one shown: each cell keeps whichever is further along.
+ * A fetch answered after live events were folded in carries an older snapshot of those runs; taking
+ * it whole would move cells back and, with no event left to come, leave the grid stale.
+ */
+export function newerCells(fresh: Matrix, shown: Matrix): Matrix {
+  if (fresh.id !== shown.id) return fresh;
+  const seen = new Map(shown.cells.map((c) => [c.runId, c]));
+  const cells = fresh.cells.map((c) => {
+    const old = seen.get(c.runId);
+    if (!old) return c;
+    const [a, b] = [progressOf(c), progressOf(old)];
+    return b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? old : c;
+  });
+  const done = cells.filter((c) => c.state === 'done').length;
+  return {
+    ...fresh,
+    cells,
+    progress: { done, total: cells.length },
+    state: done === cells.length ? 'done' : 'running',
+  };
+}
+
 /** A `matrix` event: the server's count wins over ours (it may have seen runs we missed). */
 export function applyMatrixEvent(matrix: Matrix, event: MatrixEvent): Matrix {
   if (event.id !== matrix.id) return matrix;

@@ -12,9 +12,14 @@ export interface Loaded<T> {
 /**
  * One request per change of `key`; answers to a superseded key are dropped. Data of another key is
  * never returned (no previous filter's rows, no previous matrix's grid while the next one loads);
- * `reload` keeps the data shown until the fresh answer replaces it.
+ * `reload` keeps the data shown until the fresh answer replaces it, or `merge(fresh, shown)` when
+ * given (live pages: an answer may be older than events folded in meanwhile).
  */
-export function useLoad<T>(key: string, load: () => Promise<T>): Loaded<T> {
+export function useLoad<T>(
+  key: string,
+  load: () => Promise<T>,
+  merge?: (fresh: T, shown: T) => T,
+): Loaded<T> {
   const [state, setState] = useState<{ key: string; data?: T; error?: Error; loading: boolean }>({
     key,
     loading: true,
@@ -22,11 +27,20 @@ export function useLoad<T>(key: string, load: () => Promise<T>): Loaded<T> {
   const [generation, setGeneration] = useState(0);
   const loadRef = useRef(load);
   loadRef.current = load;
+  const mergeRef = useRef(merge);
+  mergeRef.current = merge;
   useEffect(() => {
     let current = true;
     setState((s) => (s.key === key ? { ...s, loading: true } : { key, loading: true }));
     loadRef.current().then(
-      (data) => current && setState({ key, data, loading: false }),
+      (data) =>
+        current &&
+        setState((s) => ({
+          key,
+          data:
+            s.key === key && s.data !== undefined && mergeRef.current ? mergeRef.current(data, s.data) : data,
+          loading: false,
+        })),
       (error: Error) => current && setState({ key, error, loading: false }),
     );
     return () => {

@@ -5,7 +5,7 @@ import { api, matrixEventSchema, runViewSchema, type Image, type Matrix } from '
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { Async, Legend, ProgressBar, RunBadge } from '../components/ui';
-import { applyMatrixEvent, applyRun, buildGrid, countCells, type GridRow } from '../grid';
+import { applyMatrixEvent, applyRun, buildGrid, countCells, newerCells, type GridRow } from '../grid';
 import { useEvents, useLoad } from '../hooks';
 
 /** Images the caller may list label the rows; without them rows show hash prefixes. */
@@ -16,7 +16,7 @@ async function imagesBySha(): Promise<Map<string, Image>> {
 
 export function MatrixPage() {
   const { id = '' } = useParams();
-  const matrix = useLoad(`matrix:${id}`, () => api.matrix(id));
+  const matrix = useLoad(`matrix:${id}`, () => api.matrix(id), newerCells);
   const images = useLoad('images', imagesBySha);
   // Live: every run change and progress of this matrix, pushed by the controller.
   useEvents(
