@@ -103,3 +103,19 @@ describe('a fetched matrix merged with the one shown', () => {
     expect(newerCells(retried, shown).cells[0].attempts).toBe(2);
   });
 });
+
+describe('events arriving out of order', () => {
+  it('ignores a run view behind what its cell shows, and a matrix count lower than ours', () => {
+    const done = applyRun(matrix(), run('r1', { state: 'done', verdict: 'PASS' }));
+    expect(applyRun(done, run('r1', { state: 'running', verdict: null }))).toBe(done);
+    const late = applyMatrixEvent(done, {
+      id: 'm1',
+      total: 4,
+      done: 0,
+      counts: { PASS: 0, FAIL: 0, ERROR: 0, SKIP: 0 },
+      state: 'running',
+    });
+    expect(late).toBe(done);
+    expect(done.progress.done).toBe(1);
+  });
+});

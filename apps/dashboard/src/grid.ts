@@ -38,12 +38,20 @@ export function buildGrid(matrix: Matrix, images: ReadonlyMap<string, Image>): G
   };
 }
 
-/** A matrix with one run's new state folded in (a `run` event); progress follows the cells. */
-export function applyRun(matrix: Matrix, run: RunView): Matrix {
-  if (run.matrixId !== matrix.id || !matrix.cells.some((c) => c.runId === run.id)) return matrix;
-  const cells = matrix.cells.map((c) =>
-    c.runId === run.id ? { ...c, state: run.state, verdict: run.verdict, attempts: run.attempts.length } : c,
-  );
+/** How far a cell has got: runs only move forward (queued, then running or retrying, then done). */
+const progressOf = (c: Pick<Cell, 'state' | 'attempts'>): [number, number] => [
+  c.state === 'done' ? 2 : c.state === 'queued' ? 0 : 1,
+  c.attempts,
+];
+
+/** Whether `a` is further along than `b`: events and fetches may arrive out of order. */
+function ahead(a: Pick<Cell, 'state' | 'attempts'>, b: Pick<Cell, 'state' | 'attempts'>): boolean {
+  const [x, y] = [progressOf(a), progressOf(b)];
+  return x[0] > y[0] || (x[0] === y[0] && x[1] > y[1]);
+}
+
+/** The matrix with these cells, its progress and state counted from them. */
+function withCells(matrix: Matrix, cells: Cell[]): Matrix {
   const done = cells.filter((c) => c.state === 'done').length;
   return {
     ...matrix,
@@ -53,11 +61,19 @@ export function applyRun(matrix: Matrix, run: RunView): Matrix {
   };
 }
 
-/** How far a cell has got: runs only move forward (queued, then running or retrying, then done). */
-const progressOf = (c: Cell): [number, number] => [
-  c.state === 'done' ? 2 : c.state === 'queued' ? 0 : 1,
-  c.attempts,
-];
+/**
+ * A matrix with one run's new state folded in (a `run` event); progress follows the cells. A view
+ * behind what the cell shows (an earlier change published late) is ignored.
+ */
+export function applyRun(matrix: Matrix, run: RunView): Matrix {
+  const cell = matrix.cells.find((c) => c.runId === run.id);
+  const update = { state: run.state, verdict: run.verdict, attempts: run.attempts.length };
+  if (run.matrixId !== matrix.id || !cell || ahead(cell, update)) return matrix;
+  return withCells(
+    matrix,
+    matrix.cells.map((c) => (c.runId === run.id ? { ...c, ...update } : c)),
+  );
+}
 
 /**
  * A freshly fetched matrix merged with the one shown: each cell keeps whichever is further along.
@@ -67,24 +83,21 @@ const progressOf = (c: Cell): [number, number] => [
 export function newerCells(fresh: Matrix, shown: Matrix): Matrix {
   if (fresh.id !== shown.id) return fresh;
   const seen = new Map(shown.cells.map((c) => [c.runId, c]));
-  const cells = fresh.cells.map((c) => {
-    const old = seen.get(c.runId);
-    if (!old) return c;
-    const [a, b] = [progressOf(c), progressOf(old)];
-    return b[0] > a[0] || (b[0] === a[0] && b[1] > a[1]) ? old : c;
-  });
-  const done = cells.filter((c) => c.state === 'done').length;
-  return {
-    ...fresh,
-    cells,
-    progress: { done, total: cells.length },
-    state: done === cells.length ? 'done' : 'running',
-  };
+  return withCells(
+    fresh,
+    fresh.cells.map((c) => {
+      const old = seen.get(c.runId);
+      return old && ahead(old, c) ? old : c;
+    }),
+  );
 }
 
-/** A `matrix` event: the server's count wins over ours (it may have seen runs we missed). */
+/**
+ * A `matrix` event: the server's count wins over ours (it may have seen runs we missed), unless it
+ * counts fewer runs done than we know of (an earlier count published late).
+ */
 export function applyMatrixEvent(matrix: Matrix, event: MatrixEvent): Matrix {
-  if (event.id !== matrix.id) return matrix;
+  if (event.id !== matrix.id || event.done < matrix.progress.done) return matrix;
   return { ...matrix, state: event.state, progress: { done: event.done, total: event.total } };
 }
 

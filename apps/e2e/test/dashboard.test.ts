@@ -119,7 +119,17 @@ test('a schedule run twice with a changed result lists the regression', TEST, as
     await page.goto(`${farm.url}/schedules`);
     await row.getByRole('button', { name: 'Run now' }).click();
     await page.waitForURL(/\/matrices\//);
-    await page.getByTestId('matrix-state').filter({ hasText: 'done' }).waitFor(WAIT);
+    const id = new URL(page.url()).pathname.split('/').pop()!;
+    try {
+      await page.getByTestId('matrix-state').filter({ hasText: 'done' }).waitFor(WAIT);
+    } catch (err) {
+      // Whose fault: the farm's (the run never finished) or the page's (it missed that it did).
+      const api = await farm.api.call('GET', `/api/matrices/${id}`);
+      const shown = await page.getByTestId('matrix-state').textContent();
+      throw new Error(
+        `${(err as Error).message}\npage shows "${shown}"; the API says ${JSON.stringify(api)}`,
+      );
+    }
   };
   await runNow();
   // The next version of the same image name breaks its GPT: the schedule picks the newest version.
