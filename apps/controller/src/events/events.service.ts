@@ -63,10 +63,14 @@ export class EventsService implements OnModuleDestroy, OnApplicationShutdown {
   async stream(req: Request, res: Response, filter: EventFilter, caller: Caller): Promise<void> {
     if (filter.matrix !== undefined && !(await this.matrices.get(filter.matrix, caller)))
       throw notFound(`no matrix ${filter.matrix}`);
+    // The listener is live before subscribe() resolves (another stream may hold the subscription):
+    // frames wait until the headers are out, or the first one would send them as text/plain.
+    let waiting: string[] | null = [];
+    const send = (frame: string) => (waiting ? waiting.push(frame) : res.write(frame));
     let unsubscribe: () => void;
     try {
       unsubscribe = await this.bus.subscribe((event) => {
-        if (this.visible(event, filter, caller)) res.write(sseFrame(event.type, event.data));
+        if (this.visible(event, filter, caller)) send(sseFrame(event.type, event.data));
       });
     } catch (err) {
       throw new ApiHttpError(503, `events unavailable: ${(err as Error).message}`);
@@ -79,6 +83,8 @@ export class EventsService implements OnModuleDestroy, OnApplicationShutdown {
     res.setHeader('X-Accel-Buffering', 'no');
     res.flushHeaders();
     res.write(': connected\n\n');
+    for (const frame of waiting) res.write(frame);
+    waiting = null;
     const heartbeat = setInterval(() => res.write(SSE_HEARTBEAT), HEARTBEAT_MS);
     const cleanup = () => {
       if (!this.streams.delete(res)) return;
