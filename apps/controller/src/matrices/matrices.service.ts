@@ -64,7 +64,7 @@ export class MatricesService {
       owner: caller.owner,
       scheduleId,
     };
-    const jobs: (RunJobData & { skip?: string })[] = cells.map((c) => ({
+    const jobs: RunJobData[] = cells.map((c) => ({
       runId: randomUUID(),
       matrixId: matrix.id,
       suite: c.suite,
@@ -77,11 +77,10 @@ export class MatricesService {
         arch: c.image.archDeclared ? c.image.arch : null,
       },
       ...(request.ready === undefined ? {} : { ready: request.ready }),
-      ...(c.skip ? { skip: c.skip } : {}),
     }));
     await this.matrices.create(
       matrix,
-      jobs.map(({ skip: _skip, ...job }, seq) => ({
+      jobs.map((job, seq) => ({
         id: job.runId,
         matrixId: matrix.id,
         seq,
@@ -89,9 +88,13 @@ export class MatricesService {
         createdAt: matrix.createdAt,
       })),
     );
-    for (const job of jobs)
-      if (job.skip) await this.runsService.recordPlanSkip(job.runId, job.suite, job.skip, matrix.createdAt);
-    const queued = jobs.filter((j) => !j.skip).map(({ skip: _skip, ...job }) => job);
+    // Cells planned as SKIP are done at once; the others go to the agents.
+    const queued: RunJobData[] = [];
+    for (const [i, job] of jobs.entries()) {
+      const skip = cells[i].skip;
+      if (skip) await this.runsService.recordPlanSkip(job.runId, job.suite, skip, matrix.createdAt);
+      else queued.push(job);
+    }
     try {
       await this.queue.enqueue(queued);
     } catch (err) {
