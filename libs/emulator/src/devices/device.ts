@@ -81,3 +81,23 @@ export interface FdtNode {
   props: [string, number[] | string | string[] | Uint8Array | null][];
   children?: FdtNode[];
 }
+
+/**
+ * What the GICv3 ITS (a PCI-side device) asks of the redistributors (the interrupt controller):
+ * make LPI `intid` pending on processing element `pe`, if the LPI is enabled in the PE's
+ * property table. The redistributors own the LPI configuration and pending tables.
+ */
+export interface LpiTarget {
+  setLpiPending(intid: number, pe: number): void;
+}
+
+/**
+ * A hot-pluggable slot as the machine's host side drives it (the emulator's `device_add` and
+ * `device_del`): the slot device (a PCIe root port) raises presence-detect and the hotplug interrupt;
+ * removal is a request to the guest, complete when the guest powers the slot off.
+ */
+export interface HotplugSlot {
+  readonly id: string;
+  /** The device in the slot, or null. */
+  readonly occupant: string | null;
+}
