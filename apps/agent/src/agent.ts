@@ -14,6 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { accepts, withFiles, type HostProbe } from '@vmfarm/targets';
 import { HandedBack, runAttempt } from './attempt';
+import { Cancelled, RunningAttempts } from './cancels';
 import { ControllerClient, ControllerError } from './client';
 import { ImageCache } from './image-cache';
 import { probeCapabilities, PROBES, type KindProbe } from './probes';
@@ -174,6 +175,10 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     beating = true;
     client
       .heartbeat(agentId)
+      .then((cancelled) => {
+        for (const id of running.cancel(cancelled))
+          log(`vmfarm agent: run ${id} cancelled on the controller: stopping it`);
+      })
       .catch(async (err: Error) => {
         if (!(err instanceof ControllerError && err.status === 404)) throw err;
         // The controller forgot us (a fresh database): register again under a new id.
@@ -187,6 +192,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   heartbeat.unref();
 
   const active = new Set<AbortController>();
+  const running = new RunningAttempts();
 
   const processJob = async (job: Job<RunJobData>, token?: string): Promise<void> => {
     const data = job.data;
@@ -230,6 +236,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     if (!started.proceed) return;
     const abort = new AbortController();
     active.add(abort);
+    const untrack = running.track(data.runId, abort);
     let result;
     try {
       result = refusal
@@ -252,7 +259,10 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
       throw err;
     } finally {
       active.delete(abort);
+      untrack();
     }
+    // The controller recorded the cancelled run already: nothing to report.
+    if (abort.signal.reason instanceof Cancelled) return;
     const ack = await reportResult(client, data.runId, attempt, result, log);
     log(
       `vmfarm agent: run ${data.runId} attempt ${attempt} ${result.error ? `ERROR (${result.error})` : 'reported'}`,

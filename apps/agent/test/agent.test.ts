@@ -278,10 +278,11 @@ describe('registration', () => {
               // The controller forgets the agent once (a fresh database): it must register again.
               if (req.url?.endsWith('/heartbeat')) {
                 res.statusCode = req.url.includes('agent-1') ? 404 : 200;
-                res.end('{}');
+                res.end(JSON.stringify({ ok: true, cancel: [] }));
                 return;
               }
               registrations++;
+              res.statusCode = 201;
               res.end(
                 JSON.stringify({
                   id: `agent-${registrations}`,

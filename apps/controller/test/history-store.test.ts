@@ -89,7 +89,11 @@ for (const store of STORES) {
         return { id: job.runId, matrixId: id, seq, job, createdAt: at };
       });
       const request = { images: cells.map((c) => c.image.sha256), targets: ['static'], suites: ['all'] };
-      await new MatricesRepository(db).create({ id, request, createdAt: at, owner, scheduleId }, jobs);
+      await new MatricesRepository(db).create(
+        { id, request, createdAt: at, owner, scheduleId, cancelled: null },
+        jobs,
+        [],
+      );
       for (const [i, c] of cells.entries()) {
         if (c.done === false) continue;
         const worst = c.verdicts.some(([, v]) => v === 'FAIL') ? 'FAIL' : 'PASS';
@@ -175,7 +179,7 @@ for (const store of STORES) {
       assert.equal(await schedules.claimFire('s1', fire), true);
       assert.equal(await schedules.claimFire('s1', { ...fire, trigger: 'catch-up' }), false);
       await schedules.settleFire('s1', due, 'skipped', null, 'busy');
-      assert.deepEqual(await schedules.fires('s1', 10), [
+      assert.deepEqual(await schedules.fires('s1', { limit: 10, offset: 0 }), [
         { ...fire, outcome: 'skipped', matrixId: null, reason: 'busy' },
       ]);
     });
@@ -204,7 +208,7 @@ for (const store of STORES) {
       await matrix('m4', '2026-01-05T02:00:00.000Z', null, [{ image: V1, verdicts: [['IMG-GPT', 'PASS']] }]);
       const matrices = new MatricesRepository(db);
       assert.deepEqual(
-        (await matrices.list(10, all, { scheduleId: 's1' })).map((m) => [m.id, m.scheduleId]),
+        (await matrices.list({ limit: 10 }, all, { scheduleId: 's1' })).map((m) => [m.id, m.scheduleId]),
         [
           ['m3', 's1'],
           ['m2', 's1'],
@@ -219,7 +223,7 @@ for (const store of STORES) {
         (await matrices.finishedOfSchedule('s1', all, 5, '2026-01-03T02:00:00.000Z')).map((m) => m.id),
         ['m1'],
       );
-      assert.equal((await matrices.list(10, all)).length, 4);
+      assert.equal((await matrices.list({ limit: 10 }, all)).length, 4);
     });
 
     it('reads final clause verdicts across matrices, filtered and limited to the newest matrices', async () => {
@@ -334,7 +338,7 @@ for (const store of STORES) {
         (await matrices.finishedOfSchedule('s-globex', vendor('globex'), 5)).map((m) => m.id),
         ['g1'],
       );
-      assert.deepEqual(await matrices.list(10, vendor('acme'), { scheduleId: 's-globex' }), []);
+      assert.deepEqual(await matrices.list({ limit: 10 }, vendor('acme'), { scheduleId: 's-globex' }), []);
     });
 
     it('deletes a schedule with its fires and keeps its matrices', async () => {
@@ -342,8 +346,11 @@ for (const store of STORES) {
       assert.equal(await schedules.delete('s1'), true);
       assert.equal(await schedules.delete('s-globex'), true);
       assert.equal(await schedules.delete('s1'), false);
-      assert.deepEqual(await schedules.fires('s1', 10), []);
-      assert.equal((await new MatricesRepository(db).list(10, all, { scheduleId: 's1' })).length, 3);
+      assert.deepEqual(await schedules.fires('s1', { limit: 10, offset: 0 }), []);
+      assert.equal(
+        (await new MatricesRepository(db).list({ limit: 10 }, all, { scheduleId: 's1' })).length,
+        3,
+      );
     });
   });
 }

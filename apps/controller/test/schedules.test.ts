@@ -17,7 +17,7 @@ import { createApp } from '../src/app';
 import { resolveConfig, type ControllerConfig } from '../src/config';
 import { SchedulesService } from '../src/schedules/schedules.service';
 import { databaseTarget, openDatabase } from '../src/store/database';
-import { ADMIN_TOKEN, authed } from './helpers/auth';
+import { ADMIN_TOKEN, authed, registerAgent } from './helpers/auth';
 import { eventually, requireEnv, tempDir, uniqueName } from './helpers/env';
 
 /** Schedules, history, regressions and certification over HTTP, on SQLite with a real Redis. */
@@ -33,6 +33,8 @@ describe('schedules and history (SQLite, real Redis)', () => {
       dataDir: dir,
       queuePrefix: uniqueName('sched'),
       adminToken: ADMIN_TOKEN,
+      // A per-second cron shows BullMQ firing within the test; the default minimum is an hour.
+      limits: { scheduleIntervalSeconds: 0 },
     });
     app = await createApp(config);
   });
@@ -52,12 +54,13 @@ describe('schedules and history (SQLite, real Redis)', () => {
 
   /** What an agent would do: start attempt 1 of every run, report one verdict per clause given. */
   async function complete(matrix: MatrixView, verdicts: Record<string, Verdict>) {
+    const agentId = await registerAgent(http());
     for (const cell of matrix.cells) {
-      await http().post(`/api/runs/${cell.runId}/attempts/1/start`).send({ agentId: 'test' }).expect(200);
+      await http().post(`/api/runs/${cell.runId}/attempts/1/start`).send({ agentId }).expect(200);
       await http()
         .post(`/api/runs/${cell.runId}/attempts/1/result`)
         .send({
-          agentId: 'test',
+          agentId,
           durationMs: 1,
           verdicts: Object.entries(verdicts).map(([clause, verdict]) => ({
             suite: 'static',

@@ -50,7 +50,7 @@ describe('matrix page', () => {
   it('fills the grid from server-sent events, without another request', async () => {
     serve({
       '/api/matrices/m1': matrix(),
-      '/api/images': [image(SHA_A, 'debian', '12'), image(SHA_B, 'fedora')],
+      '/api/images?limit=500': [image(SHA_A, 'debian', '12'), image(SHA_B, 'fedora')],
     });
     show('/matrices/m1', '/matrices/:id', <MatrixPage />);
     const grid = await screen.findByRole('table', { name: 'matrix grid' });
@@ -201,7 +201,7 @@ describe('certification pages', () => {
   it("a target's report names the image each verdict was judged on, and its counts", async () => {
     serve({
       '/api/certification/targets/static': certification('target', 'static', 'static', null),
-      '/api/images': [image(SHA_A, 'debian', '12')],
+      '/api/images?limit=500': [image(SHA_A, 'debian', '12')],
     });
     show('/certification/targets/static', '/certification/targets/:id', <TargetCertification />);
     const table = await screen.findByRole('table', { name: 'certification' });

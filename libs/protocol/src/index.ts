@@ -7,3 +7,7 @@ export * from './queue';
 export * from './target';
 export * from './auth';
 export * from './requirements';
+export * from './limits';
+export * from './routes';
+export * from './client';
+export * from './openapi';

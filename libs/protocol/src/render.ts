@@ -41,7 +41,7 @@ export function renderMatrixText(report: MatrixReport): string {
   const lines = [`matrix ${matrix.id} ${matrix.state} ${matrix.progress.done}/${matrix.progress.total}`];
   for (const cell of report.cells) {
     lines.push(
-      `${cell.image.sha256?.slice(0, 16)} × ${cell.target} × ${cell.suite}: ${cell.state}` +
+      `${imageLabel(cell.image)} (${cell.image.sha256?.slice(0, 16)}) × ${cell.target} × ${cell.suite}: ${cell.state}` +
         `${cell.attempts > 1 ? ` (${cell.attempts} attempts)` : ''} ${cell.state === 'done' ? cell.summary.result : ''}`.trimEnd(),
     );
     lines.push(...verdictLines(cell.verdicts));
@@ -58,7 +58,16 @@ function xml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(XML_FORBIDDEN, '');
 }
 
-function junitSuite(name: string, verdicts: readonly VerdictRecord[]): string {
+/** An image as a reader knows it: its name, and its version when it has one. */
+function imageLabel(image: { name: string; version: string | null }): string {
+  return image.version ? `${image.name} ${image.version}` : image.name;
+}
+
+function junitSuite(
+  name: string,
+  verdicts: readonly VerdictRecord[],
+  properties: Record<string, string | null> = {},
+): string {
   const failures = verdicts.filter((v) => v.verdict === 'FAIL').length;
   const errors = verdicts.filter((v) => v.verdict === 'ERROR').length;
   const skipped = verdicts.filter((v) => v.verdict === 'SKIP').length;
@@ -74,8 +83,16 @@ function junitSuite(name: string, verdicts: readonly VerdictRecord[]): string {
             : `<system-out>${xml(body)}</system-out>`;
     return `    <testcase classname="${xml(`${v.suite}.${v.level}`)}" name="${xml(v.clause)}">${inner}</testcase>`;
   });
+  const props = Object.entries(properties).filter(([, v]) => v !== null);
   return [
     `  <testsuite name="${xml(name)}" tests="${verdicts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}">`,
+    ...(props.length
+      ? [
+          '    <properties>',
+          ...props.map(([k, v]) => `      <property name="${xml(k)}" value="${xml(v!)}"/>`),
+          '    </properties>',
+        ]
+      : []),
     ...cases,
     '  </testsuite>',
   ].join('\n');
@@ -95,7 +112,16 @@ export function renderMatrixJUnit(report: MatrixReport): string {
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="vmfarm matrix ${xml(report.matrix.id)}">`,
-    ...report.cells.map((c) => junitSuite(`${c.image.sha256} ${c.target} ${c.suite}`, c.verdicts)),
+    ...report.cells.map((c) =>
+      junitSuite(`${imageLabel(c.image)} ${c.target} ${c.suite}`, c.verdicts, {
+        'image.name': c.image.name,
+        'image.version': c.image.version,
+        'image.sha256': c.image.sha256,
+        target: c.target,
+        suite: c.suite,
+        runId: c.runId,
+      }),
+    ),
     '</testsuites>',
     '',
   ].join('\n');

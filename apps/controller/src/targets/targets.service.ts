@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  plainTextSchema,
   resolveTargetProfiles,
   targetProfileSchema,
   type TargetCreate,
@@ -89,6 +90,11 @@ export class TargetsService {
   }
 
   async create(input: TargetCreate, caller: Caller): Promise<TargetProfile> {
+    // The profile schema is the drivers'; a description is shown to people like a name.
+    if (input.description !== undefined && !plainTextSchema(2000).safeParse(input.description).success)
+      throw badRequest('invalid target profile: description: must not contain control characters', [
+        { path: 'description', message: 'must not contain control characters (at most 2000 characters)' },
+      ]);
     const base = input.extends ? await this.find(input.extends, caller) : undefined;
     const profile = resolveProfile(input, base);
     // Ids are one namespace for every tenant: a taken id is a conflict whoever took it.
