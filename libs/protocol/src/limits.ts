@@ -57,7 +57,7 @@ export const LIMITS = {
     env: 'VMFARM_MAX_PAGE_SIZE',
     default: 500,
     unit: 'items',
-    doc: 'the `limit` of a list (default 50) or of a report page; 400',
+    doc: 'the `limit` of a list (default 50, or this when lower); 400',
   },
   responseBytes: {
     env: 'VMFARM_MAX_RESPONSE_BYTES',
@@ -94,3 +94,23 @@ export const DEFAULT_LIMITS: Limits = Object.fromEntries(
 
 /** The page size of a list when the request gives no `limit`. */
 export const DEFAULT_PAGE_SIZE = 50;
+
+function amount(value: number, unit: LimitInfo['unit']): string {
+  if (unit === 'bytes')
+    for (const [size, name] of [
+      [GiB, 'GiB'],
+      [MiB, 'MiB'],
+      [KiB, 'KiB'],
+    ] as const)
+      if (value >= size && value % size === 0) return `${value / size} ${name}`;
+  if (unit === 'seconds' && value >= 3600 && value % 3600 === 0) return `${value / 3600} h`;
+  const short = { bytes: 'bytes', cells: 'cells', items: 'items', seconds: 's', milliseconds: 'ms' };
+  return `${value} ${short[unit]}`;
+}
+
+/** The rows of the README's "Limits" table (a test keeps the README equal to them). */
+export function limitsTable(): string {
+  return Object.values(LIMITS)
+    .map((l: LimitInfo) => `| \`${l.env}\` | ${amount(l.default, l.unit)} | ${l.doc} |\n`)
+    .join('');
+}

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { API, ApiRequestError, artifactSchema, createClient, type RouteSpec } from '../src';
+import { API, ApiRequestError, artifactSchema, createClient, limitsTable, type RouteSpec } from '../src';
 
 test('artifact names stay inside the attempt directory', () => {
   const ok = (name: string) => artifactSchema.safeParse({ name, contentBase64: '' }).success;
@@ -92,4 +92,12 @@ test('the client builds each call from the table and reads the answer against it
     })
     .catch(() => undefined);
   assert.equal((calls.at(-1)!.init.headers as Record<string, string>)['idempotency-key'], 'k1');
+});
+
+test('the README’s Limits table is the one limits.ts gives', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '../../../../README.md'), 'utf8');
+  assert.ok(
+    readme.includes(limitsTable()),
+    'README.md ## Limits: paste limitsTable() (libs/protocol/src/limits.ts)',
+  );
 });
