@@ -5,7 +5,8 @@ import {
   type RunJobData,
   type VerdictRecord,
 } from '@vmfarm/protocol';
-import type { LiveVm, Suite } from '@vmfarm/suites';
+import type { LiveVm } from '@vmfarm/session';
+import type { Suite } from '@vmfarm/suites';
 
 export type Artifact = AttemptResult['artifacts'][number];
 

@@ -1,5 +1,5 @@
 import type { RunJobData } from '@vmfarm/protocol';
-import type { BootedVm, VmOverrides } from '@vmfarm/suites';
+import type { BootedVm, VmOverrides } from '@vmfarm/session';
 import { boot, type HostProbe, type QemuProfile, type QemuSession } from '@vmfarm/targets';
 import * as fs from 'node:fs';
 import * as path from 'node:path';

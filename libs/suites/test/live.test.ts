@@ -1,6 +1,6 @@
 /**
  * The live suites without QEMU: the report parser, the pure judges, and each suite's `run()` end to
- * end on a scripted VM (fake-vm.ts) whose console replays a recorded boot and answers the reference
+ * end on a scripted VM (@vmfarm/session/testing) whose console replays a recorded boot and answers the reference
  * guest's commands. The suites' own waits (the 2 s timer tick, the 1 s hotplug polls and their 20 s
  * window) run on node:test's mocked setTimeout and Date, so no test waits for them.
  */
@@ -36,7 +36,15 @@ import {
   type Suite,
   type SuiteContext,
 } from '../src';
-import { FakeVm, GOOD, PREAMBLE, RECORDED_REPORT, SCRATCH_SECTORS, type FakeVmOptions } from './fake-vm';
+import {
+  FakeVm,
+  GOOD,
+  PREAMBLE,
+  RECORDED_REPORT,
+  SCRATCH_SECTORS,
+  type FakeVmOptions,
+} from '@vmfarm/session/testing';
+import { buildStore } from './store';
 
 /** The bundled profiles the suites run on in CI, as the repository ships them. */
 const bundled = (id: string) =>
@@ -62,7 +70,7 @@ function setup(t: TestContext, options: Partial<FakeVmOptions> = {}) {
   const profile = options.profile ?? AARCH64;
   const imagePath = join(dir, 'disk.img');
   writeFileSync(imagePath, Buffer.alloc(64 * 1024, 0xa5));
-  const vm = new FakeVm({ ...options, profile, dir });
+  const vm = new FakeVm({ store: buildStore, ...options, profile, dir });
   const ctx: SuiteContext = {
     imagePath,
     arch: profile.arch[0],

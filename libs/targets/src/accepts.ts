@@ -1,7 +1,8 @@
+import type { Acceptance } from '@vmfarm/session';
 import type { HostProbe } from './probe';
 import type { QemuProfile } from './profile';
 
-export type Acceptance = { ok: true } | { ok: false; reasons: string[]; reason: string };
+export type { Acceptance } from '@vmfarm/session';
 
 /** GICv2 addresses at most 8 CPU interfaces; QEMU would refuse the machine at start. */
 export const GICV2_MAX_CPUS = 8;

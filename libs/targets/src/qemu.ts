@@ -15,25 +15,26 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { accepts } from './accepts';
-import type {
-  GicVersion,
-  HotplugHandle,
-  HotplugKind,
-  HotplugPort,
-  PlatformFacts,
-  QmpEvent,
-  QmpTranscriptEntry,
-  SessionHotplug,
-  SessionQmp,
-  VmSession,
-} from './api';
+import {
+  BootError,
+  GuestConsole,
+  SessionClosedError,
+  TargetRefusedError,
+  VmExitedError,
+  Waits,
+  type GicVersion,
+  type HotplugHandle,
+  type HotplugKind,
+  type HotplugPort,
+  type PlatformFacts,
+  type SessionHotplug,
+  type VmSession,
+} from '@vmfarm/session';
 import { qemuArgs, rootPortId, shellLine, type DiskFormat, type LaunchFiles } from './cmdline';
-import { GuestConsole } from './console';
-import { BootError, QmpCommandError, SessionClosedError, VmExitedError } from './errors';
+import { QmpCommandError } from './errors';
 import { probeHost, type HostProbe } from './probe';
 import { applyOverrides, type MachineOverrides, type QemuProfile } from './profile';
-import { QmpConnection, type QmpHooks } from './qmp';
-import { Waits } from './waits';
+import { QmpConnection, type QmpEvent, type QmpHooks, type QmpTranscriptEntry, type SessionQmp } from './qmp';
 
 export interface QemuBootSpec {
   /** The disk image; never written to (QEMU writes to a qcow2 overlay in the instance dir). */
@@ -88,7 +89,7 @@ export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<Qe
   const effective = applyOverrides(profile, spec.overrides);
   const probe = spec.probe ?? (await probeHost({ files: [effective.firmwareCode, effective.firmwareVars] }));
   const verdict = accepts(effective, probe);
-  if (!verdict.ok) throw new BootError(`target ${effective.id} cannot run here: ${verdict.reason}`);
+  if (!verdict.ok) throw new TargetRefusedError(effective.id, verdict.reasons);
   if (!existsSync(spec.image)) throw new BootError(`no image at ${spec.image}`);
   const session = new QemuSession(
     effective,
@@ -241,7 +242,7 @@ export class QemuSession implements VmSession {
   private gone(awaited: string): Error | null {
     if (this.closed) return new SessionClosedError(awaited);
     if (this.exit !== null && !this.cycling)
-      return new VmExitedError(awaited, this.exit, this.console.lastLines(), this.stderr);
+      return new VmExitedError(awaited, this.exit, this.console.lastLines(), this.stderr, 'QEMU');
     return null;
   }
 

@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAlive } from '@vmfarm/host';
-import { boot, BootError, VmExitedError, type HostProbe } from '../src';
+import { BootError, VmExitedError } from '@vmfarm/session';
+import { boot, type HostProbe } from '../src';
 import { tcgProfile } from './profiles';
 
 function setup(t: { after(fn: () => void): void }, qemuScript: string) {

@@ -10,15 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { isAlive } from '@vmfarm/host';
+import { BootError, SessionTimeoutError, TargetRefusedError, VmExitedError } from '@vmfarm/session';
 import {
   boot,
-  BootError,
   BUNDLED_PROFILES_DIR,
   loadProfileInputs,
   probeHost,
   resolveProfiles,
-  SessionTimeoutError,
-  VmExitedError,
   type QemuSession,
 } from '../src';
 
@@ -242,8 +240,8 @@ test('a profile the host cannot run is refused before anything starts, with the 
   if (probe.kvm.arm64) return t.skip('this host runs arm64 guests on KVM');
   await assert.rejects(
     boot(profiles.get('qemu-aarch64-kvm')!, { image, instanceDir: join(work, 'instance-3'), probe }),
-    (err: BootError) => {
-      assert.ok(err instanceof BootError);
+    (err: TargetRefusedError) => {
+      assert.ok(err instanceof TargetRefusedError && err instanceof BootError);
       assert.match(
         err.message,
         /^target qemu-aarch64-kvm cannot run here: KVM cannot run an arm64 guest here: /,

@@ -1,5 +1,6 @@
 import type { Verdict, VerdictRecord } from '@vmfarm/protocol';
-import type { BootedVm, Suite, SuiteContext, SuiteOutcome } from '../suite';
+import type { BootedVm } from '@vmfarm/session';
+import type { Suite, SuiteContext, SuiteOutcome } from '../suite';
 import {
   imageOf,
   startInstance,

@@ -1,5 +1,6 @@
 import type { VerdictRecord } from '@vmfarm/protocol';
-import type { Suite, SuiteContext, VmOverrides } from '../suite';
+import type { VmOverrides } from '@vmfarm/session';
+import type { Suite, SuiteContext } from '../suite';
 import { isReady, notReady, runLive, startInstance, verdictMaker, type Instance } from './instance';
 import { readyPatterns } from './transcript';
 

@@ -1,4 +1,5 @@
 import type { TargetProfile, VerdictRecord } from '@vmfarm/protocol';
+import { TargetRefusedError } from '@vmfarm/session';
 import type { Suite, SuiteContext } from '../suite';
 import {
   isReady,
@@ -163,9 +164,6 @@ export function judgeDescription(target: TargetProfile, boots: readonly Descript
   return out;
 }
 
-/** A boot the target refuses before starting (its driver says why), as opposed to one that broke. */
-const refusal = (err: Error) => (/cannot run here: (.*)/.exec(err.message) ?? [])[1];
-
 async function bootMode(ctx: SuiteContext, mode: 'fdt' | 'acpi'): Promise<DescriptionBoot> {
   try {
     const i = await startInstance(
@@ -177,9 +175,9 @@ async function bootMode(ctx: SuiteContext, mode: 'fdt' | 'acpi'): Promise<Descri
     await i.session.close();
     return { mode, i };
   } catch (err) {
-    const why = refusal(err as Error);
-    if (why === undefined) throw err;
-    return { mode, skipped: why };
+    // A boot the target refuses before starting (its driver says why), as opposed to one that broke.
+    if (!(err instanceof TargetRefusedError)) throw err;
+    return { mode, skipped: err.reasons.join('; ') };
   }
 }
 

@@ -1,5 +1,6 @@
 import type { TargetProfile, VerdictRecord } from '@vmfarm/protocol';
-import type { PlatformFacts, Suite } from '../suite';
+import type { PlatformFacts } from '@vmfarm/session';
+import type { Suite } from '../suite';
 import { isReady, notReady, runLive, startInstance, verdictMaker, type Instance } from './instance';
 import { readyPatterns } from './transcript';
 

@@ -1,5 +1,6 @@
 import type { VerdictRecord } from '@vmfarm/protocol';
-import type { HotplugHandle, HotplugKind, Suite } from '../suite';
+import type { HotplugHandle, HotplugKind } from '@vmfarm/session';
+import type { Suite } from '../suite';
 import {
   answerWords,
   command,

@@ -1,6 +1,14 @@
 import { clause, type Verdict, type VerdictRecord } from '@vmfarm/protocol';
 import { closeSync, openSync, readSync } from 'node:fs';
-import type { BootedVm, SuiteContext, SuiteOutcome, VmOverrides, VmSession } from '../suite';
+import {
+  SessionClosedError,
+  SessionTimeoutError,
+  VmExitedError,
+  type BootedVm,
+  type VmOverrides,
+  type VmSession,
+} from '@vmfarm/session';
+import type { SuiteContext, SuiteOutcome } from '../suite';
 import { consoleLines, endPattern, scanTranscript, type TranscriptScan } from './transcript';
 
 /**
@@ -139,11 +147,12 @@ export async function waitReady(
     const line = consoleLines(m.text).pop() ?? m.text;
     return { end: { kind: 'matched' }, line, at: m.end };
   } catch (err) {
-    const e = err as Error;
     const at = session.console.transcript().length;
     if (signal.aborted) return { end: { kind: 'aborted', message: 'the run was aborted' }, at };
-    if (e.name === 'SessionTimeoutError') return { end: { kind: 'timeout', timeoutMs }, at };
-    return { end: { kind: 'exited', message: e.message }, at };
+    if (err instanceof SessionTimeoutError) return { end: { kind: 'timeout', timeoutMs }, at };
+    if (err instanceof VmExitedError || err instanceof SessionClosedError)
+      return { end: { kind: 'exited', message: err.message }, at };
+    throw err;
   } finally {
     signal.removeEventListener('abort', onAbort);
   }
