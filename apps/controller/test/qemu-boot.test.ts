@@ -69,7 +69,7 @@ describe('qemu targets and the boot suite, end to end (sqlite)', () => {
     const kvm = byId.get('qemu-aarch64-kvm')!;
     assert.equal(kvm.kind, 'qemu');
     assert.ok(
-      kvm.kind === 'qemu' && kvm.accel === 'kvm' && kvm.firmwareCode === '/usr/share/AAVMF/AAVMF_CODE.fd',
+      kvm.kind === 'qemu' && kvm.accel === 'kvm' && kvm.firmwareCode === 'AAVMF_CODE.fd',
     );
 
     const noPorts = await farm
@@ -84,10 +84,10 @@ describe('qemu targets and the boot suite, end to end (sqlite)', () => {
       .send({
         id: 'tcg-secure-boot',
         extends: 'qemu-aarch64-tcg',
-        firmwareVars: '/usr/share/AAVMF/AAVMF_VARS.ms.fd',
+        firmwareVars: 'AAVMF_VARS.ms.fd',
       })
       .expect(201);
-    assert.equal(ms.body.firmwareVars, '/usr/share/AAVMF/AAVMF_VARS.ms.fd');
+    assert.equal(ms.body.firmwareVars, 'AAVMF_VARS.ms.fd');
     const bad = await farm
       .http()
       .post('/api/targets')

@@ -4,6 +4,8 @@ export type DiskFormat = 'raw' | 'qcow2';
 
 /** Where one launch's files are. */
 export interface LaunchFiles {
+  /** The firmware code (pflash unit 0, read-only): the profile's firmwareCode as the host resolved it. */
+  code: string;
   /** The instance's copy of the variable store (pflash unit 1, writable). */
   vars: string;
   /** The disk QEMU writes to: an overlay over the image, never the image itself. */
@@ -42,7 +44,7 @@ export function qemuArgs(p: QemuProfile, f: LaunchFiles): string[] {
     '-smp',
     String(p.smp),
     '-drive',
-    `if=pflash,format=raw,unit=0,readonly=on,file=${opt(p.firmwareCode)}`,
+    `if=pflash,format=raw,unit=0,readonly=on,file=${opt(f.code)}`,
     '-drive',
     `if=pflash,format=raw,unit=1,file=${opt(f.vars)}`,
     '-drive',

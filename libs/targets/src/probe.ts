@@ -1,6 +1,8 @@
 import { which } from '@vmfarm/host';
 import { execFile } from 'node:child_process';
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { isHostPath } from '@vmfarm/protocol';
+import { closeSync, constants, existsSync, openSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 
 /** What the host offers the qemu driver, as data (shown on the dashboard, fed to `accepts`). */
 export interface HostProbe {
@@ -8,7 +10,12 @@ export interface HostProbe {
   hostArch: string;
   /** Each program looked for: where it is and its `--version`, or null when absent. */
   binaries: Record<string, { path: string; version: string } | null>;
-  /** Each firmware file looked for: present or not. */
+  /**
+   * The firmware files this host offers, by name (what profiles give): the regular files of the
+   * firmware directories, the first directory winning a name two of them hold.
+   */
+  firmware: Record<string, string>;
+  /** Host paths an admin's profile names, looked at: present or not. */
   files: Record<string, boolean>;
   kvm: {
     device: boolean;
@@ -22,13 +29,8 @@ export interface HostProbe {
 }
 
 export const PROBED_PROGRAMS = ['qemu-system-aarch64', 'qemu-system-arm', 'qemu-img'] as const;
-export const DEFAULT_FIRMWARE_FILES = [
-  '/usr/share/AAVMF/AAVMF_CODE.fd',
-  '/usr/share/AAVMF/AAVMF_VARS.fd',
-  '/usr/share/AAVMF/AAVMF_VARS.ms.fd',
-  '/usr/share/AAVMF/AAVMF32_CODE.fd',
-  '/usr/share/AAVMF/AAVMF32_VARS.fd',
-];
+/** Where Debian's qemu-efi-aarch64 and qemu-efi-arm put the AAVMF firmware and variable templates. */
+export const DEFAULT_FIRMWARE_DIRS = ['/usr/share/AAVMF'];
 
 function version(path: string): Promise<string> {
   return new Promise((resolve) =>
@@ -39,9 +41,30 @@ function version(path: string): Promise<string> {
   );
 }
 
-/** Probes the host: pass the firmware paths of the profiles you mean to serve (defaults: Debian's AAVMF). */
+/** The firmware files of `dirs` by name (a missing directory offers nothing). */
+export function firmwareIn(dirs: readonly string[]): Record<string, string> {
+  const found: Record<string, string> = {};
+  for (const dir of dirs) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(dir).sort();
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      if (!(name in found) && statSync(path, { throwIfNoEntry: false })?.isFile()) found[name] = path;
+    }
+  }
+  return found;
+}
+
+/**
+ * Probes the host: its QEMU programs, the firmware its firmware directories offer by name, KVM, and
+ * the host paths of `files` that admins' profiles name (names in `files` are left to `firmware`).
+ */
 export async function probeHost(
-  options: { files?: readonly string[]; kvmDevice?: string } = {},
+  options: { files?: readonly string[]; firmwareDirs?: readonly string[]; kvmDevice?: string } = {},
 ): Promise<HostProbe> {
   const binaries: HostProbe['binaries'] = {};
   await Promise.all(
@@ -50,16 +73,22 @@ export async function probeHost(
       binaries[name] = path ? { path, version: await version(path) } : null;
     }),
   );
-  const files = Object.fromEntries((options.files ?? DEFAULT_FIRMWARE_FILES).map((f) => [f, existsSync(f)]));
-  return { hostArch: process.arch, binaries, files, kvm: probeKvm(options.kvmDevice ?? '/dev/kvm') };
+  const files = Object.fromEntries((options.files ?? []).filter(isHostPath).map((f) => [f, existsSync(f)]));
+  return {
+    hostArch: process.arch,
+    binaries,
+    firmware: firmwareIn(options.firmwareDirs ?? DEFAULT_FIRMWARE_DIRS),
+    files,
+    kvm: probeKvm(options.kvmDevice ?? '/dev/kvm'),
+  };
 }
 
 /**
- * The probe with `files` checked now as well: a user profile may name firmware files the start-up
- * probe (the bundled profiles' files) did not look at.
+ * The probe with the host paths of `files` checked now as well: an admin's profile may name a path
+ * the start-up probe did not look at (names are resolved against `firmware`, never looked up here).
  */
 export function withFiles(probe: HostProbe, files: readonly string[]): HostProbe {
-  const missing = files.filter((f) => !(f in probe.files));
+  const missing = files.filter((f) => isHostPath(f) && !(f in probe.files));
   if (!missing.length) return probe;
   return {
     ...probe,
@@ -88,4 +117,25 @@ function probeKvm(device: string): HostProbe['kvm'] {
       reason: `${device} serves ${process.arch} guests only (the host is ${process.arch}, not arm64)`,
     };
   return { device: true, usable: true, arm64: true };
+}
+
+/**
+ * Where a profile's host file is on this host: a name is looked up in what the probe offers (never
+ * joined to a directory by hand), a host path (an admin's) is taken as is once probed present.
+ */
+export function resolveHostFile(
+  probe: HostProbe,
+  value: string,
+): { ok: true; path: string } | { ok: false; reason: string } {
+  if (isHostPath(value)) {
+    if (!(value in probe.files)) return { ok: false, reason: `${value} was not probed` };
+    return probe.files[value] ? { ok: true, path: value } : { ok: false, reason: `${value} is missing` };
+  }
+  const path = Object.hasOwn(probe.firmware, value) ? probe.firmware[value] : undefined;
+  if (path) return { ok: true, path };
+  const offered = Object.keys(probe.firmware);
+  return {
+    ok: false,
+    reason: `${value} is not offered by this host (${offered.length ? `it offers ${offered.join(', ')}` : 'it has no firmware files'})`,
+  };
 }

@@ -52,6 +52,7 @@ const RULES: Record<keyof QemuProfile | 'extends', Rule> = {
   kind: rule(qemuProfileSchema.shape.kind),
   description: rule(qemuProfileSchema.shape.description),
   arch: rule(qemuProfileSchema.shape.arch),
+  stageLimits: rule(qemuProfileSchema.shape.stageLimits),
 };
 
 function checkFields(

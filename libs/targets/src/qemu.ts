@@ -32,7 +32,7 @@ import {
 } from '@vmfarm/session';
 import { qemuArgs, rootPortId, shellLine, type DiskFormat, type LaunchFiles } from './cmdline';
 import { QmpCommandError } from './errors';
-import { probeHost, type HostProbe } from './probe';
+import { probeHost, resolveHostFile, type HostProbe } from './probe';
 import { applyOverrides, type MachineOverrides, type QemuProfile } from './profile';
 import { QmpConnection, type QmpEvent, type QmpHooks, type QmpTranscriptEntry, type SessionQmp } from './qmp';
 
@@ -91,12 +91,17 @@ export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<Qe
   const verdict = accepts(effective, probe);
   if (!verdict.ok) throw new TargetRefusedError(effective.id, verdict.reasons);
   if (!existsSync(spec.image)) throw new BootError(`no image at ${spec.image}`);
-  const session = new QemuSession(
-    effective,
-    spec,
-    probe.binaries[effective.binary]!.path,
-    probe.binaries['qemu-img']!.path,
-  );
+  const host = (value: string) => {
+    const found = resolveHostFile(probe, value);
+    if (!found.ok) throw new BootError(found.reason); // accepts() said it was there
+    return found.path;
+  };
+  const session = new QemuSession(effective, spec, {
+    qemu: probe.binaries[effective.binary]!.path,
+    qemuImg: probe.binaries['qemu-img']!.path,
+    code: host(effective.firmwareCode),
+    varsTemplate: host(effective.firmwareVars),
+  });
   try {
     await session.start(spec.startTimeoutMs ?? 30_000);
     return session;
@@ -142,8 +147,8 @@ export class QemuSession implements VmSession {
   constructor(
     readonly profile: QemuProfile,
     private readonly spec: QemuBootSpec,
-    private readonly binary: string,
-    private readonly qemuImg: string,
+    /** Host paths, resolved from the profile's names against the probe. */
+    private readonly host: { qemu: string; qemuImg: string; code: string; varsTemplate: string },
   ) {
     this.waits = new Waits({
       lastLines: () => this.console.lastLines(),
@@ -159,6 +164,7 @@ export class QemuSession implements VmSession {
       qmpSocket = join(this.socketDir, 'qmp.sock');
     }
     this.files = {
+      code: host.code,
       vars: join(this.instanceDir, 'vars.fd'),
       disk: join(this.runDir, 'disk.qcow2'),
       diskFormat: 'qcow2',
@@ -166,7 +172,7 @@ export class QemuSession implements VmSession {
       serialLog: join(this.instanceDir, 'serial.log'),
     };
     this.args = qemuArgs(profile, this.files);
-    this.commandLine = shellLine(binary, this.args);
+    this.commandLine = shellLine(host.qemu, this.args);
     this.qmp = {
       execute: (command, args, timeoutMs) => this.execute(command, args, timeoutMs),
       waitForEvent: (name, options) => this.waitForEvent(name, options),
@@ -185,19 +191,19 @@ export class QemuSession implements VmSession {
   async start(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     if (!existsSync(this.files.vars) || this.profile.nvram === 'volatile')
-      await run('cp', ['--sparse=always', this.profile.firmwareVars, this.files.vars], timeoutMs);
+      await run('cp', ['--sparse=always', this.host.varsTemplate, this.files.vars], timeoutMs);
     if (!existsSync(this.files.disk)) {
       const format = this.spec.format ?? detectFormat(this.spec.image);
       const image = resolve(this.spec.image);
       await run(
-        this.qemuImg,
+        this.host.qemuImg,
         ['create', '-q', '-f', 'qcow2', '-F', format, '-b', image, this.files.disk],
         timeoutMs,
       );
     }
     if (this.closed) throw new SessionClosedError('QEMU start');
 
-    const child = spawnGuarded(this.binary, this.args, {
+    const child = spawnGuarded(this.host.qemu, this.args, {
       stdio: 'pipe',
       cwd: this.runDir,
     }) as ChildProcessWithoutNullStreams;

@@ -36,10 +36,16 @@ function setup(t: { after(fn: () => void): void }, qemuScript: string) {
       'qemu-system-arm': tool,
       'qemu-img': { path: qemuImg, version: 'test' },
     },
-    files: { [firmware]: true },
+    firmware: { 'VARS.fd': firmware },
+    files: {},
     kvm: { device: false, usable: false, arm64: false, reason: 'absent' },
   };
-  const profile = tcgProfile({ id: 'fake', hotplugPorts: 1, firmwareCode: firmware, firmwareVars: firmware });
+  const profile = tcgProfile({
+    id: 'fake',
+    hotplugPorts: 1,
+    firmwareCode: 'VARS.fd',
+    firmwareVars: 'VARS.fd',
+  });
   const instanceDir = join(dir, 'instance');
   return { probe, profile, image, instanceDir, pidFile };
 }

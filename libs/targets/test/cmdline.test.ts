@@ -5,6 +5,7 @@ import { tcgProfile } from './profiles';
 
 const profile = tcgProfile({ hotplugPorts: 2 });
 const files: LaunchFiles = {
+  code: '/fw/CODE.fd',
   vars: '/inst/vars.fd',
   disk: '/inst/.run/disk.qcow2',
   diskFormat: 'qcow2',

@@ -34,7 +34,7 @@ let unavailable = '';
 
 before(async () => {
   const probe = await probeHost();
-  if (!probe.binaries['qemu-system-aarch64'] || !probe.files['/usr/share/AAVMF/AAVMF_CODE.fd']) {
+  if (!probe.binaries['qemu-system-aarch64'] || !probe.firmware['AAVMF_CODE.fd']) {
     unavailable =
       'qemu-system-aarch64 or /usr/share/AAVMF is missing (apt-get install qemu-system-arm qemu-efi-aarch64 qemu-utils)';
     if (process.env.CI === 'true') throw new Error(unavailable);
