@@ -21,11 +21,19 @@ export interface VmSession {
   /** What the VM implementation offers, as its host side sees it (not what the guest reports). */
   platform(): Promise<PlatformFacts>;
   /**
+   * Whether the VM runs, as its host side says within `timeoutMs` (default 5 s): asked when a guest
+   * goes quiet, to tell a hung or stopped VM (the farm's problem) from a guest that is stuck (the
+   * image's). Never rejects: a host side that does not answer is `{ running: false }` with why.
+   */
+  state(timeoutMs?: number): Promise<VmState>;
+  /**
    * Leaves no process, socket or temporary file behind; idempotent; safe after any failure and while
    * other calls are pending (they fail with SessionClosedError).
    */
   close(): Promise<void>;
 }
+
+export type VmState = { running: true } | { running: false; why: string };
 
 /** The instance's variable store: a file in the firmware's own format (edk2: a firmware volume). */
 export interface InstanceVariables {

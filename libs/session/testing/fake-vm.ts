@@ -30,6 +30,7 @@ import {
   type SessionConsole,
   type VmOverrides,
   type VmSession,
+  type VmState,
 } from '../src';
 import { toMatcher } from '../src/console';
 
@@ -543,6 +544,15 @@ export class FakeSession implements VmSession {
         accel: p.accel,
       },
     };
+  }
+
+  async state(timeoutMs = 5000): Promise<VmState> {
+    if (this.closed) return { running: false, why: 'the session was closed' };
+    if (this.guest === 'frozen')
+      return { running: false, why: `QEMU did not answer query-status within ${timeoutMs} ms: it is hung` };
+    if (this.guest === 'exits' || this.guest === 'lost')
+      return { running: false, why: 'QEMU exited with status 1' };
+    return { running: true };
   }
 
   async close(): Promise<void> {

@@ -107,7 +107,7 @@ test('boot, console protocol, blk and net hotplug, a stuck unplug, NVRAM across 
   if (unavailable) return t.skip(unavailable);
   const instanceDir = join(work, 'instance-1');
   const imageSum = sha256(image);
-  const s = await boot(AARCH64, { image, instanceDir });
+  const s = await boot(AARCH64, { image, format: 'raw', instanceDir });
   const pid = s.pid!;
   try {
     const ready = await s.console.expect(/^VMFARM-READY$/m, READY_MS);
@@ -209,7 +209,7 @@ test('a hung guest: the wait times out naming what it awaited, and close leaves 
   // Long enough that the QMP socket cannot live in it (sun_path is 108 bytes): the fallback goes too.
   const instanceDir = join(work, 'instance-2-'.padEnd(110, 'x'));
   const before = readdirSync(tmpdir()).filter((f) => f.startsWith('vmfarm-qmp-'));
-  const s = await boot(AARCH64, { image, instanceDir });
+  const s = await boot(AARCH64, { image, format: 'raw', instanceDir });
   const pid = s.pid!;
   try {
     await s.qmp.execute('stop'); // the vCPU stops: the guest never gets to VMFARM-READY
@@ -239,7 +239,12 @@ test('a profile the host cannot run is refused before anything starts, with the 
   const probe = await probeHost();
   if (probe.kvm.arm64) return t.skip('this host runs arm64 guests on KVM');
   await assert.rejects(
-    boot(profiles.get('qemu-aarch64-kvm')!, { image, instanceDir: join(work, 'instance-3'), probe }),
+    boot(profiles.get('qemu-aarch64-kvm')!, {
+      image,
+      format: 'raw',
+      instanceDir: join(work, 'instance-3'),
+      probe,
+    }),
     (err: TargetRefusedError) => {
       assert.ok(err instanceof TargetRefusedError && err instanceof BootError);
       assert.match(
@@ -251,7 +256,13 @@ test('a profile the host cannot run is refused before anything starts, with the 
   );
   assert.equal(existsSync(join(work, 'instance-3')), false);
   await assert.rejects(
-    boot(AARCH64, { image, instanceDir: join(work, 'instance-4'), overrides: { gic: 2, smp: 9 }, probe }),
+    boot(AARCH64, {
+      image,
+      format: 'raw',
+      instanceDir: join(work, 'instance-4'),
+      overrides: { gic: 2, smp: 9 },
+      probe,
+    }),
     /GICv2 supports at most 8 vCPUs, the profile asks for 9/,
   );
 });
