@@ -95,8 +95,39 @@ describe('one attempt', () => {
       assert.match(result.error!, /disk on fire|404 gone/);
     }
     const unknown = await runAttempt(job, new AbortController().signal, deps(undefined));
-    assert.deepEqual(unknown.verdicts, []);
+    // One verdict for the suite the registry does not know, as the controller records one too.
+    assert.deepEqual(
+      unknown.verdicts.map((v) => [v.clause, v.verdict]),
+      [['(suite)', 'ERROR']],
+    );
     assert.match(unknown.error!, /not in this agent's registry/);
+  });
+
+  it('an attempt over its limit ends ERROR at the limit, with its VMs closed, even if the suite never returns', async () => {
+    let closed = 0;
+    const hangs = suite(() => new Promise(() => {})); // a suite that never settles
+    const result = await runAttempt(
+      { ...job, target: { ...job.target, stageLimits: { attempt: 1 } } },
+      new AbortController().signal,
+      deps(hangs, {
+        liveVm: () => ({
+          vm: { boot: () => Promise.reject(new Error('unused')) },
+          finish: async () => (closed++, []),
+        }),
+      }),
+    );
+    assert.deepEqual(
+      result.verdicts.map((v) => [v.clause, v.verdict]),
+      [
+        ['IMG-GPT', 'ERROR'],
+        ['IMG-FW-NOT-BUNDLED', 'ERROR'],
+      ],
+    );
+    assert.equal(
+      result.error,
+      'AttemptTimeoutError: the attempt overran its limit of 1 s; its VMs were closed',
+    );
+    assert.equal(closed, 1);
   });
 
   it('an abort because the agent stops hands the attempt back instead of reporting', async () => {

@@ -68,9 +68,7 @@ describe('qemu targets and the boot suite, end to end (sqlite)', () => {
       assert.ok(byId.has(id), id);
     const kvm = byId.get('qemu-aarch64-kvm')!;
     assert.equal(kvm.kind, 'qemu');
-    assert.ok(
-      kvm.kind === 'qemu' && kvm.accel === 'kvm' && kvm.firmwareCode === 'AAVMF_CODE.fd',
-    );
+    assert.ok(kvm.kind === 'qemu' && kvm.accel === 'kvm' && kvm.firmwareCode === 'AAVMF_CODE.fd');
 
     const noPorts = await farm
       .http()

@@ -8,3 +8,4 @@ export * from './target';
 export * from './auth';
 export * from './requirements';
 export * from './pattern';
+export * from './verdicts';

@@ -111,12 +111,13 @@ class FakeConsole implements SessionConsole {
   frozen = false;
 
   /** Output of the guest, delivered in a later turn of the event loop. */
-  emit(chunk: string): void {
+  emit(chunk: string, then?: () => void): void {
     if (!chunk) return;
     this.pending++;
     setImmediate(() => {
       this.pending--;
       if (!this.gone) this.text += chunk.replace(/\r/g, '');
+      then?.();
       this.check();
     });
   }
@@ -199,9 +200,14 @@ export type FakeGuest =
    * time out, and host calls (platform, hotplug, reset, variables) never answer until close.
    */
   | 'frozen'
-  /** Firmware and GRUB output, then the kernel panics (as Debian's kernel does without a root fs). */
+  /** The reference guest gets ready, then the VM stops as `frozen` does (a QEMU SIGSTOPped mid-suite). */
+  | 'freezes'
+  /**
+   * Firmware and GRUB output, then the kernel panics (as Debian's kernel does without a root fs);
+   * nothing follows, in real time (a wait that the panic does not end runs its timeout out).
+   */
   | 'panics'
-  /** The firmware refuses the loader (Secure Boot on an unsigned GRUB): Access Denied, then its shell. */
+  /** The firmware refuses the loader (Secure Boot on an unsigned GRUB): Access Denied; real time after. */
   | 'denied';
 
 /** What the kernel prints when it panics for want of a root file system (recorded from Debian 6.1). */
@@ -296,13 +302,16 @@ export class FakeSession implements VmSession {
     if (this.guest === 'exits') this.console.stop(exited);
     else if (this.guest === 'distro') this.console.emit(PREAMBLE + DISTRO_TAIL);
     else if (this.guest === 'hangs') this.console.emit(PREAMBLE);
-    else if (this.guest === 'panics') this.console.emit(PREAMBLE + PANIC_TAIL);
-    else if (this.guest === 'denied')
-      this.console.emit(PREAMBLE.slice(0, PREAMBLE.indexOf('BdsDxe')) + DENIED_TAIL);
-    else if (this.guest === 'lost') {
-      this.console.emit(PREAMBLE);
-      setImmediate(() => setImmediate(() => this.console.stop(exited)));
-    } else if (this.guest === 'frozen') {
+    else if (this.guest === 'panics' || this.guest === 'denied') {
+      this.console.emit(
+        this.guest === 'panics'
+          ? PREAMBLE + PANIC_TAIL
+          : PREAMBLE.slice(0, PREAMBLE.indexOf('BdsDxe')) + DENIED_TAIL,
+      );
+      this.console.frozen = true;
+    } else if (this.guest === 'freezes') this.console.emit(PREAMBLE + this.reportBlock() + 'VMFARM-READY\n');
+    else if (this.guest === 'lost') this.console.emit(PREAMBLE, () => this.console.stop(exited));
+    else if (this.guest === 'frozen') {
       this.console.emit(PREAMBLE);
       this.console.frozen = true;
     } else if (this.guest === 'reference')
@@ -356,7 +365,15 @@ export class FakeSession implements VmSession {
     return ['VMFARM-REPORT-BEGIN', ...lines, 'VMFARM-REPORT-END', ''].join('\n');
   }
 
+  /** A guest that `freezes` stops at the first thing asked of it once it is up. */
+  private freezeNow(): void {
+    if (this.guest !== 'freezes') return;
+    this.guest = 'frozen';
+    this.console.frozen = true;
+  }
+
   private input(text: string): void {
+    this.freezeNow();
     if (this.guest === 'frozen') return;
     this.console.emit(text); // the console echoes what is typed
     if (this.guest !== 'reference') return;
@@ -429,6 +446,7 @@ export class FakeSession implements VmSession {
   /** A host call: refused once closed; a frozen VM never answers it (until close). */
   private async open(what: string): Promise<void> {
     if (this.closed) throw new SessionClosedError(what);
+    this.freezeNow();
     if (this.guest === 'frozen')
       await new Promise<never>((_, reject) => this.onClose.push(() => reject(new SessionClosedError(what))));
   }

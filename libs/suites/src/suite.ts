@@ -11,12 +11,20 @@ export interface SuiteContext {
   /** The architecture declared by the submitter, or null to detect it. */
   arch: Arch | null;
   target: TargetProfile;
-  /** Aborted when the agent hands the job back or a timeout fires. */
+  /**
+   * Aborted when the agent hands the job back or the attempt's limit runs out; inside a live suite
+   * (runLive), also when one of its stages overruns its limit (the suite's VMs are closed then).
+   */
   signal: AbortSignal;
   /** Live targets only: boots instances of `target` on the image. */
   vm?: LiveVm;
-  /** The submitter's readiness pattern (a regular expression), tried with the defaults. */
+  /** The submitter's readiness pattern (a regular expression, run on RE2), tried with the defaults. */
   ready?: string;
+  /**
+   * Live suites: the image's static verdicts, when the agent ran the static suite first. A boot that
+   * fails on an image that failed them is charged to the image, not to the VM.
+   */
+  staticVerdicts?: readonly VerdictRecord[];
 }
 
 export interface SuiteOutcome {

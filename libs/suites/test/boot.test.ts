@@ -88,7 +88,7 @@ test('a submitter pattern and the login prompt are readiness patterns', () => {
 test('a silent VM, an exited QEMU, an abort and a used store are ERRORs, never the image fault', () => {
   for (const end of [
     { kind: 'timeout', timeoutMs: 180_000 },
-    { kind: 'exited', message: 'QEMU was killed by SIGKILL while awaiting ready' },
+    { kind: 'exited', message: 'QEMU was killed by SIGKILL while awaiting ready', byGuest: false },
   ] as const) {
     const v = judgeBoot(observe('', end));
     assert.deepEqual(
