@@ -170,10 +170,18 @@ describe('qemu targets and the boot suite, end to end (sqlite)', () => {
     ]);
     assert.ok(run.artifacts.every((a) => a.size > 0 && a.size < 16 * 1024 * 1024));
 
+    // The image fails its static checks (no removable path): its boot failure is the image's FAIL,
+    // and the firmware is not judged on it (issue 9: the target's record stays clean).
     const fail = cell(bad, 'qemu-aarch64-tcg');
-    assert.equal(fail.v['FW-DEFAULT-BOOT'].verdict, 'FAIL', dump());
-    assert.match(fail.v['FW-DEFAULT-BOOT'].message, /BdsDxe: failed to load Boot0001 .*: Not Found/);
+    assert.equal(fail.v['FW-DEFAULT-BOOT'].verdict, 'SKIP', dump());
+    assert.match(
+      fail.v['FW-DEFAULT-BOOT'].message,
+      /^not judged: the image failed IMG-REMOVABLE-PATH.* \(static checks\), so ".*BdsDxe: failed to load Boot0001 .*: Not Found.*" is the image's doing$/,
+    );
     assert.equal(fail.v['IMG-NO-VARS'].verdict, 'FAIL');
+    assert.match(fail.v['IMG-NO-VARS'].message, /Not Found/);
+    assert.deepEqual((fail.v['IMG-NO-VARS'].evidence.imageChecks as { passed: boolean }).passed, false);
+    assert.deepEqual(pass.v['FW-UEFI'].evidence.imageChecks, { passed: true, failed: [] });
     assert.equal(fail.attempts, 1, 'FAIL is never retried');
 
     for (const sha of [good, bad]) {

@@ -8,6 +8,7 @@ export {
   type Instance,
   startInstance,
   waitReady,
+  awaitReady,
   isReady,
   notReady,
 } from './live/readiness';

@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import type { Suite } from '../suite';
 import { command, FARM_READY } from './guest';
-import { isReady, notReady, startInstance, waitReady, type Instance } from './readiness';
+import { awaitReady, isReady, notReady, startInstance, type Instance } from './readiness';
 import { runLive, verdictMaker, type Stages } from './stages';
 import { readyPatterns, type LinePattern } from './transcript';
 
@@ -175,9 +175,7 @@ async function restart(
     else if (how === 'reset') await i.session.reset();
     else await i.session.powerCycle();
   });
-  const { end, line } = await stages.run('ready', `after the ${how}`, ({ signal, deadlineMs }) =>
-    waitReady(i.session, patterns, signal, deadlineMs),
-  );
+  const { end, line } = await awaitReady(stages, `after the ${how}`, i.session, patterns);
   if (end.kind === 'matched' && line === FARM_READY) return undefined;
   // The VM going away, hanging or the run aborting is the farm's; a guest that does not come back is not.
   const verdict =

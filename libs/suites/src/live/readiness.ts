@@ -97,8 +97,6 @@ function sampleStages(session: VmSession, startedAt: number, stages: StageTimes,
 /**
  * Waits until the guest is ready, the firmware gave up, a fatal line shows, or the VM stops, in
  * output not seen by an earlier wait: the first boot, and again after a reboot, reset or power cycle.
- * A wait that runs out asks the VM's host side whether the VM still runs, so that a hung VM is told
- * from a guest that never got ready.
  */
 export async function waitReady(
   session: VmSession,
@@ -113,13 +111,7 @@ export async function waitReady(
   } catch (err) {
     const at = session.console.transcript().length;
     if (signal.aborted) return { end: { kind: 'aborted', message: 'the run was aborted' }, at };
-    if (err instanceof SessionTimeoutError) {
-      const state = await session.state();
-      return {
-        end: state.running ? { kind: 'timeout', timeoutMs } : { kind: 'hung', message: state.why },
-        at,
-      };
-    }
+    if (err instanceof SessionTimeoutError) return { end: { kind: 'timeout', timeoutMs }, at };
     if (err instanceof VmExitedError)
       return {
         end: { kind: 'exited', message: err.message, byGuest: err.exit === 'exited with status 0' },
@@ -128,6 +120,25 @@ export async function waitReady(
     if (err instanceof SessionClosedError) return { end: { kind: 'aborted', message: err.message }, at };
     throw err;
   }
+}
+
+/**
+ * The `ready` stage, then, when its wait ran out, an `observe` stage asking the VM's host side
+ * whether the VM still runs: a hung or stopped VM (the farm's ERROR) is told from a guest that never
+ * got ready (the image's FAIL).
+ */
+export async function awaitReady(
+  stages: Stages,
+  label: string,
+  session: VmSession,
+  patterns: readonly LinePattern[],
+): Promise<{ end: BootEnd; line?: string; at: number }> {
+  const waited = await stages.run('ready', label, ({ signal, deadlineMs }) =>
+    waitReady(session, patterns, signal, deadlineMs),
+  );
+  if (waited.end.kind !== 'timeout') return waited;
+  const state = await stages.run('observe', `${label}: does the VM run?`, () => session.state());
+  return state.running ? waited : { ...waited, end: { kind: 'hung', message: state.why } };
 }
 
 /**
@@ -147,9 +158,7 @@ export async function startInstance(
   const stop = sampleStages(booted.session, booted.startedAt, times, scanner);
   let waited: Awaited<ReturnType<typeof waitReady>>;
   try {
-    waited = await stages.run('ready', label, ({ signal, deadlineMs }) =>
-      waitReady(booted.session, patterns, signal, deadlineMs),
-    );
+    waited = await awaitReady(stages, label, booted.session, patterns);
   } finally {
     stop();
   }
