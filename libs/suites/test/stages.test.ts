@@ -77,16 +77,7 @@ test('a stage that hangs (the VM stops answering mid-suite) ends ERROR naming th
 test('the suite signal fires on a stage limit', async (t) => {
   const { ctx } = setup(t, { act: 1 }, { guest: 'freezes' });
   let signal: AbortSignal | undefined;
-  const spy: SuiteContext = {
-    ...ctx,
-    vm: {
-      boot: async (o) => {
-        const b = await ctx.vm!.boot(o);
-        return b;
-      },
-    },
-  };
-  await runLive(spy, 'hotplug', ['PLAT-HOTPLUG'], async (_out, stages, inner) => {
+  await runLive(ctx, 'hotplug', ['PLAT-HOTPLUG'], async (_out, stages, inner) => {
     signal = inner.signal;
     await startInstance(stages, readyPatterns());
     await stages.run('act', 'wait for nothing', () => new Promise(() => {}));

@@ -7,7 +7,6 @@
  */
 import {
   verdictFor,
-  verdictsFor,
   type Stage,
   type TargetProfile,
   type Verdict,
@@ -160,13 +159,7 @@ export function unjudged(
   evidence: Record<string, unknown> = {},
 ): VerdictRecord[] {
   const done = new Set(judged.map((j) => j.clause));
-  return verdictsFor(
-    suite,
-    clauses.filter((c) => !done.has(c)),
-    verdict,
-    message,
-    evidence,
-  ).filter((v) => v.clause !== '(suite)');
+  return clauses.filter((c) => !done.has(c)).map((c) => verdictFor(suite, c, verdict, message, evidence));
 }
 
 /**
