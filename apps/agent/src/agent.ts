@@ -1,7 +1,6 @@
 import {
-  clause,
-  isClauseId,
   queueName,
+  verdictsFor,
   type AgentRegistered,
   type AgentView,
   type AttemptAck,
@@ -274,14 +273,13 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   /** SKIP for every clause of the suite: the target cannot run on any agent of the farm now. */
   const skipResult = (data: RunJobData, reason: string): AttemptResult => ({
     agentId,
-    verdicts: (findSuite(data.suite)?.clauses ?? ['(suite)']).map((id) => ({
-      suite: data.suite,
-      clause: id,
-      level: isClauseId(id) ? clause(id).level : 'MUST',
-      verdict: 'SKIP',
-      message: `target ${data.target.id} cannot run on any agent of this farm: ${reason}`,
-      evidence: { target: data.target.id, agent: agentId, reason },
-    })),
+    verdicts: verdictsFor(
+      data.suite,
+      findSuite(data.suite)?.clauses ?? [],
+      'SKIP',
+      `target ${data.target.id} cannot run on any agent of this farm: ${reason}`,
+      { target: data.target.id, agent: agentId, reason },
+    ),
     durationMs: 0,
     artifacts: [],
   });

@@ -170,7 +170,14 @@ test('--ready is sent with the matrix; a bad regular expression exits 2 before a
     proxy.requests.length = 0;
     fake.uploads.length = 0;
     for (const [ready, message] of [
-      ['(unclosed', /^vmfarm submit: --ready: Invalid regular expression: .*\n$/],
+      [
+        '(unclosed',
+        /^vmfarm submit: --ready: not a valid regular expression: Invalid regular expression: .*\n$/,
+      ],
+      [
+        '(\\w|\\w)*#',
+        /^vmfarm submit: --ready: catastrophic backtracking: in \(\\w\|\\w\)\* the alternatives .*\n$/,
+      ],
       ['', /^vmfarm submit: --ready needs a regular expression\n$/],
     ] as const) {
       const bad = await run(...args, '--ready', ready);

@@ -74,7 +74,13 @@ for (const store of STORES) {
       id: string,
       at: string,
       scheduleId: string | null,
-      cells: { image: ImageResource; verdicts: [string, Verdict][]; done?: boolean; target?: string }[],
+      cells: {
+        image: ImageResource;
+        verdicts: [string, Verdict][];
+        done?: boolean;
+        target?: string;
+        evidence?: Record<string, unknown>;
+      }[],
       owner: string | null = null,
     ) {
       const runs = new RunsRepository(db);
@@ -110,7 +116,7 @@ for (const store of STORES) {
             level: 'MUST',
             verdict,
             message: `${clause} ${verdict}`,
-            evidence: { clause },
+            evidence: { clause, ...c.evidence },
           })),
           artifacts: [],
           runState: 'done',
@@ -350,6 +356,35 @@ for (const store of STORES) {
       assert.equal(
         (await new MatricesRepository(db).list({ limit: 10 }, all, { scheduleId: 's1' })).length,
         3,
+      );
+    });
+
+    it("certifies a target on runs whose image passed its static checks; an image's own record keeps every run", async () => {
+      const checked = (passed: boolean) => ({
+        imageChecks: { passed, failed: passed ? [] : ['IMG-REMOVABLE-PATH'] },
+      });
+      await matrix('c1', '2026-01-09T02:00:00.000Z', null, [
+        { image: V1, target: 'qemu-cert', verdicts: [['FW-DEFAULT-BOOT', 'PASS']], evidence: checked(true) },
+      ]);
+      await matrix('c2', '2026-01-10T02:00:00.000Z', null, [
+        { image: V2, target: 'qemu-cert', verdicts: [['FW-DEFAULT-BOOT', 'FAIL']], evidence: checked(false) },
+        { image: OTHER, target: 'qemu-cert', verdicts: [['FW-UEFI', 'FAIL']], evidence: checked(false) },
+      ]);
+      const history = new HistoryRepository(db);
+      assert.deepEqual(
+        (await history.latestPerClause({ targetId: 'qemu-cert' }, all)).map((r) => [
+          r.clause,
+          r.matrixId,
+          r.verdict,
+        ]),
+        [['FW-DEFAULT-BOOT', 'c1', 'PASS']],
+        'the newer FAIL on an image that failed its static checks does not count for the target',
+      );
+      assert.deepEqual(
+        (await history.latestPerClause({ imageSha256: V2.sha256 }, all))
+          .filter((r) => r.clause === 'FW-DEFAULT-BOOT')
+          .map((r) => [r.matrixId, r.verdict]),
+        [['c2', 'FAIL']],
       );
     });
   });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readyPatternProblem } from './pattern';
 import { targetIdSchema, targetKindSchema } from './target';
 import {
   archSchema,
@@ -87,22 +88,18 @@ export const matrixRequestSchema = z.object({
   targets: z.array(targetIdSchema).min(1).max(100),
   /** Suite ids, or ['all'] for every suite that can run on each target. */
   suites: z.array(z.string().min(1)).min(1).max(100),
-  /** Live suites: a regular expression the guest prints when it is up (tried with the defaults). */
+  /**
+   * Live suites: a regular expression the guest prints when it is up (tried with the defaults);
+   * refused when it could backtrack catastrophically or needs what a linear-time engine lacks.
+   */
   ready: z
     .string()
     .min(1)
     .max(500)
-    .refine(
-      (v) => {
-        try {
-          new RegExp(v, 'm');
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { error: 'must be a valid regular expression' },
-    )
+    .superRefine((v, ctx) => {
+      const problem = readyPatternProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
 });
 export type MatrixRequest = z.infer<typeof matrixRequestSchema>;

@@ -11,3 +11,5 @@ export * from './limits';
 export * from './routes';
 export * from './client';
 export * from './openapi';
+export * from './pattern';
+export * from './verdicts';

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ARCHES, EXIT, imageVersionSchema, tagSchema, type Arch, type MatrixRequest } from '@vmfarm/protocol';
+import {
+  ARCHES,
+  EXIT,
+  imageVersionSchema,
+  readyPatternProblem,
+  tagSchema,
+  type Arch,
+  type MatrixRequest,
+} from '@vmfarm/protocol';
 import { clientFor, ControllerClient } from '../client';
 import { CommandError, reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
@@ -48,15 +56,12 @@ function list(flag: string, value: string | undefined): string[] {
   return items;
 }
 
-/** Checked here as the controller checks it (a JavaScript RegExp, multiline), before any upload. */
+/** Checked here as the controller checks it (readyPatternProblem), before any upload. */
 function readyPattern(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value === '') throw new UsageError('--ready needs a regular expression');
-  try {
-    new RegExp(value, 'm');
-  } catch (err) {
-    throw new UsageError(`--ready: ${(err as Error).message}`);
-  }
+  const problem = readyPatternProblem(value);
+  if (problem) throw new UsageError(`--ready: ${problem}`);
   return value;
 }
 

@@ -1,6 +1,12 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AttemptAck, AttemptResult, AttemptStarted, RunView } from '@vmfarm/protocol';
+import {
+  verdictsFor,
+  type AttemptAck,
+  type AttemptResult,
+  type AttemptStarted,
+  type RunView,
+} from '@vmfarm/protocol';
 import { Caller } from '../auth/caller';
 import { ApiHttpError, conflict, notFound } from '../errors';
 import { EventsService } from '../events/events.service';
@@ -9,7 +15,7 @@ import { RunsRepository, type ArtifactRow, type AttemptRecord } from '../store/r
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
 import type { ArtifactStore } from './artifact-store';
-import { nextState, outcomeOf, uniformVerdicts } from './outcome';
+import { nextState, outcomeOf } from './outcome';
 
 /** The outcome of an attempt ended by a cancel (its run's verdict is SKIP). */
 export const CANCELLED = 'cancelled';
@@ -136,7 +142,7 @@ export class RunsService {
     const verdicts =
       result.verdicts.length > 0
         ? result.verdicts
-        : uniformVerdicts(
+        : verdictsFor(
             run.suite,
             this.suites.get(run.suite)?.clauses ?? [],
             'ERROR',
@@ -186,7 +192,7 @@ export class RunsService {
       outcome: CANCELLED,
       error: null,
       durationMs: null,
-      verdicts: uniformVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'SKIP', reason),
+      verdicts: verdictsFor(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'SKIP', reason),
       artifacts: [],
       runState: 'done',
       runVerdict: 'SKIP',
@@ -205,7 +211,7 @@ export class RunsService {
       outcome: 'SKIP',
       error: null,
       durationMs: 0,
-      verdicts: uniformVerdicts(suite, this.suites.get(suite)?.clauses ?? [], 'SKIP', `not run: ${reason}`),
+      verdicts: verdictsFor(suite, this.suites.get(suite)?.clauses ?? [], 'SKIP', `not run: ${reason}`),
       artifacts: [],
       runState: 'done',
       runVerdict: 'SKIP',
@@ -231,7 +237,7 @@ export class RunsService {
       outcome: 'ERROR',
       error: message,
       durationMs: null,
-      verdicts: uniformVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'ERROR', message),
+      verdicts: verdictsFor(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'ERROR', message),
       artifacts: [],
       runState: 'done',
       runVerdict: 'ERROR',

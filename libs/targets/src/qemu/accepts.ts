@@ -1,7 +1,8 @@
-import type { HostProbe } from './probe';
+import type { Acceptance } from '@vmfarm/session';
+import { resolveHostFile, type HostProbe } from './probe';
 import type { QemuProfile } from './profile';
 
-export type Acceptance = { ok: true } | { ok: false; reasons: string[]; reason: string };
+export type { Acceptance } from '@vmfarm/session';
 
 /** GICv2 addresses at most 8 CPU interfaces; QEMU would refuse the machine at start. */
 export const GICV2_MAX_CPUS = 8;
@@ -20,8 +21,8 @@ export function accepts(profile: QemuProfile, probe: HostProbe): Acceptance {
     ['firmware code', profile.firmwareCode],
     ['firmware variables template', profile.firmwareVars],
   ]) {
-    if (!(file in probe.files)) reasons.push(`${what} ${file} was not probed`);
-    else if (!probe.files[file]) reasons.push(`${what} ${file} is missing`);
+    const found = resolveHostFile(probe, file);
+    if (!found.ok) reasons.push(`${what} ${found.reason}`);
   }
   if (profile.binary === 'qemu-system-arm' && AARCH64_ONLY_CPUS.includes(profile.cpu))
     reasons.push(`cpu ${profile.cpu} is 64-bit: qemu-system-arm cannot emulate it`);

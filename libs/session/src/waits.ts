@@ -3,7 +3,7 @@ import { SessionTimeoutError } from './errors';
 /** What the waits of a session need to know of it. */
 export interface WaitContext {
   lastLines(): string[];
-  /** Why nothing more can arrive (the VM exited, QMP is gone, the session closed), or null. */
+  /** Why nothing more can arrive (the VM exited, the session closed), or null while it can. */
   gone(awaited: string): Error | null;
 }
 
@@ -13,7 +13,10 @@ interface Pending {
   fail(err: Error): void;
 }
 
-/** Every wait of a session: each has a timeout, is re-checked on new input and fails when the VM goes. */
+/**
+ * Every wait of a session, for drivers to build on: each has a timeout, is re-checked on new input
+ * (`notify`) and fails at once when the VM goes (`failGone`).
+ */
 export class Waits {
   private readonly pending = new Set<Pending>();
 

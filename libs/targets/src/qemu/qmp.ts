@@ -1,6 +1,29 @@
 import { createConnection, type Socket } from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
-import type { QmpEvent, QmpTranscriptEntry } from './api';
+import type { HostEvent } from '@vmfarm/session';
+
+/** QMP speaks one JSON object per line (QEMU ends each with CRLF); an event is the host's evidence. */
+export type QmpEvent = HostEvent;
+
+export interface QmpTranscriptEntry {
+  /** Milliseconds since the session started. */
+  ms: number;
+  dir: 'sent' | 'received' | 'note';
+  /** The object sent or received; for `note`, what happened (connected, connection closed, bad line). */
+  message: unknown;
+}
+
+/** QEMU's side channel (qemu driver only): every command, reply and event is kept. */
+export interface SessionQmp {
+  execute<T = unknown>(command: string, args?: Record<string, unknown>, timeoutMs?: number): Promise<T>;
+  /** Waits for an event named `name` (and matching `where`) received at or after index `since` of `events()`. */
+  waitForEvent(
+    name: string,
+    options: { timeoutMs: number; since?: number; where?: (e: QmpEvent) => boolean; what?: string },
+  ): Promise<QmpEvent>;
+  events(): readonly QmpEvent[];
+  transcript(): readonly QmpTranscriptEntry[];
+}
 
 export type QmpMessage =
   | { type: 'greeting'; message: { QMP: unknown } }

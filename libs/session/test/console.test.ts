@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { GuestConsole, SessionTimeoutError, Waits } from '../src';
+import { GuestConsole, MATCH_WINDOW, SessionTimeoutError, Waits } from '../src';
+import { searchStart } from '../src/console';
 
 function setup() {
   let gone: Error | null = null;
@@ -58,4 +59,27 @@ test('send needs a running VM', () => {
   con.attach((text: string) => sent.push(text));
   con.send('vmfarm ping\n');
   assert.deepEqual(sent, ['vmfarm ping\n']);
+});
+
+test('a search covers new output plus a window before it, from a line start, never before the cursor', () => {
+  // The first search starts at the cursor; later ones MATCH_WINDOW before what was searched.
+  assert.equal(searchStart('x'.repeat(10), 3, 3), 3);
+  const text = `${'a'.repeat(100)}\n${'b'.repeat(MATCH_WINDOW)}\nlast`;
+  const searched = text.length;
+  const from = searchStart(text, 0, searched);
+  assert.equal(text[from - 1], '\n', 'at a line start');
+  assert.ok(searched - from >= MATCH_WINDOW);
+  assert.equal(searchStart(text, searched - 2, searched), searched - 2, 'never before the cursor');
+});
+
+test('output arriving in many chunks: a line pattern matches once its line is whole, `^` only at line starts', async () => {
+  const { con } = setup();
+  const waiting = con.expect(/^VMFARM-READY$/m, 1000);
+  con.append('noise VMFARM-READY is not at a line start\n');
+  for (let i = 0; i < 2000; i++) con.append(`${'z'.repeat(60)}\n`); // more than the window
+  con.append('VMFARM-');
+  con.append('READY\n');
+  const m = await waiting;
+  assert.equal(m.text, 'VMFARM-READY');
+  assert.equal(con.transcript().slice(m.index - 1, m.index), '\n');
 });

@@ -52,6 +52,7 @@ const RULES: Record<keyof QemuProfile | 'extends', Rule> = {
   kind: rule(qemuProfileSchema.shape.kind),
   description: rule(qemuProfileSchema.shape.description),
   arch: rule(qemuProfileSchema.shape.arch),
+  stageLimits: rule(qemuProfileSchema.shape.stageLimits),
 };
 
 function checkFields(
@@ -151,8 +152,8 @@ export function applyOverrides(profile: QemuProfile, overrides: MachineOverrides
   return { ...profile, ...withoutUndefined(overrides) };
 }
 
-/** The bundled profiles, deploy/targets/ of the repository (from dist/src/ of this lib); the controller serves the same files. */
-export const BUNDLED_PROFILES_DIR = join(__dirname, '../../../../deploy/targets');
+/** The bundled profiles, deploy/targets/ of the repository (from dist/src/qemu/ of this lib); the controller serves the same files. */
+export const BUNDLED_PROFILES_DIR = join(__dirname, '../../../../../deploy/targets');
 
 /** The `*.json` profile files of a directory whose `kind` is `qemu` (other kinds are not ours). */
 export function loadProfileInputs(dir: string): QemuProfileInput[] {

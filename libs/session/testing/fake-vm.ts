@@ -9,38 +9,57 @@
  * an `expect` that cannot match fails at once with a SessionTimeoutError, as the real one would after
  * its timeout. Output is delivered asynchronously (setImmediate), never with timers.
  */
-import { AUTH_VARIABLE_GUID, EFI_GLOBAL_VARIABLE_GUID, guidBytes, NV_DATA_FV_GUID } from '@vmfarm/image';
 import type { QemuTargetProfile } from '@vmfarm/protocol';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type {
-  ConsoleMatch,
-  GicVersion,
-  HotplugPort,
-  QmpEvent,
-  SessionConsole,
-} from '@vmfarm/targets/dist/src/api';
 import {
-  consoleLines,
-  parseReport,
+  SessionClosedError,
+  SessionTimeoutError,
+  TargetRefusedError,
+  VmExitedError,
   type BootedVm,
-  type GuestReport,
+  type ConsoleMatch,
+  type ConsolePattern,
+  type GicVersion,
+  type HostEvent,
   type HotplugHandle,
   type HotplugKind,
+  type HotplugPort,
   type LiveVm,
   type PlatformFacts,
+  type SessionConsole,
   type VmOverrides,
   type VmSession,
+  type VmState,
 } from '../src';
+import { toMatcher } from '../src/console';
+
+/** What the reference guest reports (fixtures/guest/README.md): `key=value` lines of its last report block. */
+export type GuestReport = Record<string, string>;
+
+function parseReport(transcript: string): GuestReport {
+  const begin = transcript.lastIndexOf('VMFARM-REPORT-BEGIN\n');
+  const stop = transcript.indexOf('VMFARM-REPORT-END', begin);
+  const report: GuestReport = {};
+  for (const line of transcript.slice(begin, stop).split('\n').slice(1)) {
+    const eq = line.indexOf('=');
+    if (eq > 0) report[line.slice(0, eq)] = line.slice(eq + 1).trim();
+  }
+  return report;
+}
+
+const consoleLines = (text: string) =>
+  text
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter(Boolean);
 
 /** Consoles recorded from QEMU 7.2 + Debian's AAVMF (qemu-aarch64-tcg) on this farm's images. */
-export const recorded = (name: string) =>
-  readFileSync(join(__dirname, '../../test/fixtures/boot', name), 'utf8');
-export const GOOD = recorded('reference-guest.log');
+export const GOOD = readFileSync(join(__dirname, '../../testing/fixtures/reference-guest.log'), 'utf8');
 /** Firmware, boot manager and GRUB: everything the recorded boot printed before the guest's report. */
 export const PREAMBLE = GOOD.slice(0, GOOD.indexOf('VMFARM-REPORT-BEGIN'));
 /** The recorded reference guest's report (aarch64, GICv3, FDT, PL011, one CPU, 1 GiB, 4 root ports). */
-export const RECORDED_REPORT: GuestReport = parseReport(GOOD)!;
+export const RECORDED_REPORT: GuestReport = parseReport(GOOD);
 /** What a distribution's image prints after GRUB: no report, no command loop, a login prompt. */
 export const DISTRO_TAIL =
   '[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x411fd070]\n' +
@@ -51,23 +70,7 @@ export const TEMPLATE = '/usr/share/AAVMF/AAVMF_VARS.fd';
 /** Scratch disk size of a hot-added virtio-blk, in 512-byte sectors (differs from the boot disk's). */
 export const SCRATCH_SECTORS = 131072;
 
-export class FakeTimeoutError extends Error {
-  override name = 'SessionTimeoutError';
-}
-export class FakeExitedError extends Error {
-  override name = 'VmExitedError';
-}
-export class FakeClosedError extends Error {
-  override name = 'SessionClosedError';
-}
-export class FakeBootError extends Error {
-  override name = 'BootError';
-}
-
-// --- an edk2 authenticated variable store (VariableFormat.h, PiFirmwareVolume.h), as libs/image/test builds them ---
-
-const align4 = (n: number) => (n + 3) & ~3;
-
+/** A UEFI variable as the fake guest sets it and the fake firmware stores it. */
 export interface StoredVariable {
   name: string;
   guid: string;
@@ -75,43 +78,8 @@ export interface StoredVariable {
   data: Buffer;
 }
 
-function authVar({ name, guid, data, attributes }: StoredVariable): Buffer {
-  const n = Buffer.from(`${name}\0`, 'utf16le');
-  const b = Buffer.alloc(align4(60 + n.length + data.length), 0xff);
-  b.fill(0, 0, 60);
-  b.writeUInt16LE(0x55aa, 0);
-  b[2] = 0x3f; // VAR_ADDED
-  b.writeUInt32LE(attributes, 4);
-  b.writeUInt32LE(n.length, 0x24);
-  b.writeUInt32LE(data.length, 0x28);
-  guidBytes(guid).copy(b, 0x2c);
-  n.copy(b, 60);
-  data.copy(b, 60 + n.length);
-  return b;
-}
-
-/** An NV-data firmware volume (checksummed header) holding a formatted, healthy authenticated store. */
-export function buildStore(vars: readonly StoredVariable[], fvLength = 0x10000): Buffer {
-  const b = Buffer.alloc(fvLength, 0xff);
-  b.fill(0, 0, 0x48 + 28);
-  guidBytes(NV_DATA_FV_GUID).copy(b, 0x10);
-  b.writeBigUInt64LE(BigInt(fvLength), 0x20);
-  b.write('_FVH', 0x28, 'latin1');
-  b.writeUInt32LE(0xe36, 0x2c);
-  b.writeUInt16LE(0x48, 0x30);
-  b[0x37] = 2;
-  b.writeUInt32LE(fvLength / 0x1000, 0x38);
-  b.writeUInt32LE(0x1000, 0x3c);
-  let sum = 0;
-  for (let i = 0; i < 0x48; i += 2) sum = (sum + b.readUInt16LE(i)) & 0xffff;
-  b.writeUInt16LE((0x10000 - sum) & 0xffff, 0x32);
-  guidBytes(AUTH_VARIABLE_GUID).copy(b, 0x48);
-  b.writeUInt32LE(fvLength - 0x48, 0x58);
-  b[0x5c] = 0x5a; // formatted
-  b[0x5d] = 0xfe; // healthy
-  Buffer.concat(vars.map(authVar)).copy(b, 0x64);
-  return b;
-}
+/** The GUID of the UEFI global variables (BootOrder, PlatformLang, …). */
+const EFI_GLOBAL_VARIABLE_GUID = '8BE4DF61-93CA-11D2-AA0D-00E098032B8C';
 
 /** What edk2 writes on an instance's first boot, before any guest sets a variable. */
 export const FIRMWARE_VARIABLES: readonly StoredVariable[] = [
@@ -126,6 +94,10 @@ export const FIRMWARE_VARIABLES: readonly StoredVariable[] = [
   { name: 'MTC', guid: 'EB704011-1402-11D3-8E77-00A0C969723B', attributes: 7, data: Buffer.alloc(4, 1) },
 ];
 
+/** Without a `store` option: one `name-guid attributes hex` line per variable (no firmware format). */
+const listStore = (vars: readonly StoredVariable[]) =>
+  Buffer.from(vars.map((v) => `${v.name}-${v.guid} ${v.attributes} ${v.data.toString('hex')}\n`).join(''));
+
 // --- the console ---
 
 class FakeConsole implements SessionConsole {
@@ -135,14 +107,17 @@ class FakeConsole implements SessionConsole {
   private waiters: (() => boolean)[] = [];
   /** Set when the VM went away: what an expect fails with. */
   private gone?: (awaited: string) => Error;
+  /** A frozen VM: nothing more arrives, yet waits run their real time out (nothing says it is over). */
+  frozen = false;
 
   /** Output of the guest, delivered in a later turn of the event loop. */
-  emit(chunk: string): void {
+  emit(chunk: string, then?: () => void): void {
     if (!chunk) return;
     this.pending++;
     setImmediate(() => {
       this.pending--;
       if (!this.gone) this.text += chunk.replace(/\r/g, '');
+      then?.();
       this.check();
     });
   }
@@ -156,30 +131,32 @@ class FakeConsole implements SessionConsole {
     this.waiters = this.waiters.filter((attempt) => !attempt());
   }
 
-  expect(pattern: RegExp | string, timeoutMs: number): Promise<ConsoleMatch> {
-    const re =
-      typeof pattern === 'string'
-        ? new RegExp(pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-        : new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+  expect(pattern: ConsolePattern, timeoutMs: number): Promise<ConsoleMatch> {
+    const re = toMatcher(pattern);
+    const awaited = `console ${String(re)}`;
     return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
       const attempt = (): boolean => {
         const m = re.exec(this.text.slice(this.cursor));
         if (m) {
           const index = this.cursor + m.index;
           const end = index + m[0].length;
           this.cursor = end;
-          resolve({ text: m[0], groups: m.slice(1), named: { ...m.groups }, index, end });
-          return true;
+          const groups = Array.from({ length: m.length - 1 }, (_, i) => (m as ArrayLike<string>)[i + 1]);
+          resolve({ text: m[0], groups, named: { ...m.groups }, index, end });
+        } else if (this.gone) reject(this.gone(awaited));
+        else if (this.frozen) {
+          // Real time: the wait runs to its timeout, or until the session is closed.
+          timer ??= setTimeout(() => {
+            this.waiters = this.waiters.filter((w) => w !== attempt);
+            reject(new SessionTimeoutError(awaited, timeoutMs, this.lastLines()));
+          }, timeoutMs);
+          return false;
         }
-        if (this.gone) reject(this.gone(`console ${re}`));
         // Nothing more will come: the timeout would run out (virtual time).
-        else if (this.pending === 0)
-          reject(
-            new FakeTimeoutError(
-              `timed out after ${timeoutMs} ms awaiting console ${re}; last console lines: ${JSON.stringify(this.lastLines())}`,
-            ),
-          );
+        else if (this.pending === 0) reject(new SessionTimeoutError(awaited, timeoutMs, this.lastLines()));
         else return false;
+        clearTimeout(timer);
         return true;
       };
       if (!attempt()) this.waiters.push(attempt);
@@ -215,7 +192,37 @@ export type FakeGuest =
   /** A VM that prints nothing at all. */
   | 'silent'
   /** A VM whose process exits at once, before any output. */
-  | 'exits';
+  | 'exits'
+  /** Firmware and GRUB output, then the VM process dies (lost): waits fail with VmExitedError. */
+  | 'lost'
+  /**
+   * Firmware and GRUB output, then the VM stops (a SIGSTOPped QEMU): console waits run their real
+   * time out, and host calls (platform, hotplug, reset, variables) never answer until close.
+   */
+  | 'frozen'
+  /** The reference guest gets ready, then the VM stops as `frozen` does (a QEMU SIGSTOPped mid-suite). */
+  | 'freezes'
+  /**
+   * Firmware and GRUB output, then the kernel panics (as Debian's kernel does without a root fs);
+   * nothing follows, in real time (a wait that the panic does not end runs its timeout out).
+   */
+  | 'panics'
+  /** The firmware refuses the loader (Secure Boot on an unsigned GRUB): Access Denied; real time after. */
+  | 'denied';
+
+/** What the kernel prints when it panics for want of a root file system (recorded from Debian 6.1). */
+export const PANIC_TAIL =
+  '[    0.000000] Booting Linux on physical CPU 0x0000000000 [0x411fd070]\n' +
+  '[    1.337000] VFS: Cannot open root device "" or unknown-block(0,0): error -6\n' +
+  '[    1.337100] Kernel panic - not syncing: VFS: Unable to mount root fs on unknown-block(0,0)\n' +
+  '[    1.337200] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 6.1.0-50-arm64 #1  Debian 6.1.158-1\n';
+
+/** edk2 refusing an unsigned loader under Secure Boot, then starting its shell (AAVMF_VARS.ms.fd). */
+export const DENIED_TAIL =
+  'BdsDxe: loading Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x1,0x0)\n' +
+  'BdsDxe: failed to load Boot0001 "UEFI Misc Device" from PciRoot(0x0)/Pci(0x1,0x0): Access Denied\n' +
+  'BdsDxe: No bootable option or device was found.\n' +
+  'BdsDxe: Press any key to enter the Boot Manager Menu.\n';
 
 export interface FakeVmOptions {
   profile: QemuTargetProfile;
@@ -241,6 +248,11 @@ export interface FakeVmOptions {
   nvram?: 'persistent' | 'volatile';
   /** The driver refuses some boots before starting them, with this reason. */
   refuse?: (overrides: VmOverrides) => string | undefined;
+  /**
+   * How the instance's variable store file is written from its variables (default: a text listing).
+   * Suites' tests pass an edk2 store builder, so that the store parser reads what a firmware writes.
+   */
+  store?: (variables: readonly StoredVariable[]) => Buffer;
 }
 
 interface Plugged {
@@ -285,16 +297,25 @@ export class FakeSession implements VmSession {
     this.boots++;
     const { guest = 'reference' } = this.o;
     this.guest = typeof guest === 'function' ? guest({ instance: this.id, boot: this.boots }) : guest;
-    if (this.guest === 'exits')
-      this.console.stop(
-        (awaited) =>
-          new FakeExitedError(
-            `QEMU exited with status 1 while awaiting ${awaited}; last console lines: (none)`,
-          ),
-      );
+    const exited = (awaited: string) =>
+      new VmExitedError(awaited, 'exited with status 1', this.console.lastLines(), '', 'QEMU');
+    if (this.guest === 'exits') this.console.stop(exited);
     else if (this.guest === 'distro') this.console.emit(PREAMBLE + DISTRO_TAIL);
     else if (this.guest === 'hangs') this.console.emit(PREAMBLE);
-    else if (this.guest === 'reference') this.console.emit(PREAMBLE + this.reportBlock() + 'VMFARM-READY\n');
+    else if (this.guest === 'panics' || this.guest === 'denied') {
+      this.console.emit(
+        this.guest === 'panics'
+          ? PREAMBLE + PANIC_TAIL
+          : PREAMBLE.slice(0, PREAMBLE.indexOf('BdsDxe')) + DENIED_TAIL,
+      );
+      this.console.frozen = true;
+    } else if (this.guest === 'freezes') this.console.emit(PREAMBLE + this.reportBlock() + 'VMFARM-READY\n');
+    else if (this.guest === 'lost') this.console.emit(PREAMBLE, () => this.console.stop(exited));
+    else if (this.guest === 'frozen') {
+      this.console.emit(PREAMBLE);
+      this.console.frozen = true;
+    } else if (this.guest === 'reference')
+      this.console.emit(PREAMBLE + this.reportBlock() + 'VMFARM-READY\n');
   }
 
   /** The reference guest's report for this boot of this instance. */
@@ -344,7 +365,16 @@ export class FakeSession implements VmSession {
     return ['VMFARM-REPORT-BEGIN', ...lines, 'VMFARM-REPORT-END', ''].join('\n');
   }
 
+  /** A guest that `freezes` stops at the first thing asked of it once it is up. */
+  private freezeNow(): void {
+    if (this.guest !== 'freezes') return;
+    this.guest = 'frozen';
+    this.console.frozen = true;
+  }
+
   private input(text: string): void {
+    this.freezeNow();
+    if (this.guest === 'frozen') return;
     this.console.emit(text); // the console echoes what is typed
     if (this.guest !== 'reference') return;
     for (const line of text.split('\n')) {
@@ -413,20 +443,26 @@ export class FakeSession implements VmSession {
     }
   }
 
-  private open(what: string): void {
-    if (this.closed) throw new FakeClosedError(`the session was closed while awaiting ${what}`);
+  /** A host call: refused once closed; a frozen VM never answers it (until close). */
+  private async open(what: string): Promise<void> {
+    if (this.closed) throw new SessionClosedError(what);
+    this.freezeNow();
+    if (this.guest === 'frozen')
+      await new Promise<never>((_, reject) => this.onClose.push(() => reject(new SessionClosedError(what))));
   }
+
+  private readonly onClose: (() => void)[] = [];
 
   readonly hotplug = {
     status: async (): Promise<{ ports: HotplugPort[] }> => {
-      this.open('query-pci');
+      await this.open('query-pci');
       const n = this.o.hotplugPorts ?? this.o.profile.hotplugPorts;
       const ports = Array.from({ length: n }, (_, i) => `rp${i + 1}`);
       const on = (port: string) => [...this.plugged.values()].find((p) => p.handle.port === port);
       return { ports: ports.map((id) => ({ id, device: on(id)?.handle.id ?? null })) };
     },
     add: async ({ kind }: { kind: HotplugKind }): Promise<HotplugHandle> => {
-      this.open('device_add');
+      await this.open('device_add');
       const { ports } = await this.hotplug.status();
       const port = ports.find((p) => p.device === null);
       if (!port) throw new Error(`no free hotplug root port (the profile has ${ports.length})`);
@@ -445,7 +481,7 @@ export class FakeSession implements VmSession {
       return handle;
     },
     driver: async (handle: HotplugHandle): Promise<{ ready: boolean; statuses: string[] }> => {
-      this.open('x-query-virtio-status');
+      await this.open('x-query-virtio-status');
       const p = this.plugged.get(handle.id);
       if (!p) throw new Error(`${handle.id} is not plugged in this session`);
       const statuses = p.taken
@@ -458,14 +494,16 @@ export class FakeSession implements VmSession {
         : [];
       return { ready: p.taken, statuses };
     },
-    remove: async (handle: HotplugHandle, timeoutMs = 30_000): Promise<QmpEvent> => {
-      this.open('device_del');
+    remove: async (handle: HotplugHandle, timeoutMs = 30_000): Promise<HostEvent> => {
+      await this.open('device_del');
       const p = this.plugged.get(handle.id);
       if (!p) throw new Error(`${handle.id} is not plugged in this session`);
       // A guest that never took the device does not answer the attention button (virtual time).
       if (!p.taken)
-        throw new FakeTimeoutError(
-          `timed out after ${timeoutMs} ms awaiting QMP event DEVICE_DELETED for ${handle.id} (the guest must release the device); last console lines: ${JSON.stringify(this.console.lastLines())}`,
+        throw new SessionTimeoutError(
+          `QMP event DEVICE_DELETED for ${handle.id} (the guest must release the device)`,
+          timeoutMs,
+          this.console.lastLines(),
         );
       this.plugged.delete(handle.id);
       return {
@@ -476,13 +514,13 @@ export class FakeSession implements VmSession {
   };
 
   async reset(): Promise<void> {
-    this.open('system_reset');
+    await this.open('system_reset');
     this.restarts.push('reset');
     this.start();
   }
 
   async powerCycle(): Promise<void> {
-    this.open('power cycle');
+    await this.open('power cycle');
     this.restarts.push('power cycle');
     // A new VM process: no hot-added devices; a volatile implementation starts from the template again.
     this.plugged.clear();
@@ -492,12 +530,14 @@ export class FakeSession implements VmSession {
 
   /** The instance's store as edk2 would have written it: the firmware's variables, then the guest's. */
   async variables(): Promise<{ file: string }> {
-    writeFileSync(this.storeFile, buildStore([...FIRMWARE_VARIABLES, ...this.nvram.values()]));
+    await this.open('the variable store');
+    const vars = [...FIRMWARE_VARIABLES, ...this.nvram.values()];
+    writeFileSync(this.storeFile, (this.o.store ?? listStore)(vars));
     return { file: this.storeFile };
   }
 
   async platform(): Promise<PlatformFacts> {
-    this.open('query-gic-capabilities');
+    await this.open('query-gic-capabilities');
     const p = this.o.profile;
     const gic = this.overrides.gic ?? p.gic;
     const acpi = this.overrides.acpi ?? p.acpi;
@@ -524,11 +564,21 @@ export class FakeSession implements VmSession {
     };
   }
 
+  async state(timeoutMs = 5000): Promise<VmState> {
+    if (this.closed) return { running: false, why: 'the session was closed' };
+    if (this.guest === 'frozen')
+      return { running: false, why: `QEMU did not answer query-status within ${timeoutMs} ms: it is hung` };
+    if (this.guest === 'exits' || this.guest === 'lost')
+      return { running: false, why: 'QEMU exited with status 1' };
+    return { running: true };
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.vm.open--;
-    this.console.stop((awaited) => new FakeClosedError(`the session was closed while awaiting ${awaited}`));
+    this.console.stop((awaited) => new SessionClosedError(awaited));
+    for (const release of this.onClose.splice(0)) release();
   }
 }
 
@@ -545,7 +595,7 @@ export class FakeVm implements LiveVm {
   async boot(overrides: VmOverrides = {}): Promise<BootedVm> {
     this.asked.push(overrides);
     const why = this.options.refuse?.(overrides);
-    if (why) throw new FakeBootError(`target ${this.options.profile.id} cannot run here: ${why}`);
+    if (why) throw new TargetRefusedError(this.options.profile.id, [why]);
     const session = new FakeSession(this, overrides, this.sessions.length + 1);
     this.sessions.push(session);
     this.open++;
