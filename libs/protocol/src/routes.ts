@@ -212,10 +212,11 @@ export const API = {
   createTarget: route({
     method: 'post',
     path: '/api/targets',
-    summary: 'Create a target profile, optionally extending a base profile',
+    summary:
+      'Create a target profile, optionally extending a base profile; a host path in it is an admin’s to name (403)',
     auth: WRITERS,
     body: targetCreateSchema,
-    responses: { 201: targetProfileSchema, 400: null, 409: null },
+    responses: { 201: targetProfileSchema, 400: null, 403: null, 409: null },
   }),
   getTarget: route({
     method: 'get',
