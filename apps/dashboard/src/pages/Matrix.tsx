@@ -37,7 +37,11 @@ export function MatrixPage() {
       },
       matrix: (data) => {
         const event = matrixEventSchema.safeParse(data);
-        if (event.success) matrix.set((m) => m && applyMatrixEvent(m, event.data));
+        if (!event.success) return;
+        // Runs ended all at once (a cancel) come as one matrix event, without a run event each.
+        if (event.data.state === 'done' && matrix.data?.cells.some((c) => c.state !== 'done'))
+          return matrix.reload();
+        matrix.set((m) => m && applyMatrixEvent(m, event.data));
       },
     },
     matrix.reload,
