@@ -138,7 +138,6 @@ export const idempotencyHeaders = z.object({
     .optional(),
 });
 
-export const okSchema = z.object({ ok: z.literal(true) });
 export const healthSchema = z.object({ ok: z.boolean(), database: z.string(), version: z.string() });
 
 /** Content types `PUT /api/images` accepts; the container (gzip, xz) is detected from the bytes. */
@@ -536,5 +535,3 @@ export const API = {
 } as const;
 
 export type RouteTable = Readonly<Record<string, RouteSpec>>;
-export type ApiRoutes = typeof API;
-export type RouteName = keyof ApiRoutes;

@@ -25,7 +25,7 @@ import { CONFIG, RUN_QUEUE } from '../tokens';
 import { cellCount, planMatrix } from './plan';
 
 /** Rejects after `ms` with `message`: Redis that does not answer must not hold a request. */
-export function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);
