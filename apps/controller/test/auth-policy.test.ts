@@ -91,17 +91,25 @@ describe('ownership', () => {
 });
 
 describe('credentials', () => {
-  it('takes the Bearer header first, else the session cookie', () => {
-    assert.equal(credentialOf('Bearer vmf_a', 'vmfarm_session=vmf_b', 'vmfarm_session'), 'vmf_a');
-    assert.equal(credentialOf('bearer   vmf_a ', undefined, 'vmfarm_session'), 'vmf_a');
-    assert.equal(credentialOf(undefined, 'theme=dark; vmfarm_session=vmf_b', 'vmfarm_session'), 'vmf_b');
-    assert.equal(credentialOf(undefined, 'vmfarm_session=vmf%5Fb', 'vmfarm_session'), 'vmf_b');
+  it('takes the Bearer header (a token) first, else the session cookie (a session id)', () => {
+    const bearer = (secret: string) => ({ via: 'bearer', secret });
+    const cookie = (secret: string) => ({ via: 'cookie', secret });
+    assert.deepEqual(credentialOf('Bearer vmf_a', 'vmfarm_session=vms_b', 'vmfarm_session'), bearer('vmf_a'));
+    assert.deepEqual(credentialOf('bearer   vmf_a ', undefined, 'vmfarm_session'), bearer('vmf_a'));
+    assert.deepEqual(
+      credentialOf(undefined, 'theme=dark; vmfarm_session=vms_b', 'vmfarm_session'),
+      cookie('vms_b'),
+    );
+    assert.deepEqual(credentialOf(undefined, 'vmfarm_session=vms%5Fb', 'vmfarm_session'), cookie('vms_b'));
     assert.equal(credentialOf(undefined, 'other=1', 'vmfarm_session'), undefined);
     assert.equal(credentialOf(undefined, undefined, 'vmfarm_session'), undefined);
   });
 
   it('treats a malformed Authorization header as a credential presented (refused), not as none', () => {
-    assert.equal(credentialOf('Basic dXNlcg==', 'vmfarm_session=vmf_b', 'vmfarm_session'), 'Basic dXNlcg==');
+    assert.deepEqual(credentialOf('Basic dXNlcg==', 'vmfarm_session=vms_b', 'vmfarm_session'), {
+      via: 'bearer',
+      secret: 'Basic dXNlcg==',
+    });
   });
 
   it('makes tokens of the documented shape, and keeps only a sha256 of them', () => {
