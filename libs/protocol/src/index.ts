@@ -7,3 +7,4 @@ export * from './queue';
 export * from './target';
 export * from './auth';
 export * from './requirements';
+export * from './triage';

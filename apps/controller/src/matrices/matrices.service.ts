@@ -6,6 +6,7 @@ import {
   type MatrixView,
   type RunJobData,
   type TargetProfile,
+  type VerdictRecord,
 } from '@vmfarm/protocol';
 import { randomUUID } from 'node:crypto';
 import { Caller } from '../auth/caller';
@@ -19,6 +20,7 @@ import { RunsRepository, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
 import { RUN_QUEUE } from '../tokens';
+import { KnownIssuesService } from '../triage/known-issues.service';
 import { planMatrix } from './plan';
 
 @Injectable()
@@ -34,6 +36,7 @@ export class MatricesService {
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
     @Inject(RUN_QUEUE) private readonly queue: RunQueue,
     private readonly events: EventsService,
+    private readonly knownIssues: KnownIssuesService,
   ) {}
 
   /**
@@ -92,7 +95,8 @@ export class MatricesService {
     const queued: RunJobData[] = [];
     for (const [i, job] of jobs.entries()) {
       const skip = cells[i].skip;
-      if (skip) await this.runsService.recordPlanSkip(job.runId, job.suite, skip, matrix.createdAt);
+      if (skip)
+        await this.runsService.recordPlanSkip(job.runId, matrix.id, job.suite, skip, matrix.createdAt);
       else queued.push(job);
     }
     try {
@@ -158,6 +162,21 @@ export class MatricesService {
         i,
       ]),
     );
+    // Known issues in force now name the FAILs they explain; a run a retry replaced is shown but
+    // its retry's verdict is what the summary counts.
+    const explained = KnownIssuesService.annotate(
+      await this.knownIssues.matcher(),
+      runs.map((r) => ({ id: r.id, image: r.image, targetId: r.targetId, matrixOwner: matrix.owner })),
+      verdicts,
+      images,
+    );
+    const supersededBy = new Map(runs.flatMap((r) => (r.retryOf ? [[r.retryOf, r.id] as const] : [])));
+    const isKnown = new Set<VerdictRecord>(
+      runs.flatMap((r) =>
+        (verdicts.get(r.id) ?? []).filter((_, i) => (explained.get(r.id)?.[i] ?? []).length > 0),
+      ),
+    );
+    const known = (v: VerdictRecord) => isKnown.has(v);
     const cells = runs.map((r) => {
       const image = images.get(r.image);
       const v = verdicts.get(r.id) ?? [];
@@ -174,13 +193,19 @@ export class MatricesService {
           arch: image?.arch ?? r.job.image.arch,
         },
         verdicts: v,
-        summary: summarize(v),
+        summary: summarize(v, known),
+        known: KnownIssuesService.split(v, explained.get(r.id) ?? []).known,
+        retryOf: r.retryOf,
+        supersededBy: supersededBy.get(r.id) ?? null,
       };
     });
     return {
       matrix: { id: matrix.id, createdAt: matrix.createdAt, state: view.state, progress: view.progress },
       cells,
-      summary: summarize(cells.flatMap((c) => c.verdicts)),
+      summary: summarize(
+        cells.filter((c) => c.supersededBy === null).flatMap((c) => c.verdicts),
+        known,
+      ),
     };
   }
 }

@@ -8,6 +8,7 @@ import { ImagesRepository } from '../store/images.repository';
 import { RunsRepository, type ArtifactRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
+import { RunCompletion } from '../triage/completion';
 import type { ArtifactStore } from './artifact-store';
 import { nextState, outcomeOf, uniformVerdicts } from './outcome';
 
@@ -24,6 +25,7 @@ export class RunsService {
     @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
     private readonly images: ImagesRepository,
     private readonly events: EventsService,
+    private readonly completion: RunCompletion,
   ) {}
 
   /** Tells event subscribers; in the background, so that an agent's call never waits on Redis. */
@@ -133,12 +135,19 @@ export class RunsService {
     });
     if (recorded && result.image?.arch) await this.images.setArchIfUnknown(run.image, result.image.arch);
     if (recorded) this.announce(runId);
+    if (recorded && state === 'done') this.completion.runDone(run.matrixId);
     return recorded ? { recorded: true, retry } : { recorded: false, retry: false };
   }
 
   /** A cell planned as SKIP (see planMatrix): done at once with the reason, as attempt 1 of no agent. */
-  async recordPlanSkip(runId: string, suite: string, reason: string, at: string): Promise<boolean> {
-    return this.runs.recordAttempt({
+  async recordPlanSkip(
+    runId: string,
+    matrixId: string,
+    suite: string,
+    reason: string,
+    at: string,
+  ): Promise<boolean> {
+    const recorded = await this.runs.recordAttempt({
       runId,
       attempt: 1,
       agentId: null,
@@ -151,6 +160,8 @@ export class RunsService {
       runVerdict: 'SKIP',
       at,
     });
+    if (recorded) this.completion.runDone(matrixId);
+    return recorded;
   }
 
   /**
@@ -180,6 +191,7 @@ export class RunsService {
     if (recorded) {
       this.log.warn(`run ${runId} recorded ERROR: ${message}`);
       this.announce(runId);
+      this.completion.runDone(run.matrixId);
     }
     return recorded;
   }
