@@ -35,6 +35,9 @@ start_redis "$RUN_DIR"
 start_postgres "$RUN_DIR"
 
 cd "$REPO_ROOT"
+# Every controller the tests start (in process or as `vmfarm serve`) checks its answers against the
+# route table: an answer that breaks it is a 500, not a silent drift.
+export VMFARM_VALIDATE_RESPONSES=1
 # Every project's compiled *.test.js, one node:test run (its summary is the closing line CI reads).
 # Files are listed explicitly: given a directory, node would also run every helper under test/.
 mapfile -t files < <(find libs/*/dist/test apps/*/dist/test -name '*.test.js' 2>/dev/null | sort)

@@ -1,7 +1,6 @@
 import {
-  clause,
-  isClauseId,
   queueName,
+  verdictsFor,
   type AgentRegistered,
   type AgentView,
   type AttemptAck,
@@ -14,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { accepts, withFiles, type HostProbe } from '@vmfarm/targets';
 import { HandedBack, runAttempt } from './attempt';
+import { Cancelled, RunningAttempts } from './cancels';
 import { ControllerClient, ControllerError } from './client';
 import { ImageCache } from './image-cache';
 import { probeCapabilities, PROBES, type KindProbe } from './probes';
@@ -174,6 +174,10 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     beating = true;
     client
       .heartbeat(agentId)
+      .then((cancelled) => {
+        for (const id of running.cancel(cancelled))
+          log(`vmfarm agent: run ${id} cancelled on the controller: stopping it`);
+      })
       .catch(async (err: Error) => {
         if (!(err instanceof ControllerError && err.status === 404)) throw err;
         // The controller forgot us (a fresh database): register again under a new id.
@@ -187,6 +191,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   heartbeat.unref();
 
   const active = new Set<AbortController>();
+  const running = new RunningAttempts();
 
   const processJob = async (job: Job<RunJobData>, token?: string): Promise<void> => {
     const data = job.data;
@@ -230,6 +235,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     if (!started.proceed) return;
     const abort = new AbortController();
     active.add(abort);
+    const untrack = running.track(data.runId, abort);
     let result;
     try {
       result = refusal
@@ -252,7 +258,10 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
       throw err;
     } finally {
       active.delete(abort);
+      untrack();
     }
+    // The controller recorded the cancelled run already: nothing to report.
+    if (abort.signal.reason instanceof Cancelled) return;
     const ack = await reportResult(client, data.runId, attempt, result, log);
     log(
       `vmfarm agent: run ${data.runId} attempt ${attempt} ${result.error ? `ERROR (${result.error})` : 'reported'}`,
@@ -264,14 +273,13 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   /** SKIP for every clause of the suite: the target cannot run on any agent of the farm now. */
   const skipResult = (data: RunJobData, reason: string): AttemptResult => ({
     agentId,
-    verdicts: (findSuite(data.suite)?.clauses ?? ['(suite)']).map((id) => ({
-      suite: data.suite,
-      clause: id,
-      level: isClauseId(id) ? clause(id).level : 'MUST',
-      verdict: 'SKIP',
-      message: `target ${data.target.id} cannot run on any agent of this farm: ${reason}`,
-      evidence: { target: data.target.id, agent: agentId, reason },
-    })),
+    verdicts: verdictsFor(
+      data.suite,
+      findSuite(data.suite)?.clauses ?? [],
+      'SKIP',
+      `target ${data.target.id} cannot run on any agent of this farm: ${reason}`,
+      { target: data.target.id, agent: agentId, reason },
+    ),
     durationMs: 0,
     artifacts: [],
   });

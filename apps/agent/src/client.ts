@@ -1,17 +1,17 @@
 import {
-  agentRegisteredSchema,
-  agentViewSchema,
-  type AgentView,
-  attemptAckSchema,
-  attemptStartedSchema,
+  API,
+  ApiRequestError,
+  createClient,
   type AgentRegistered,
   type AgentRegistration,
+  type AgentView,
+  type ApiClient,
   type AttemptAck,
   type AttemptResult,
   type AttemptStarted,
 } from '@vmfarm/protocol';
 
-/** An HTTP answer that is not 2xx; `status` 0 when the controller could not be reached. */
+/** A call the controller refused or did not answer; `status` 0 when it could not be reached. */
 export class ControllerError extends Error {
   override name = 'ControllerError';
   constructor(
@@ -22,110 +22,71 @@ export class ControllerError extends Error {
   }
 }
 
-interface Parser<T> {
-  parse(value: unknown): T;
+/** The shared client's error in the agent's words: 401 and 403 say the token is the problem. */
+function controllerError(err: unknown): unknown {
+  if (!(err instanceof ApiRequestError)) return err;
+  if (err.status === 401 || err.status === 403)
+    return new ControllerError(err.status, `the controller refused the token: ${err.message}`);
+  return new ControllerError(
+    err.status,
+    err.status === 0 ? err.message : `${err.route}: ${err.status} ${err.message}`,
+  );
 }
 
-const ignore: Parser<void> = { parse: () => undefined };
+const mapped = <T>(call: Promise<T>): Promise<T> =>
+  call.catch((err: unknown) => {
+    throw controllerError(err);
+  });
 
-/** The ApiError message of an answer, else its text. */
-function messageOf(text: string): string {
-  try {
-    return (JSON.parse(text) as { message?: string }).message ?? text;
-  } catch {
-    return text;
-  }
-}
+const PAGE = 100;
 
-/** 401 and 403 say the token is wrong or lacks the agent role: one line that says so. */
-function refusal(status: number, message: string): string | undefined {
-  return status === 401 || status === 403 ? `the controller refused the token: ${message}` : undefined;
-}
-
-/** The controller's REST API as the agent uses it, with the agent's token. */
+/** The controller's REST API as the agent uses it, with the agent's token (the typed client of the route table). */
 export class ControllerClient {
-  private readonly auth: Record<string, string>;
+  private readonly api: ApiClient<typeof API>;
 
   constructor(
     readonly baseUrl: string,
     token: string,
   ) {
-    this.auth = { authorization: `Bearer ${token}` };
-  }
-
-  async request<T>(method: string, path: string, body: unknown, schema: Parser<T>): Promise<T> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(path, this.baseUrl), {
-        method,
-        headers: body === undefined ? this.auth : { ...this.auth, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
-      });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ControllerError(0, cause?.code ?? cause?.message ?? (err as Error).message);
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      const message = messageOf(text);
-      throw new ControllerError(
-        res.status,
-        refusal(res.status, message) ?? `${method} ${path}: ${res.status} ${message}`,
-      );
-    }
-    return schema.parse(JSON.parse(text));
+    this.api = createClient(API, { baseUrl: baseUrl.replace(/\/+$/, ''), token, timeoutMs: 60_000 });
   }
 
   register(reg: AgentRegistration): Promise<AgentRegistered> {
-    return this.request('POST', '/api/agents', reg, agentRegisteredSchema);
+    return mapped(this.api.registerAgent({ body: reg }));
   }
 
   /** Every agent the controller knows, with its probed capabilities. */
-  agents(): Promise<AgentView[]> {
-    return this.request('GET', '/api/agents', undefined, agentViewSchema.array());
+  async agents(): Promise<AgentView[]> {
+    const all: AgentView[] = [];
+    for (let offset = 0; ; offset += PAGE) {
+      const page = await mapped(this.api.listAgents({ query: { limit: PAGE, offset } }));
+      all.push(...page);
+      if (page.length < PAGE) return all;
+    }
   }
 
-  async heartbeat(agentId: string): Promise<void> {
-    await this.request('POST', `/api/agents/${encodeURIComponent(agentId)}/heartbeat`, {}, ignore);
+  /** Resolves with the runs this agent holds that were cancelled: stop them. */
+  async heartbeat(agentId: string): Promise<string[]> {
+    return (await mapped(this.api.heartbeat({ params: { id: agentId } }))).cancel;
   }
 
   startAttempt(runId: string, attempt: number, agentId: string): Promise<AttemptStarted> {
-    return this.request(
-      'POST',
-      `/api/runs/${encodeURIComponent(runId)}/attempts/${attempt}/start`,
-      { agentId },
-      attemptStartedSchema,
-    );
+    return mapped(this.api.startAttempt({ params: { id: runId, n: attempt }, body: { agentId } }));
   }
 
   postResult(runId: string, attempt: number, result: AttemptResult): Promise<AttemptAck> {
-    return this.request(
-      'POST',
-      `/api/runs/${encodeURIComponent(runId)}/attempts/${attempt}/result`,
-      result,
-      attemptAckSchema,
-    );
+    return mapped(this.api.postAttemptResult({ params: { id: runId, n: attempt }, body: result }));
   }
 
   /** The image bytes; the caller streams and verifies them. */
   async imageContent(sha256: string): Promise<Response> {
-    let res: Response;
-    try {
-      res = await fetch(new URL(`/api/images/${sha256}/content`, this.baseUrl), { headers: this.auth });
-    } catch (err) {
-      throw new ControllerError(
-        0,
-        (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message,
-      );
-    }
-    if (!res.ok || !res.body) {
-      const text = await res.text();
-      throw new ControllerError(
-        res.status,
-        `image ${sha256}: ${refusal(res.status, messageOf(text)) ?? `${res.status} ${text}`}`,
-      );
-    }
-    return res;
+    // No time limit: an image takes as long as its size needs.
+    return mapped(this.api.getImageContent({ params: { sha256 } }, { timeoutMs: 0 })).catch(
+      (err: unknown) => {
+        if (err instanceof ControllerError)
+          throw new ControllerError(err.status, `image ${sha256}: ${err.message}`);
+        throw err;
+      },
+    );
   }
 }

@@ -1,6 +1,6 @@
-import type { RunJobData } from '@vmfarm/protocol';
-import type { BootedVm, VmOverrides } from '@vmfarm/suites';
-import { boot, type HostProbe, type QemuProfile, type QemuSession } from '@vmfarm/targets';
+import type { RunJobData, TargetProfile } from '@vmfarm/protocol';
+import type { BootedVm, TargetDriver, VmOverrides, VmSession } from '@vmfarm/session';
+import { qemuDriver, type HostProbe } from '@vmfarm/targets';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -22,21 +22,22 @@ const TEXT_ARTIFACTS: [string, string][] = [
 ];
 
 /**
- * The qemu VMs of one attempt. Each boot is a new instance under `<workDir>/<run>-<attempt>/vmN`
- * (a fresh directory, so the variable store is a fresh copy of the profile's template); finish()
- * closes them all, collects console.log, qmp.jsonl, qemu.log and vars.fd.gz, and removes the files.
+ * The VMs of one attempt, through any target driver. Each boot is a new instance under
+ * `<workDir>/<run>-<attempt>/vmN` (a fresh directory, so the variable store is a fresh copy of the
+ * profile's template); finish() closes them all, collects console.log, qmp.jsonl, qemu.log and
+ * vars.fd.gz, and removes the files.
  */
-export function qemuVmRun(
+export function vmRun<P extends TargetProfile, Probe>(
+  driver: TargetDriver<P, Probe>,
+  profile: P,
+  probe: Probe,
   job: RunJobData,
   attempt: number,
   imagePath: string,
   workDir: string,
-  host: HostProbe,
 ): LiveVmRun {
-  if (job.target.kind !== 'qemu') throw new Error(`target ${job.target.id} is not a qemu target`);
-  const profile: QemuProfile = job.target;
   const runDir = path.join(workDir, `${job.runId}-${attempt}`);
-  const sessions: { dir: string; session: QemuSession | null }[] = [];
+  const sessions: { dir: string; session: VmSession | null }[] = [];
   let finished: Promise<Artifact[]> | undefined;
 
   const bootOne = async (overrides?: VmOverrides): Promise<BootedVm> => {
@@ -44,27 +45,16 @@ export function qemuVmRun(
     const dir = path.join(runDir, `vm${sessions.length + 1}`);
     fs.rmSync(dir, { recursive: true, force: true });
     fs.mkdirSync(dir, { recursive: true });
-    const entry: { dir: string; session: QemuSession | null } = { dir, session: null };
+    const entry: { dir: string; session: VmSession | null } = { dir, session: null };
     sessions.push(entry);
-    const fresh = !fs.existsSync(path.join(dir, 'vars.fd'));
     const startedAt = Date.now();
-    entry.session = await boot(profile, {
-      image: imagePath,
-      instanceDir: dir,
-      probe: host,
-      ...(overrides ? { overrides } : {}),
-    });
-    return {
-      session: entry.session,
-      startedAt,
-      variableStore: {
-        pristine: fresh,
-        template: profile.firmwareVars,
-        detail: fresh
-          ? `new instance ${path.basename(dir)}: vars.fd was absent and copied from ${profile.firmwareVars} at start`
-          : `vars.fd already existed in ${dir}`,
-      },
-    };
+    const booted = await driver.boot(
+      profile,
+      { image: imagePath, format: job.image.format, instanceDir: dir, ...(overrides ? { overrides } : {}) },
+      probe,
+    );
+    entry.session = booted.session;
+    return { ...booted, startedAt };
   };
 
   const collect = async (): Promise<Artifact[]> => {
@@ -109,4 +99,16 @@ export function qemuVmRun(
     vm: { boot: bootOne },
     finish: () => (finished ??= collect()),
   };
+}
+
+/** The qemu VMs of one attempt (`vmRun` through the qemu driver). */
+export function qemuVmRun(
+  job: RunJobData,
+  attempt: number,
+  imagePath: string,
+  workDir: string,
+  host: HostProbe,
+): LiveVmRun {
+  if (job.target.kind !== 'qemu') throw new Error(`target ${job.target.id} is not a qemu target`);
+  return vmRun(qemuDriver, job.target, host, job, attempt, imagePath, workDir);
 }

@@ -15,7 +15,8 @@ import { ImageCache } from '../src/image-cache';
 import { probeCapabilities, probeQemu } from '../src/probes';
 import { qemuVmRun } from '../src/qemu-vm';
 import type { AgentView, TargetProfile } from '@vmfarm/protocol';
-import type { HostProbe } from '@vmfarm/targets';
+import { TargetRefusedError } from '@vmfarm/session';
+import { probeHost, type HostProbe } from '@vmfarm/targets';
 import { findSuite } from '../src/suites';
 
 const TOKEN = `vmf_${'t'.repeat(43)}`;
@@ -94,8 +95,39 @@ describe('one attempt', () => {
       assert.match(result.error!, /disk on fire|404 gone/);
     }
     const unknown = await runAttempt(job, new AbortController().signal, deps(undefined));
-    assert.deepEqual(unknown.verdicts, []);
+    // One verdict for the suite the registry does not know, as the controller records one too.
+    assert.deepEqual(
+      unknown.verdicts.map((v) => [v.clause, v.verdict]),
+      [['(suite)', 'ERROR']],
+    );
     assert.match(unknown.error!, /not in this agent's registry/);
+  });
+
+  it('an attempt over its limit ends ERROR at the limit, with its VMs closed, even if the suite never returns', async () => {
+    let closed = 0;
+    const hangs = suite(() => new Promise(() => {})); // a suite that never settles
+    const result = await runAttempt(
+      { ...job, target: { ...job.target, stageLimits: { attempt: 1 } } },
+      new AbortController().signal,
+      deps(hangs, {
+        liveVm: () => ({
+          vm: { boot: () => Promise.reject(new Error('unused')) },
+          finish: async () => (closed++, []),
+        }),
+      }),
+    );
+    assert.deepEqual(
+      result.verdicts.map((v) => [v.clause, v.verdict]),
+      [
+        ['IMG-GPT', 'ERROR'],
+        ['IMG-FW-NOT-BUNDLED', 'ERROR'],
+      ],
+    );
+    assert.equal(
+      result.error,
+      'AttemptTimeoutError: the attempt overran its limit of 1 s; its VMs were closed',
+    );
+    assert.equal(closed, 1);
   });
 
   it('an abort because the agent stops hands the attempt back instead of reporting', async () => {
@@ -151,8 +183,8 @@ describe('qemu on this agent', () => {
     smp: 1,
     console: 'pl011',
     hotplugPorts: 0,
-    firmwareCode: '/fw/CODE.fd',
-    firmwareVars: '/fw/VARS.fd',
+    firmwareCode: 'AAVMF_CODE.fd',
+    firmwareVars: 'AAVMF_VARS.fd',
   } as const satisfies TargetProfile;
   const host = (arm64: boolean): HostProbe => ({
     hostArch: arm64 ? 'arm64' : 'x64',
@@ -160,7 +192,8 @@ describe('qemu on this agent', () => {
       'qemu-system-aarch64': { path: '/usr/bin/qemu-system-aarch64', version: '7.2' },
       'qemu-img': { path: '/usr/bin/qemu-img', version: '7.2' },
     },
-    files: { '/fw/CODE.fd': true, '/fw/VARS.fd': true },
+    firmware: { 'AAVMF_CODE.fd': '/fw/AAVMF_CODE.fd', 'AAVMF_VARS.fd': '/fw/AAVMF_VARS.fd' },
+    files: {},
     kvm: arm64
       ? { device: true, usable: true, arm64: true }
       : { device: true, usable: true, arm64: false, reason: 'x64 host' },
@@ -206,6 +239,36 @@ describe('qemu on this agent', () => {
 
   it('refuses to give a static job a VM', () => {
     assert.throws(() => qemuVmRun(job, 1, '/image', '/tmp', host(false)), /not a qemu target/);
+  });
+
+  it('never reads a host file a profile names that the host does not offer as firmware', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'agent-names-'));
+    try {
+      const image = path.join(work, 'disk.img');
+      fs.writeFileSync(image, Buffer.alloc(4096));
+      const probe = await probeHost({ firmwareDirs: [work] });
+      for (const stolen of ['passwd', 'disk.img/../../../etc/passwd']) {
+        const target = { ...kvm, accel: 'tcg', cpu: 'cortex-a57', firmwareVars: stolen } as const;
+        const run = qemuVmRun({ ...job, target }, 1, image, work, probe);
+        await assert.rejects(run.vm.boot(), (err: Error) => {
+          assert.ok(err instanceof TargetRefusedError, String(err));
+          assert.match(
+            err.message,
+            new RegExp(
+              `firmware variables template ${stolen.replace(/[./]/g, '\\$&')} is not offered by this host`,
+            ),
+          );
+          return true;
+        });
+        const artifacts = await run.finish();
+        assert.deepEqual(
+          artifacts.map((a) => a.name).filter((n) => n.includes('vars')),
+          [],
+        );
+      }
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
   });
 });
 
@@ -278,10 +341,11 @@ describe('registration', () => {
               // The controller forgets the agent once (a fresh database): it must register again.
               if (req.url?.endsWith('/heartbeat')) {
                 res.statusCode = req.url.includes('agent-1') ? 404 : 200;
-                res.end('{}');
+                res.end(JSON.stringify({ ok: true, cancel: [] }));
                 return;
               }
               registrations++;
+              res.statusCode = 201;
               res.end(
                 JSON.stringify({
                   id: `agent-${registrations}`,

@@ -25,6 +25,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'create, list, run now or delete recurring matrices',
     load: async () => (await import('./commands/schedule.js')).schedule,
   },
+  cancel: {
+    summary: 'cancel a matrix: queued runs leave the queue, running ones are stopped (SKIP, with the reason)',
+    load: async () => (await import('./commands/cancel.js')).cancel,
+  },
   report: {
     summary: "print a matrix's report (text, JSON or JUnit XML)",
     load: async () => (await import('./commands/report.js')).report,

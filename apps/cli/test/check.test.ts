@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { imageReportSchema } from '@vmfarm/protocol';
-import { buildDisk, pe, writeSparse } from '@vmfarm/suites/dist/test/images';
+import { buildDisk, pe, writeSparse } from '@vmfarm/suites/testing';
 
 const BIN = join(__dirname, '..', '..', 'bin', 'vmfarm.js');
 let dir = '';

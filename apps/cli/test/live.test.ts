@@ -68,7 +68,7 @@ test('target add takes user profiles over the bundled ones and refuses bad ones 
   const profiles: Record<string, object> = {
     'tcg-no-hotplug': { extends: 'qemu-aarch64-tcg', hotplugPorts: 0 },
     'tcg-volatile-nvram': { extends: 'qemu-aarch64-tcg', nvram: 'volatile' },
-    'tcg-secure-boot': { extends: 'qemu-aarch64-tcg', firmwareVars: '/usr/share/AAVMF/AAVMF_VARS.ms.fd' },
+    'tcg-secure-boot': { extends: 'qemu-aarch64-tcg', firmwareVars: 'AAVMF_VARS.ms.fd' },
     'tcg-16-cpus': { extends: 'qemu-aarch64-tcg', smp: 16 },
   };
   for (const [id, body] of Object.entries(profiles)) {

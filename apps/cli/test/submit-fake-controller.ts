@@ -3,6 +3,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import {
   matrixRequestSchema,
+  type MatrixRequest,
+  type MatrixView,
   summarize,
   type ImageResource,
   type MatrixReport,
@@ -34,6 +36,10 @@ export interface FakeController {
   pollsUntilDone: number;
   /** When set, every request is answered with this status and body. */
   failWith?: { status: number; body: unknown };
+  /** Matrix submits to answer 503 after recording the matrix (an answer lost on the way back). */
+  loseMatrixAnswers: number;
+  /** The Idempotency-Key of each matrix submit, in order. */
+  matrixKeys: (string | undefined)[];
   close(): Promise<void>;
 }
 
@@ -41,14 +47,45 @@ export async function fakeController(): Promise<FakeController> {
   const images = new Map<string, ImageResource>();
   const matrices = new Map<
     string,
-    { cells: { image: ImageResource; target: string; suite: string }[]; polls: number }
+    {
+      request: MatrixRequest;
+      cells: { image: ImageResource; target: string; suite: string }[];
+      polls: number;
+    }
   >();
+  const byKey = new Map<string, string>();
+
+  function view(id: string): MatrixView {
+    const matrix = matrices.get(id)!;
+    const r = report(id);
+    return {
+      id,
+      createdAt: r.matrix.createdAt,
+      scheduleId: null,
+      state: r.matrix.state,
+      progress: r.matrix.progress,
+      cancelled: null,
+      request: matrix.request,
+      cells: r.cells.map((c) => ({
+        runId: c.runId,
+        image: c.image.sha256!,
+        target: c.target,
+        suite: c.suite,
+        state: c.state,
+        verdict: c.state === 'done' ? c.summary.result : null,
+        attempts: c.attempts,
+        failing: c.summary.mustFailures,
+      })),
+    };
+  }
   const fake: FakeController = {
     url: '',
     uploads: [],
     patches: [],
     verdicts: [],
     pollsUntilDone: 2,
+    loseMatrixAnswers: 0,
+    matrixKeys: [],
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 
@@ -61,9 +98,19 @@ export async function fakeController(): Promise<FakeController> {
       suite: c.suite,
       state: done ? ('done' as const) : ('queued' as const),
       attempts: done ? 1 : 0,
-      image: { sha256: c.image.sha256, size: c.image.size, format: c.image.format, arch: c.image.arch },
+      image: {
+        sha256: c.image.sha256,
+        size: c.image.size,
+        format: c.image.format,
+        arch: c.image.arch,
+        name: c.image.name,
+        version: c.image.version,
+      },
       verdicts: done ? fake.verdicts : [],
       summary: summarize(done ? fake.verdicts : []),
+      known: [],
+      retryOf: null,
+      supersededBy: null,
     }));
     return {
       matrix: {
@@ -142,8 +189,14 @@ export async function fakeController(): Promise<FakeController> {
           : parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
         if (errors.length || !parsed.success)
           return send(400, { statusCode: 400, error: 'Bad Request', message: 'invalid matrix', errors });
+        const key = req.headers['idempotency-key'] as string | undefined;
+        fake.matrixKeys.push(key);
+        const known = key === undefined ? undefined : byKey.get(key);
+        if (known) return send(200, view(known));
         const id = `m${matrices.size + 1}`;
+        if (key !== undefined) byKey.set(key, id);
         matrices.set(id, {
+          request: parsed.data,
           polls: 0,
           cells: parsed.data.images.flatMap((sha) =>
             parsed.data.targets.flatMap((target) =>
@@ -151,19 +204,26 @@ export async function fakeController(): Promise<FakeController> {
             ),
           ),
         });
-        return send(201, { id });
+        if (fake.loseMatrixAnswers > 0) {
+          fake.loseMatrixAnswers--;
+          return send(503, { statusCode: 503, error: 'Service Unavailable', message: 'lost', errors: [] });
+        }
+        return send(201, view(id));
       }
       const m = /^\/api\/matrices\/([^/]+)(\/report)?$/.exec(url.pathname);
       if (req.method === 'GET' && m && matrices.has(m[1])) {
         if (!m[2]) {
           matrices.get(m[1])!.polls++;
-          const { matrix } = report(m[1]);
-          return send(200, { id: matrix.id, state: matrix.state, progress: matrix.progress });
+          return send(200, view(m[1]));
         }
         const r = report(m[1]);
-        return url.searchParams.get('format') === 'junit'
-          ? send(200, `<testsuites name="fake ${r.matrix.id}"/>\n`, 'application/xml')
-          : send(200, r);
+        const offset = Number(url.searchParams.get('offset') ?? 0);
+        const limit = Number(url.searchParams.get('limit') ?? r.cells.length);
+        return send(200, {
+          ...r,
+          cells: r.cells.slice(offset, offset + limit),
+          page: { offset, limit, total: r.cells.length },
+        });
       }
       send(404, {
         statusCode: 404,

@@ -134,7 +134,25 @@ test('--wait exit codes follow the summary: 0 for PASS, 3 for an infrastructure 
     'junit',
   );
   assert.equal(error.code, 3, error.stderr);
-  assert.match(error.stdout, /^<testsuites name="fake m\d+"\/>\n$/);
+  assert.match(error.stdout, /^<\?xml [^\n]+\n<testsuites name="vmfarm matrix m\d+">\n/);
+  assert.match(error.stdout, /<property name="image.name" value="small.img"\/>/);
+  assert.match(error.stdout, /<error message="IMG-GPT ERROR">/);
+});
+
+test('a submit whose answer was lost is retried with the same Idempotency-Key: one matrix', async () => {
+  fake.matrixKeys.length = 0;
+  fake.loseMatrixAnswers = 1;
+  const r = await run('submit', small, '--targets', 'static', '--suites', 'static');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /the matrix failed on the controller \(503\): lost; trying again \(1\/3\)/);
+  assert.equal(fake.matrixKeys.length, 2);
+  assert.match(fake.matrixKeys[0]!, /^[0-9a-f-]{36}$/);
+  assert.equal(fake.matrixKeys[1], fake.matrixKeys[0]);
+  // The second answer is the matrix the first request made.
+  const before = Number(r.stdout.trim().slice(1));
+  const again = await run('submit', small, '--targets', 'static', '--suites', 'static');
+  assert.equal(Number(again.stdout.trim().slice(1)), before + 1, 'the retry made no matrix of its own');
+  assert.notEqual(fake.matrixKeys[2], fake.matrixKeys[0], 'a new submit, a new key');
 });
 
 test('--ready is sent with the matrix; a bad regular expression exits 2 before any request', async () => {
@@ -152,7 +170,14 @@ test('--ready is sent with the matrix; a bad regular expression exits 2 before a
     proxy.requests.length = 0;
     fake.uploads.length = 0;
     for (const [ready, message] of [
-      ['(unclosed', /^vmfarm submit: --ready: Invalid regular expression: .*\n$/],
+      [
+        '(unclosed',
+        /^vmfarm submit: --ready: not a valid regular expression: Invalid regular expression: .*\n$/,
+      ],
+      [
+        '(\\w|\\w)*#',
+        /^vmfarm submit: --ready: catastrophic backtracking: in \(\\w\|\\w\)\* the alternatives .*\n$/,
+      ],
       ['', /^vmfarm submit: --ready needs a regular expression\n$/],
     ] as const) {
       const bad = await run(...args, '--ready', ready);

@@ -6,16 +6,17 @@ import {
   type LoggerService,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_GUARD, NestFactory } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR, NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import { API, type RouteTable } from '@vmfarm/protocol';
 import * as fs from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { AgentsService } from './agents/agents.service';
 import { AuthService } from './auth/auth.service';
 import { AuthGuard } from './auth/guard';
 import type { ControllerConfig } from './config';
-import { ApiExceptionFilter, sendApiError } from './http/api-exception.filter';
+import { ApiExceptionFilter } from './http/api-exception.filter';
+import { RouteInterceptor } from './http/route.interceptor';
 import { dashboardDir, dashboardRouter } from './http/dashboard';
 import { AgentsController } from './http/controllers/agents.controller';
 import { AuthController } from './http/controllers/auth.controller';
@@ -25,6 +26,7 @@ import { SystemController } from './http/controllers/system.controller';
 import { TargetsController } from './http/controllers/targets.controller';
 import { HistoryController } from './http/controllers/history.controller';
 import { SchedulesController } from './http/controllers/schedules.controller';
+import { TriageController } from './http/controllers/triage.controller';
 import { RedisEventBus, type EventBus } from './events/event-bus';
 import { EventsService } from './events/events.service';
 import { HistoryService } from './history/history.service';
@@ -45,6 +47,7 @@ import { ImagesRepository } from './store/images.repository';
 import { MatricesRepository } from './store/matrices.repository';
 import { RunsRepository } from './store/runs.repository';
 import { TargetsRepository } from './store/targets.repository';
+import { SessionsRepository } from './store/sessions.repository';
 import { TokensRepository } from './store/tokens.repository';
 import { DB } from './store/tokens';
 import { registryCatalog, SUITE_CATALOG, type SuiteCatalog } from './suites';
@@ -63,7 +66,7 @@ import { NotificationsService } from './triage/notifications.service';
 import { PoliciesService } from './triage/policies.service';
 import { ScopeAccess } from './triage/scopes';
 import { TriageService } from './triage/triage.service';
-import { ARTIFACT_STORE, CONFIG, EVENT_BUS, IMAGE_STORE, RUN_QUEUE, SCHEDULER } from './tokens';
+import { ARTIFACT_STORE, CONFIG, EVENT_BUS, IMAGE_STORE, ROUTE_TABLE, RUN_QUEUE, SCHEDULER } from './tokens';
 
 /** Replaceable adapters for in-process tests. */
 export interface AppOverrides {
@@ -71,6 +74,9 @@ export interface AppOverrides {
   runQueue?: RunQueue;
   scheduler?: Scheduler;
   eventBus?: EventBus;
+  /** Routes added to API, served by `controllers` (a test shows a new route reaching everything). */
+  routes?: RouteTable;
+  controllers?: (new (...args: never[]) => unknown)[];
 }
 
 /** Closes what the app opened outside Nest's own lifecycle: Redis connections, then the database. */
@@ -125,9 +131,12 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       AuthController,
       SchedulesController,
       HistoryController,
+      TriageController,
+      ...(overrides.controllers ?? []),
     ],
     providers: [
       { provide: CONFIG, useValue: config },
+      { provide: ROUTE_TABLE, useValue: { ...API, ...overrides.routes } },
       { provide: DB, useValue: db },
       { provide: IMAGE_STORE, useValue: new ImageStore(config.dataDir) },
       { provide: ARTIFACT_STORE, useValue: new ArtifactStore(config.dataDir) },
@@ -162,6 +171,7 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       HistoryService,
       Resources,
       TokensRepository,
+      SessionsRepository,
       AuthService,
       // Triage: known issues, retry before regression, notifications, retention, KCIDB export.
       RunCompletion,
@@ -179,17 +189,39 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       JanitorService,
       KcidbService,
       { provide: APP_GUARD, useClass: AuthGuard },
+      { provide: APP_INTERCEPTOR, useClass: RouteInterceptor },
     ],
   };
 }
 
-/** JSON bodies everywhere except the image upload, whose body is the image stream itself. */
-function jsonBodies() {
-  const parse = express.json({ limit: '64mb' });
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (req.method === 'PUT' && req.path === '/api/images') return next();
-    parse(req, res, (err?: unknown) => (err ? sendApiError(res, err) : next()));
-  };
+type RouterStack = { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
+
+/** `method path` of every route Express serves. */
+export function servedRoutes(app: NestExpressApplication): string[] {
+  const router = (app.getHttpAdapter().getInstance() as { router: RouterStack }).router;
+  return router.stack
+    .filter((l) => l.route)
+    .flatMap((l) =>
+      Object.keys(l.route!.methods)
+        .filter((m) => m !== '_all')
+        .map((m) => `${m} ${l.route!.path}`),
+    )
+    .sort();
+}
+
+/** Every route served is in the table and every table route is served: a gap stops the start. */
+function checkServedTable(app: NestExpressApplication, table: RouteTable): void {
+  const served = new Set(servedRoutes(app));
+  const declared = new Set(Object.values(table).map((r) => `${r.method} ${r.path}`));
+  const missing = [...declared].filter((r) => !served.has(r));
+  const extra = [...served].filter((r) => !declared.has(r));
+  if (missing.length || extra.length)
+    throw new Error(
+      `the routes served differ from the route table: ${[
+        ...missing.map((r) => `not served: ${r}`),
+        ...extra.map((r) => `not in the table: ${r}`),
+      ].join('; ')}`,
+    );
 }
 
 /** The controller app, initialised (migrated, reconciled) but not listening. */
@@ -211,10 +243,15 @@ export async function createApp(
     throw err;
   }
   app.disable('x-powered-by');
-  app.use(jsonBodies());
   app.use(dashboardRouter(dashboardDir()));
   app.useGlobalFilters(new ApiExceptionFilter());
   await app.init();
+  try {
+    checkServedTable(app, app.get<RouteTable>(ROUTE_TABLE));
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
   return app;
 }
 

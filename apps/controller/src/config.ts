@@ -1,5 +1,12 @@
 import * as path from 'node:path';
-import { DEFAULT_QUEUE_PREFIX, tokenSecretSchema } from '@vmfarm/protocol';
+import {
+  DEFAULT_LIMITS,
+  DEFAULT_QUEUE_PREFIX,
+  LIMITS,
+  tokenSecretSchema,
+  type LimitName,
+  type Limits,
+} from '@vmfarm/protocol';
 
 export interface ControllerConfig {
   port: number;
@@ -9,7 +16,10 @@ export interface ControllerConfig {
   databaseUrl?: string;
   redisUrl: string;
   queuePrefix: string;
-  maxImageBytes: number;
+  /** Every input bound (README "Limits"; VMFARM_MAX_* and friends). */
+  limits: Limits;
+  /** Checks every answer against the route table too (tests; VMFARM_VALIDATE_RESPONSES=1): a mismatch is a 500. */
+  validateResponses: boolean;
   /** Bundled base target profiles (`deploy/targets/*.json`). */
   targetsDir: string;
   /** Agents heartbeat this often; three missed beats count as offline. */
@@ -29,8 +39,6 @@ export interface ControllerConfig {
   /** The janitor runs this often (VMFARM_JANITOR_INTERVAL_SECONDS); 0: only when asked. */
   janitorIntervalSeconds: number;
 }
-
-export const DEFAULT_MAX_IMAGE_BYTES = 64 * 1024 ** 3;
 
 /** From dist/src/ of this app up to the repository root. */
 const BUNDLED_TARGETS = path.resolve(__dirname, '../../../../deploy/targets');
@@ -58,7 +66,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerC
     databaseUrl: env.DATABASE_URL || undefined,
     redisUrl: env.REDIS_URL,
     queuePrefix: env.VMFARM_QUEUE_PREFIX || DEFAULT_QUEUE_PREFIX,
-    maxImageBytes: integer('VMFARM_MAX_IMAGE_BYTES', env.VMFARM_MAX_IMAGE_BYTES, DEFAULT_MAX_IMAGE_BYTES),
+    limits: Object.fromEntries(
+      (Object.keys(LIMITS) as LimitName[]).map((k) => [
+        k,
+        integer(LIMITS[k].env, env[LIMITS[k].env], LIMITS[k].default),
+      ]),
+    ) as Limits,
+    validateResponses: env.VMFARM_VALIDATE_RESPONSES === '1',
     targetsDir: env.VMFARM_TARGETS_DIR || undefined,
     adminToken: env.VMFARM_ADMIN_TOKEN || undefined,
     publicUrl: env.VMFARM_PUBLIC_URL || undefined,
@@ -74,9 +88,13 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerC
   });
 }
 
-/** Fills defaults for in-process use: only redisUrl and dataDir are required. */
+/**
+ * Fills defaults for in-process use: only redisUrl and dataDir are required. Limits not given are
+ * the defaults; answers are validated when VMFARM_VALIDATE_RESPONSES=1 (the test helpers set it).
+ */
 export function resolveConfig(
-  partial: Partial<ControllerConfig> & Pick<ControllerConfig, 'redisUrl' | 'dataDir'>,
+  partial: Partial<Omit<ControllerConfig, 'limits'>> &
+    Pick<ControllerConfig, 'redisUrl' | 'dataDir'> & { limits?: Partial<Limits> },
 ): ControllerConfig {
   return {
     port: partial.port ?? 8700,
@@ -85,7 +103,8 @@ export function resolveConfig(
     databaseUrl: partial.databaseUrl,
     redisUrl: partial.redisUrl,
     queuePrefix: partial.queuePrefix ?? DEFAULT_QUEUE_PREFIX,
-    maxImageBytes: partial.maxImageBytes ?? DEFAULT_MAX_IMAGE_BYTES,
+    limits: { ...DEFAULT_LIMITS, ...partial.limits },
+    validateResponses: partial.validateResponses ?? process.env.VMFARM_VALIDATE_RESPONSES === '1',
     targetsDir: partial.targetsDir ?? BUNDLED_TARGETS,
     heartbeatSeconds: partial.heartbeatSeconds ?? 5,
     adminToken: partial.adminToken,

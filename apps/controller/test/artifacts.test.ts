@@ -5,7 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { MatrixView, RunView } from '@vmfarm/protocol';
 import { createApp } from '../src/app';
 import { resolveConfig } from '../src/config';
-import { ADMIN_TOKEN, authed } from './helpers/auth';
+import { ADMIN_TOKEN, authed, registerAgent } from './helpers/auth';
 import { requireEnv, tempDir, uniqueName } from './helpers/env';
 
 describe('artifact download (SQLite, real Redis)', () => {
@@ -38,11 +38,12 @@ describe('artifact download (SQLite, real Redis)', () => {
         .expect(201)
     ).body as MatrixView;
     runId = matrix.cells[0].runId;
-    await http().post(`/api/runs/${runId}/attempts/1/start`).send({ agentId: 'agent-1' }).expect(200);
+    const agentId = await registerAgent(http());
+    await http().post(`/api/runs/${runId}/attempts/1/start`).send({ agentId }).expect(200);
     const ack = await http()
       .post(`/api/runs/${runId}/attempts/1/result`)
       .send({
-        agentId: 'agent-1',
+        agentId,
         verdicts: [],
         error: 'no verdicts: this test only records an artifact',
         durationMs: 5,

@@ -3,17 +3,18 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import type { MatrixView, TokenCreated } from '@vmfarm/protocol';
+import { API, type MatrixView, type RouteSpec, type TokenCreated } from '@vmfarm/protocol';
 import request from 'supertest';
 import { createApp } from '../src/app';
 import { tokenHash } from '../src/auth/secrets';
 import { resolveConfig } from '../src/config';
-import { ROUTES } from '../src/http/openapi';
 import type { Db } from '../src/store/database';
 import { DB } from '../src/store/tokens';
 import { ADMIN_TOKEN, authed } from './helpers/auth';
 import { STORES, tempDir } from './helpers/env';
 import { FakeQueue, FakeScheduler, LocalEventBus } from './helpers/fakes';
+
+const ROUTES: RouteSpec[] = Object.values(API);
 
 /** A concrete URL for a route path: every parameter filled with a valid-looking value. */
 const concrete = (path: string) =>
@@ -69,7 +70,7 @@ for (const store of STORES) {
       for (const r of ROUTES) {
         const res = await anonymous()[r.method](concrete(r.path));
         const route = `${r.method} ${r.path}`;
-        if (r.public) {
+        if (r.auth === 'public') {
           assert.notEqual(res.status, 401, route);
           continue;
         }
@@ -193,11 +194,17 @@ for (const store of STORES) {
         ['targets.0'],
       );
       const runId = matrix.cells[0].runId;
-      await as('agent').post(`/api/runs/${runId}/attempts/1/start`).send({ agentId: 'a1' }).expect(200);
+      const agentId = (
+        await as('agent')
+          .post('/api/agents')
+          .send({ name: 'a1', host: 'h', version: '0', capabilities: { targetKinds: ['static'] } })
+          .expect(201)
+      ).body.id as string;
+      await as('agent').post(`/api/runs/${runId}/attempts/1/start`).send({ agentId }).expect(200);
       await as('agent')
         .post(`/api/runs/${runId}/attempts/1/result`)
         .send({
-          agentId: 'a1',
+          agentId,
           verdicts: [],
           error: 'only an artifact',
           durationMs: 1,
@@ -284,8 +291,22 @@ for (const store of STORES) {
     it('logs in with a session cookie (HttpOnly, SameSite=Strict) and out again', async () => {
       const login = await anonymous().post('/api/session').send({ token: tokens.acme.token }).expect(204);
       const cookie = (login.headers['set-cookie'] as unknown as string[])[0];
-      assert.match(cookie, /^vmfarm_session=vmf_[\w-]+; Path=\/; HttpOnly; SameSite=Strict$/);
+      // A session id of its own, never the token; it expires (VMFARM_SESSION_SECONDS, 12 h by default).
+      assert.match(
+        cookie,
+        /^vmfarm_session=vms_[\w-]{43}; Path=\/; Expires=[^;]+ GMT; HttpOnly; SameSite=Strict$/,
+      );
+      assert.ok(!cookie.includes(tokens.acme.token));
+      const expires = Date.parse(/Expires=([^;]+)/.exec(cookie)![1]);
+      assert.ok(Math.abs(expires - Date.now() - 12 * 3600_000) < 60_000, cookie);
       const pair = cookie.split(';')[0];
+      const sessionId = pair.split('=')[1];
+      // Stored as its sha256 only.
+      const rows = await app.get<Db>(DB).selectFrom('sessions').selectAll().execute();
+      assert.ok(rows.some((r) => r.session_sha256 === tokenHash(sessionId)));
+      assert.ok(!JSON.stringify(rows).includes(sessionId));
+      // A session id is no API token.
+      await anonymous().get('/api/me').set('authorization', `Bearer ${sessionId}`).expect(401);
       assert.equal((await anonymous().get('/api/me').set('cookie', pair).expect(200)).body.tenant, 'acme');
       assert.deepEqual(
         ((await anonymous().get('/api/images').set('cookie', pair).expect(200)).body as { name: string }[])
@@ -305,6 +326,20 @@ for (const store of STORES) {
         (logout.headers['set-cookie'] as unknown as string[])[0],
         /^vmfarm_session=; Path=\/; Expires=Thu, 01 Jan 1970/,
       );
+      // Logged out is revoked: a copy of the cookie kept elsewhere is refused from now on.
+      const ended = await anonymous().get('/api/me').set('cookie', pair).expect(401);
+      assert.match(ended.body.message, /session expired or was ended: log in again/);
+      // An expired session is refused too.
+      const again = await anonymous().post('/api/session').send({ token: tokens.acme.token }).expect(204);
+      const pair2 = (again.headers['set-cookie'] as unknown as string[])[0].split(';')[0];
+      await anonymous().get('/api/me').set('cookie', pair2).expect(200);
+      await app
+        .get<Db>(DB)
+        .updateTable('sessions')
+        .set({ expires_at: new Date(Date.now() - 1000).toISOString() })
+        .where('session_sha256', '=', tokenHash(pair2.split('=')[1]))
+        .execute();
+      await anonymous().get('/api/me').set('cookie', pair2).expect(401);
       const wrong = await anonymous().post('/api/session').send({ token: 'vmf_guess' }).expect(401);
       assert.equal(wrong.headers['set-cookie'], undefined);
       await anonymous().post('/api/session').send({}).expect(400);

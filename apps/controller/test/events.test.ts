@@ -5,7 +5,7 @@ import { matrixEventSchema, runViewSchema, type MatrixView } from '@vmfarm/proto
 import { bootstrap, type RunningController } from '../src/app';
 import { resolveConfig } from '../src/config';
 import { EventsService } from '../src/events/events.service';
-import { ADMIN_TOKEN, authed } from './helpers/auth';
+import { ADMIN_TOKEN, authed, registerAgent } from './helpers/auth';
 import { eventually, requireEnv, tempDir, uniqueName } from './helpers/env';
 import { matrixOf, openStream } from './helpers/sse';
 
@@ -57,7 +57,8 @@ describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
     assert.equal(events.listenerCount(), 2);
 
     const runId = matrix.cells[0].runId;
-    await http().post(`/api/runs/${runId}/attempts/1/start`).send({ agentId: 'a' }).expect(200);
+    const agentId = await registerAgent(http());
+    await http().post(`/api/runs/${runId}/attempts/1/start`).send({ agentId }).expect(200);
     const running = await stream.until(
       (e) => e.event === 'run' && (e.data as { state: string }).state === 'running',
     );
@@ -65,7 +66,7 @@ describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
     await http()
       .post(`/api/runs/${runId}/attempts/1/result`)
       .send({
-        agentId: 'a',
+        agentId,
         durationMs: 3,
         verdicts: [
           {
@@ -95,10 +96,7 @@ describe('server-sent events (real Redis pub/sub, real HTTP)', () => {
     assert.deepEqual([finished.verdict, finished.verdicts[0].clause], ['FAIL', 'IMG-GPT']);
 
     // The other matrix's events reach the unfiltered stream only.
-    await http()
-      .post(`/api/runs/${other.cells[0].runId}/attempts/1/start`)
-      .send({ agentId: 'a' })
-      .expect(200);
+    await http().post(`/api/runs/${other.cells[0].runId}/attempts/1/start`).send({ agentId }).expect(200);
     await all.until((e) => e.event === 'matrix' && (e.data as { id: string }).id === other.id);
     await all.until((e) => e.event === 'matrix' && (e.data as { id: string }).id === matrix.id);
     assert.ok(stream.events.every((e) => matrixOf(e) === matrix.id));

@@ -74,7 +74,13 @@ for (const store of STORES) {
       id: string,
       at: string,
       scheduleId: string | null,
-      cells: { image: ImageResource; verdicts: [string, Verdict][]; done?: boolean; target?: string }[],
+      cells: {
+        image: ImageResource;
+        verdicts: [string, Verdict][];
+        done?: boolean;
+        target?: string;
+        evidence?: Record<string, unknown>;
+      }[],
       owner: string | null = null,
     ) {
       const runs = new RunsRepository(db);
@@ -89,7 +95,11 @@ for (const store of STORES) {
         return { id: job.runId, matrixId: id, seq, job, createdAt: at };
       });
       const request = { images: cells.map((c) => c.image.sha256), targets: ['static'], suites: ['all'] };
-      await new MatricesRepository(db).create({ id, request, createdAt: at, owner, scheduleId }, jobs);
+      await new MatricesRepository(db).create(
+        { id, request, createdAt: at, owner, scheduleId, cancelled: null },
+        jobs,
+        [],
+      );
       for (const [i, c] of cells.entries()) {
         if (c.done === false) continue;
         const worst = c.verdicts.some(([, v]) => v === 'FAIL') ? 'FAIL' : 'PASS';
@@ -106,7 +116,7 @@ for (const store of STORES) {
             level: 'MUST',
             verdict,
             message: `${clause} ${verdict}`,
-            evidence: { clause },
+            evidence: { clause, ...c.evidence },
           })),
           artifacts: [],
           runState: 'done',
@@ -175,7 +185,7 @@ for (const store of STORES) {
       assert.equal(await schedules.claimFire('s1', fire), true);
       assert.equal(await schedules.claimFire('s1', { ...fire, trigger: 'catch-up' }), false);
       await schedules.settleFire('s1', due, 'skipped', null, 'busy');
-      assert.deepEqual(await schedules.fires('s1', 10), [
+      assert.deepEqual(await schedules.fires('s1', { limit: 10, offset: 0 }), [
         { ...fire, outcome: 'skipped', matrixId: null, reason: 'busy' },
       ]);
     });
@@ -204,7 +214,7 @@ for (const store of STORES) {
       await matrix('m4', '2026-01-05T02:00:00.000Z', null, [{ image: V1, verdicts: [['IMG-GPT', 'PASS']] }]);
       const matrices = new MatricesRepository(db);
       assert.deepEqual(
-        (await matrices.list(10, all, { scheduleId: 's1' })).map((m) => [m.id, m.scheduleId]),
+        (await matrices.list({ limit: 10 }, all, { scheduleId: 's1' })).map((m) => [m.id, m.scheduleId]),
         [
           ['m3', 's1'],
           ['m2', 's1'],
@@ -219,7 +229,7 @@ for (const store of STORES) {
         (await matrices.finishedOfSchedule('s1', all, 5, '2026-01-03T02:00:00.000Z')).map((m) => m.id),
         ['m1'],
       );
-      assert.equal((await matrices.list(10, all)).length, 4);
+      assert.equal((await matrices.list({ limit: 10 }, all)).length, 4);
     });
 
     it('reads final clause verdicts across matrices, filtered and limited to the newest matrices', async () => {
@@ -334,7 +344,7 @@ for (const store of STORES) {
         (await matrices.finishedOfSchedule('s-globex', vendor('globex'), 5)).map((m) => m.id),
         ['g1'],
       );
-      assert.deepEqual(await matrices.list(10, vendor('acme'), { scheduleId: 's-globex' }), []);
+      assert.deepEqual(await matrices.list({ limit: 10 }, vendor('acme'), { scheduleId: 's-globex' }), []);
     });
 
     it('deletes a schedule with its fires and keeps its matrices', async () => {
@@ -342,8 +352,40 @@ for (const store of STORES) {
       assert.equal(await schedules.delete('s1'), true);
       assert.equal(await schedules.delete('s-globex'), true);
       assert.equal(await schedules.delete('s1'), false);
-      assert.deepEqual(await schedules.fires('s1', 10), []);
-      assert.equal((await new MatricesRepository(db).list(10, all, { scheduleId: 's1' })).length, 3);
+      assert.deepEqual(await schedules.fires('s1', { limit: 10, offset: 0 }), []);
+      assert.equal(
+        (await new MatricesRepository(db).list({ limit: 10 }, all, { scheduleId: 's1' })).length,
+        3,
+      );
+    });
+
+    it("certifies a target on runs whose image passed its static checks; an image's own record keeps every run", async () => {
+      const checked = (passed: boolean) => ({
+        imageChecks: { passed, failed: passed ? [] : ['IMG-REMOVABLE-PATH'] },
+      });
+      await matrix('c1', '2026-01-09T02:00:00.000Z', null, [
+        { image: V1, target: 'qemu-cert', verdicts: [['FW-DEFAULT-BOOT', 'PASS']], evidence: checked(true) },
+      ]);
+      await matrix('c2', '2026-01-10T02:00:00.000Z', null, [
+        { image: V2, target: 'qemu-cert', verdicts: [['FW-DEFAULT-BOOT', 'FAIL']], evidence: checked(false) },
+        { image: OTHER, target: 'qemu-cert', verdicts: [['FW-UEFI', 'FAIL']], evidence: checked(false) },
+      ]);
+      const history = new HistoryRepository(db);
+      assert.deepEqual(
+        (await history.latestPerClause({ targetId: 'qemu-cert' }, all)).map((r) => [
+          r.clause,
+          r.matrixId,
+          r.verdict,
+        ]),
+        [['FW-DEFAULT-BOOT', 'c1', 'PASS']],
+        'the newer FAIL on an image that failed its static checks does not count for the target',
+      );
+      assert.deepEqual(
+        (await history.latestPerClause({ imageSha256: V2.sha256 }, all))
+          .filter((r) => r.clause === 'FW-DEFAULT-BOOT')
+          .map((r) => [r.matrixId, r.verdict]),
+        [['c2', 'FAIL']],
+      );
     });
   });
 }

@@ -10,7 +10,7 @@ import {
   trend,
   worst,
 } from '../src/history/analysis';
-import { cronErrors, nextFire } from '../src/schedules/scheduler';
+import { cronErrors, nextFire, shortestGapSeconds } from '../src/schedules/scheduler';
 import type { ClauseVerdictRow } from '../src/store/history.repository';
 
 let seq = 0;
@@ -266,6 +266,21 @@ describe('schedule timing', () => {
       cronErrors('0 2 * * *', 'Mars/Olympus').map((e) => e.path),
       ['timezone'],
     );
+  });
+
+  it('refuses a pattern that fires more often than the minimum interval, however it is spread', () => {
+    const hour = 3600;
+    assert.deepEqual(cronErrors('0 2 * * *', 'UTC', hour), []);
+    assert.deepEqual(cronErrors('0 * * * *', 'UTC', hour), []);
+    assert.match(
+      cronErrors('* * * * * *', 'UTC', hour)[0].message,
+      /fires 1 s apart.*every 3600 s \(VMFARM_MIN_SCHEDULE_SECONDS\)/,
+    );
+    assert.match(cronErrors('*/5 * * * *', 'UTC', hour)[0].message, /fires 300 s apart/);
+    // Twice a minute once a day is still twice a minute.
+    assert.match(cronErrors('0,1 3 * * *', 'Europe/Paris', hour)[0].message, /fires 60 s apart/);
+    assert.deepEqual(cronErrors('* * * * * *', 'UTC', 0), [], '0: no minimum');
+    assert.equal(shortestGapSeconds('0 2 * * *', 'UTC', new Date('2026-03-01T00:00:00Z'), hour), 86400);
   });
 });
 

@@ -6,10 +6,12 @@ import { after, before, describe, it } from 'node:test';
 import * as zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { createApp } from '../src/app';
+import { API, type RouteSpec } from '@vmfarm/protocol';
+import { createApp, servedRoutes } from '../src/app';
 import { resolveConfig } from '../src/config';
-import { ROUTES } from '../src/http/openapi';
 import { ADMIN_TOKEN, authed } from './helpers/auth';
+
+const ROUTES: RouteSpec[] = Object.values(API);
 import { filesUnder, requireEnv, tempDir, uniqueName } from './helpers/env';
 
 const LIMIT = 1024 * 1024;
@@ -26,7 +28,7 @@ describe('REST API (SQLite, real Redis)', () => {
         redisUrl: requireEnv('REDIS_URL'),
         dataDir,
         queuePrefix: uniqueName('http'),
-        maxImageBytes: LIMIT,
+        limits: { imageBytes: LIMIT },
         adminToken: ADMIN_TOKEN,
       }),
     );
@@ -209,7 +211,9 @@ describe('REST API (SQLite, real Redis)', () => {
       .post('/api/agents')
       .send({ name: '', capabilities: { targetKinds: ['qemu'] } })
       .expect(400);
-    await http().post('/api/runs/ghost/attempts/1/start').send({ agentId: 'x' }).expect(404);
+    await http().post('/api/runs/ghost/attempts/1/start').send({ agentId: reg.body.id }).expect(404);
+    // An agent no token registered acts for nobody.
+    await http().post('/api/runs/ghost/attempts/1/start').send({ agentId: 'x' }).expect(403);
     await http().post('/api/runs/ghost/attempts/0/start').send({}).expect(400);
     assert.deepEqual((await http().get('/api/config').expect(200)).body.redisUrl, requireEnv('REDIS_URL'));
     assert.equal((await http().get('/api/health').expect(200)).body.ok, true);
@@ -218,19 +222,7 @@ describe('REST API (SQLite, real Redis)', () => {
   it('documents every route it serves in OpenAPI 3.1', async () => {
     const doc = (await http().get('/api/openapi.json').expect(200)).body;
     assert.equal(doc.openapi, '3.1.0');
-    const router = (
-      app.getHttpAdapter().getInstance() as {
-        router: { stack: { route?: { path: string; methods: Record<string, boolean> } }[] };
-      }
-    ).router;
-    const served = router.stack
-      .filter((l) => l.route)
-      .flatMap((l) =>
-        Object.keys(l.route!.methods)
-          .filter((m) => m !== '_all')
-          .map((m) => `${m} ${l.route!.path}`),
-      )
-      .sort();
+    const served = servedRoutes(app);
     assert.deepEqual(served, ROUTES.map((r) => `${r.method} ${r.path}`).sort());
     for (const r of ROUTES) {
       const op = doc.paths[r.path.replace(/:(\w+)/g, '{$1}')][r.method];

@@ -68,9 +68,7 @@ describe('qemu targets and the boot suite, end to end (sqlite)', () => {
       assert.ok(byId.has(id), id);
     const kvm = byId.get('qemu-aarch64-kvm')!;
     assert.equal(kvm.kind, 'qemu');
-    assert.ok(
-      kvm.kind === 'qemu' && kvm.accel === 'kvm' && kvm.firmwareCode === '/usr/share/AAVMF/AAVMF_CODE.fd',
-    );
+    assert.ok(kvm.kind === 'qemu' && kvm.accel === 'kvm' && kvm.firmwareCode === 'AAVMF_CODE.fd');
 
     const noPorts = await farm
       .http()
@@ -84,10 +82,10 @@ describe('qemu targets and the boot suite, end to end (sqlite)', () => {
       .send({
         id: 'tcg-secure-boot',
         extends: 'qemu-aarch64-tcg',
-        firmwareVars: '/usr/share/AAVMF/AAVMF_VARS.ms.fd',
+        firmwareVars: 'AAVMF_VARS.ms.fd',
       })
       .expect(201);
-    assert.equal(ms.body.firmwareVars, '/usr/share/AAVMF/AAVMF_VARS.ms.fd');
+    assert.equal(ms.body.firmwareVars, 'AAVMF_VARS.ms.fd');
     const bad = await farm
       .http()
       .post('/api/targets')
@@ -172,10 +170,18 @@ describe('qemu targets and the boot suite, end to end (sqlite)', () => {
     ]);
     assert.ok(run.artifacts.every((a) => a.size > 0 && a.size < 16 * 1024 * 1024));
 
+    // The image fails its static checks (no removable path): its boot failure is the image's FAIL,
+    // and the firmware is not judged on it (issue 9: the target's record stays clean).
     const fail = cell(bad, 'qemu-aarch64-tcg');
-    assert.equal(fail.v['FW-DEFAULT-BOOT'].verdict, 'FAIL', dump());
-    assert.match(fail.v['FW-DEFAULT-BOOT'].message, /BdsDxe: failed to load Boot0001 .*: Not Found/);
+    assert.equal(fail.v['FW-DEFAULT-BOOT'].verdict, 'SKIP', dump());
+    assert.match(
+      fail.v['FW-DEFAULT-BOOT'].message,
+      /^not judged: the image failed IMG-REMOVABLE-PATH.* \(static checks\), so ".*BdsDxe: failed to load Boot0001 .*: Not Found.*" is the image's doing$/,
+    );
     assert.equal(fail.v['IMG-NO-VARS'].verdict, 'FAIL');
+    assert.match(fail.v['IMG-NO-VARS'].message, /Not Found/);
+    assert.deepEqual((fail.v['IMG-NO-VARS'].evidence.imageChecks as { passed: boolean }).passed, false);
+    assert.deepEqual(pass.v['FW-UEFI'].evidence.imageChecks, { passed: true, failed: [] });
     assert.equal(fail.attempts, 1, 'FAIL is never retried');
 
     for (const sha of [good, bad]) {

@@ -86,7 +86,7 @@ for (const store of STORES) {
       assert.equal(await images.insert({ ...image, name: 'other', owner: 'acme' }), false);
       assert.deepEqual(await images.get(SHA, all), image);
       assert.deepEqual(await images.getMany([SHA, 'b'.repeat(64)], all), [image]);
-      assert.equal((await images.list(all)).length, 1);
+      assert.equal((await images.list(all, { limit: 50, offset: 0 })).length, 1);
       assert.equal(await images.get('c'.repeat(64), all), undefined);
       await images.setArchIfUnknown(SHA, 'aarch32');
       assert.equal((await images.get(SHA, all))?.arch, 'aarch64', 'a declared architecture stays');
@@ -98,7 +98,8 @@ for (const store of STORES) {
       const theirs = { ...image, sha256: 'e'.repeat(64), name: 'theirs', owner: 'globex' };
       await images.insert(mine);
       await images.insert(theirs);
-      const names = async (caller: Caller) => (await images.list(caller)).map((i) => i.name).sort();
+      const names = async (caller: Caller) =>
+        (await images.list(caller, { limit: 50, offset: 0 })).map((i) => i.name).sort();
       assert.deepEqual(await names(vendor('acme')), ['disk', 'mine']);
       assert.deepEqual(await names(vendor('globex')), ['disk', 'theirs']);
       assert.deepEqual(await names(all), ['disk', 'mine', 'theirs']);
@@ -135,18 +136,19 @@ for (const store of STORES) {
       const runs = new RunsRepository(db);
       const request = { images: [SHA], targets: ['static'], suites: ['all'] };
       await matrices.create(
-        { id: 'm1', request, createdAt: image.createdAt, owner: 'acme', scheduleId: null },
+        { id: 'm1', request, createdAt: image.createdAt, owner: 'acme', scheduleId: null, cancelled: null },
         [
           { id: 'r1', matrixId: 'm1', seq: 0, job: job('r1'), createdAt: image.createdAt },
           { id: 'r2', matrixId: 'm1', seq: 1, job: job('r2'), createdAt: image.createdAt },
         ],
+        [],
       );
       assert.deepEqual((await matrices.get('m1', all))?.request, request);
       assert.equal((await matrices.get('m1', vendor('acme')))?.owner, 'acme');
       assert.equal(await matrices.get('m1', vendor('globex')), undefined);
       assert.equal((await runs.visible('r1', vendor('acme')))?.id, 'r1');
       assert.equal(await runs.visible('r1', vendor('globex')), undefined);
-      assert.deepEqual(await matrices.list(10, vendor('globex')), []);
+      assert.deepEqual(await matrices.list({ limit: 10 }, vendor('globex')), []);
       assert.deepEqual(
         (await runs.listByMatrix('m1')).map((r) => [r.id, r.state, r.attempts]),
         [
@@ -157,13 +159,15 @@ for (const store of STORES) {
       assert.deepEqual((await runs.get('r1'))?.job, job('r1'));
       // A failing run insert (duplicate id) leaves no matrix behind.
       await assert.rejects(
-        matrices.create({ id: 'm2', request, createdAt: image.createdAt, owner: null, scheduleId: null }, [
-          { id: 'r1', matrixId: 'm2', seq: 0, job: job('r1'), createdAt: image.createdAt },
-        ]),
+        matrices.create(
+          { id: 'm2', request, createdAt: image.createdAt, owner: null, scheduleId: null, cancelled: null },
+          [{ id: 'r1', matrixId: 'm2', seq: 0, job: job('r1'), createdAt: image.createdAt }],
+          [],
+        ),
       );
       assert.equal(await matrices.get('m2', all), undefined);
       assert.deepEqual(
-        (await matrices.list(10, all)).map((m) => m.id),
+        (await matrices.list({ limit: 10 }, all)).map((m) => m.id),
         ['m1'],
       );
     });
@@ -243,11 +247,14 @@ for (const store of STORES) {
         capabilities: { targetKinds: ['static' as const], probes: {}, concurrency: 2 },
         registeredAt: image.createdAt,
         lastHeartbeat: image.createdAt,
+        tokenId: 't-agent',
       };
       await agents.insert(agent);
       assert.equal(await agents.heartbeat('agent-a', '2026-01-01T00:01:00.000Z'), true);
       assert.equal(await agents.heartbeat('nobody', '2026-01-01T00:01:00.000Z'), false);
-      assert.deepEqual(await agents.list(), [{ ...agent, lastHeartbeat: '2026-01-01T00:01:00.000Z' }]);
+      assert.deepEqual(await agents.list({ limit: 50, offset: 0 }), [
+        { ...agent, lastHeartbeat: '2026-01-01T00:01:00.000Z' },
+      ]);
     });
 
     it('keeps tokens as their sha256 only, finds and revokes them', async () => {
@@ -271,7 +278,7 @@ for (const store of STORES) {
       assert.equal(await tokens.revoke('t1', '2026-01-02T00:00:00.000Z'), true);
       assert.equal(await tokens.revoke('t1', '2026-01-03T00:00:00.000Z'), true);
       assert.equal(await tokens.revoke('nope', '2026-01-03T00:00:00.000Z'), false);
-      assert.deepEqual(await tokens.list(), [
+      assert.deepEqual(await tokens.list({ limit: 50, offset: 0 }), [
         {
           id: 't1',
           name: 'ci',

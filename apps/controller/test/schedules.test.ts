@@ -20,7 +20,7 @@ import { TriageService } from '../src/triage/triage.service';
 import { resolveConfig, type ControllerConfig } from '../src/config';
 import { SchedulesService } from '../src/schedules/schedules.service';
 import { databaseTarget, openDatabase } from '../src/store/database';
-import { ADMIN_TOKEN, authed } from './helpers/auth';
+import { ADMIN_TOKEN, authed, registerAgent } from './helpers/auth';
 import { eventually, requireEnv, tempDir, uniqueName } from './helpers/env';
 
 /** Schedules, history, regressions and certification over HTTP, on SQLite with a real Redis. */
@@ -36,6 +36,8 @@ describe('schedules and history (SQLite, real Redis)', () => {
       dataDir: dir,
       queuePrefix: uniqueName('sched'),
       adminToken: ADMIN_TOKEN,
+      // A per-second cron shows BullMQ firing within the test; the default minimum is an hour.
+      limits: { scheduleIntervalSeconds: 0 },
     });
     app = await createApp(config);
   });
@@ -81,12 +83,13 @@ describe('schedules and history (SQLite, real Redis)', () => {
     );
 
   async function report(cells: MatrixView['cells'], verdicts: Record<string, Verdict>) {
+    const agentId = await registerAgent(http());
     for (const cell of cells) {
-      await http().post(`/api/runs/${cell.runId}/attempts/1/start`).send({ agentId: 'test' }).expect(200);
+      await http().post(`/api/runs/${cell.runId}/attempts/1/start`).send({ agentId }).expect(200);
       await http()
         .post(`/api/runs/${cell.runId}/attempts/1/result`)
         .send({
-          agentId: 'test',
+          agentId,
           durationMs: 1,
           verdicts: Object.entries(verdicts).map(([clause, verdict]) => ({
             suite: 'static',

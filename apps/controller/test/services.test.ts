@@ -92,7 +92,10 @@ describe('attempt outcome', () => {
 });
 
 describe('RunsService', () => {
-  it('records a result once: the same attempt reported twice changes nothing', async () => {
+  const refused = (status: number, pattern: RegExp) => (e: ApiHttpError) =>
+    e.status === status && pattern.test(e.message);
+
+  it('records a result once: the same attempt reported twice is refused, nothing changes', async () => {
     const { repo, service } = setup();
     repo.addRun('r');
     assert.deepEqual(await service.startAttempt('r', 1, 'agent'), { proceed: true, state: 'running' });
@@ -100,26 +103,45 @@ describe('RunsService', () => {
       recorded: true,
       retry: false,
     });
-    assert.deepEqual(await service.recordResult('r', 1, result([v('FAIL')])), {
-      recorded: false,
-      retry: false,
-    });
+    await assert.rejects(service.recordResult('r', 1, result([v('FAIL')])), refused(409, /already finished/));
     assert.equal(repo.records.length, 1);
     assert.equal((await repo.get('r'))?.verdict, 'PASS');
   });
 
-  it('an ERROR with attempts left makes the run retrying; a repeat keeps asking for the retry', async () => {
+  it('takes results only from the agent holding a started attempt', async () => {
     const { repo, service } = setup();
     repo.addRun('r');
+    await assert.rejects(service.recordResult('r', 1, result([v('PASS')])), refused(409, /never started/));
+    await service.startAttempt('r', 1, 'agent');
+    await assert.rejects(
+      service.recordResult('r', 1, result([v('PASS')], { agentId: 'intruder' })),
+      refused(403, /held by agent agent, not intruder/),
+    );
+    await assert.rejects(
+      service.recordResult('r', 2, result([v('PASS')])),
+      refused(409, /attempt 2 of run r was never started \(started: 1\)/),
+    );
+    await assert.rejects(service.startAttempt('r', 1, 'intruder'), refused(409, /held by agent agent/));
+    assert.equal(repo.records.length, 0);
+    assert.equal((await repo.get('r'))?.state, 'running');
+  });
+
+  it('an ERROR with attempts left makes the run retrying; the next attempt decides', async () => {
+    const { repo, service } = setup();
+    repo.addRun('r');
+    await service.startAttempt('r', 1, 'agent');
     assert.deepEqual(await service.recordResult('r', 1, result([v('ERROR')], { error: 'x' })), {
       recorded: true,
       retry: true,
     });
     assert.equal((await repo.get('r'))?.state, 'retrying');
-    assert.deepEqual(await service.recordResult('r', 1, result([v('ERROR')], { error: 'x' })), {
-      recorded: false,
-      retry: true,
-    });
+    await assert.rejects(
+      service.recordResult('r', 1, result([v('ERROR')], { error: 'x' })),
+      refused(409, /already finished/),
+    );
+    await service.startAttempt('r', 2, 'agent');
+    // Attempt 1 is over: starting it again runs nothing.
+    assert.deepEqual(await service.startAttempt('r', 1, 'agent'), { proceed: false, state: 'running' });
     assert.deepEqual(await service.recordResult('r', 2, result([v('PASS')])), {
       recorded: true,
       retry: false,
@@ -131,6 +153,7 @@ describe('RunsService', () => {
   it('the last attempt ending in ERROR ends the run as ERROR', async () => {
     const { repo, service } = setup();
     repo.addRun('r');
+    await service.startAttempt('r', MAX_ATTEMPTS, 'agent');
     assert.deepEqual(await service.recordResult('r', MAX_ATTEMPTS, result([v('ERROR')])), {
       recorded: true,
       retry: false,
@@ -150,24 +173,31 @@ describe('RunsService', () => {
       new RunCompletion(),
     );
     repo.addRun('r');
+    await service.startAttempt('r', 1, 'agent');
     await service.recordResult('r', 1, result([v('PASS')], { image: { format: 'raw', arch: 'aarch32' } }));
     assert.equal(images.detected.get('a'.repeat(64)), 'aarch32');
   });
 
-  it('a result for a run already done changes nothing, and a new attempt is told not to proceed', async () => {
+  it('a result for a run already done is refused, and a new attempt is told not to proceed', async () => {
     const { repo, service } = setup();
-    repo.addRun('r', { state: 'done', verdict: 'FAIL' });
-    assert.deepEqual(await service.recordResult('r', 2, result([v('PASS')])), {
-      recorded: false,
-      retry: false,
-    });
+    repo.addRun('r');
+    await service.startAttempt('r', 1, 'agent');
+    assert.equal(await service.cancel('r', 'cancelled by test', 't'), true);
+    await assert.rejects(
+      service.recordResult('r', 1, result([v('PASS')])),
+      refused(409, /already finished \(cancelled\)/),
+    );
     assert.deepEqual(await service.startAttempt('r', 2, 'agent'), { proceed: false, state: 'done' });
-    assert.equal(repo.records.length, 0);
+    assert.deepEqual(
+      repo.records.map((r) => [r.attempt, r.outcome, r.runVerdict, r.verdicts[0].message]),
+      [[1, 'cancelled', 'SKIP', 'cancelled by test']],
+    );
   });
 
   it('an attempt without verdicts gets ERROR for every clause of its suite', async () => {
     const { repo, service } = setup();
     repo.addRun('r');
+    await service.startAttempt('r', 1, 'agent');
     await service.recordResult('r', 1, result([], { error: 'image download failed' }));
     assert.deepEqual(
       repo.records[0].verdicts.map((x) => [x.clause, x.level, x.verdict, x.message]),
@@ -396,14 +426,17 @@ describe('agents', () => {
       capabilities: { targetKinds: ['static'], probes: {}, concurrency: 1 },
       registeredAt: '2026-01-01T00:00:00.000Z',
       lastHeartbeat: '2026-01-01T00:00:00.000Z',
+      tokenId: 't',
     };
     const repo = { list: async () => [row] } as unknown as AgentsRepository;
     const service = new AgentsService(
       repo,
+      new FakeRunsRepository().asRepository(),
       resolveConfig({ redisUrl: 'redis://x', dataDir: '/tmp', heartbeatSeconds: 5 }),
     );
     const at = (s: number) => Date.parse(row.lastHeartbeat) + s * 1000;
-    assert.equal((await service.list(at(15)))[0].online, true);
-    assert.equal((await service.list(at(16)))[0].online, false);
+    const page = { limit: 50, offset: 0 };
+    assert.equal((await service.list(page, at(15)))[0].online, true);
+    assert.equal((await service.list(page, at(16)))[0].online, false);
   });
 });

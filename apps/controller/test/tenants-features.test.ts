@@ -14,7 +14,7 @@ import {
 } from '@vmfarm/protocol';
 import { bootstrap, type RunningController } from '../src/app';
 import { resolveConfig } from '../src/config';
-import { ADMIN_TOKEN, authed } from './helpers/auth';
+import { ADMIN_TOKEN, authed, registerAgent } from './helpers/auth';
 import { STORES, tempDir } from './helpers/env';
 import { FakeQueue, FakeScheduler, LocalEventBus } from './helpers/fakes';
 import { matrixOf, openStream } from './helpers/sse';
@@ -59,12 +59,13 @@ for (const store of STORES) {
 
     /** What an agent does: every run of the matrix started and reported with these verdicts. */
     async function complete(matrix: MatrixView, verdicts: Record<string, Verdict>) {
+      const agentId = await registerAgent(as('agent'));
       for (const cell of matrix.cells) {
-        await as('agent').post(`/api/runs/${cell.runId}/attempts/1/start`).send({ agentId: 'a' }).expect(200);
+        await as('agent').post(`/api/runs/${cell.runId}/attempts/1/start`).send({ agentId }).expect(200);
         await as('agent')
           .post(`/api/runs/${cell.runId}/attempts/1/result`)
           .send({
-            agentId: 'a',
+            agentId,
             durationMs: 1,
             verdicts: Object.entries(verdicts).map(([clause, verdict]) => ({
               suite: 'static',

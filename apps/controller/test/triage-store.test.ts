@@ -97,7 +97,11 @@ for (const store of STORES) {
         return { id: job.runId, matrixId: id, seq, job, createdAt: at, retryOf: c.retryOf };
       });
       const request = { images: [DEB.sha256], targets: ['static'], suites: ['all'] };
-      await new MatricesRepository(db).create({ id, request, createdAt: at, owner, scheduleId }, jobs);
+      await new MatricesRepository(db).create(
+        { id, request, createdAt: at, owner, scheduleId, cancelled: null },
+        jobs,
+        [],
+      );
       for (const [i, c] of cells.entries()) {
         if (c.done === false) continue;
         const worst = c.verdicts.some(([, v]) => v === 'FAIL') ? 'FAIL' : 'PASS';

@@ -15,7 +15,7 @@ export const useAuth = () => useContext(AuthContext);
 
 /** Asks GET /api/me once; a 401 sends the browser to the login page, which comes back here after. */
 export function AuthProvider({ children }: { children: ReactNode }) {
-  const me = useLoad('me', api.me);
+  const me = useLoad('me', () => api.me());
   if (me.loading && !me.data && !me.error) return <p className="muted">Loading…</p>;
   if (me.error instanceof ApiError && me.error.status === 401) return <LoginRedirect />;
   return (

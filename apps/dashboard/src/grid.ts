@@ -1,4 +1,4 @@
-import type { Cell, Image, Matrix, MatrixEvent, RunView } from './api';
+import type { Cell, Image, Matrix, MatrixEntry, MatrixEvent, RunView } from './api';
 
 export interface GridRow {
   sha256: string;
@@ -38,6 +38,11 @@ export function buildGrid(matrix: Matrix, images: ReadonlyMap<string, Image>): G
   };
 }
 
+/** The clause IDs a run's verdicts judge FAIL (what a failed cell shows beside its letter). */
+export function failingClauses(run: Pick<RunView, 'verdicts'>): string[] {
+  return [...new Set(run.verdicts.filter((v) => v.verdict === 'FAIL').map((v) => v.clause))];
+}
+
 /** How far a cell has got: runs only move forward (queued, then running or retrying, then done). */
 const progressOf = (c: Pick<Cell, 'state' | 'attempts'>): [number, number] => [
   c.state === 'done' ? 2 : c.state === 'queued' ? 0 : 1,
@@ -67,7 +72,12 @@ function withCells(matrix: Matrix, cells: Cell[]): Matrix {
  */
 export function applyRun(matrix: Matrix, run: RunView): Matrix {
   const cell = matrix.cells.find((c) => c.runId === run.id);
-  const update = { state: run.state, verdict: run.verdict, attempts: run.attempts.length };
+  const update = {
+    state: run.state,
+    verdict: run.verdict,
+    attempts: run.attempts.length,
+    failing: failingClauses(run),
+  };
   if (run.matrixId !== matrix.id || !cell || ahead(cell, update)) return matrix;
   return withCells(
     matrix,
@@ -99,6 +109,17 @@ export function newerCells(fresh: Matrix, shown: Matrix): Matrix {
 export function applyMatrixEvent(matrix: Matrix, event: MatrixEvent): Matrix {
   if (event.id !== matrix.id || event.done < matrix.progress.done) return matrix;
   return { ...matrix, state: event.state, progress: { done: event.done, total: event.total } };
+}
+
+/** A `matrix` event on the matrices list: its counts, unless it counts fewer runs done than shown. */
+export function applySummaryEvent(entry: MatrixEntry, event: MatrixEvent): MatrixEntry {
+  if (event.id !== entry.id || event.done < entry.progress.done) return entry;
+  return {
+    ...entry,
+    state: event.state,
+    progress: { done: event.done, total: event.total },
+    counts: event.counts,
+  };
 }
 
 export type VerdictCounts = Record<'PASS' | 'FAIL' | 'ERROR' | 'SKIP' | 'pending', number>;

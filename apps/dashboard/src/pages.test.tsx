@@ -1,4 +1,4 @@
-import { act, render, screen, within } from '@testing-library/react';
+import { act, fireEvent, render, screen, within } from '@testing-library/react';
 import { createMemoryRouter, RouterProvider } from 'react-router';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ImageCertification, TargetCertification } from './pages/Certification';
@@ -50,7 +50,7 @@ describe('matrix page', () => {
   it('fills the grid from server-sent events, without another request', async () => {
     serve({
       '/api/matrices/m1': matrix(),
-      '/api/images': [image(SHA_A, 'debian', '12'), image(SHA_B, 'fedora')],
+      '/api/images?limit=500': [image(SHA_A, 'debian', '12'), image(SHA_B, 'fedora')],
     });
     show('/matrices/m1', '/matrices/:id', <MatrixPage />);
     const grid = await screen.findByRole('table', { name: 'matrix grid' });
@@ -78,6 +78,70 @@ describe('matrix page', () => {
     expect(screen.getByRole('progressbar').textContent).toBe('3/4');
     expect(vi.mocked(fetch).mock.calls.length).toBe(requests);
     expect(screen.getByLabelText('static: FAIL').closest('a')?.getAttribute('href')).toBe('/runs/r1');
+  });
+});
+
+describe('matrix page: failing clauses and cancel', () => {
+  it('shows the clauses a failed cell failed, from the fetch and from live events', async () => {
+    const m = matrix();
+    m.cells[1] = {
+      ...m.cells[1],
+      state: 'done',
+      verdict: 'FAIL',
+      attempts: 1,
+      failing: ['IMG-ESP', 'IMG-EFI-APP'],
+    };
+    serve({
+      '/api/matrices/m1': m,
+      '/api/images?limit=500': [image(SHA_A, 'debian', '12'), image(SHA_B, 'fedora')],
+    });
+    show('/matrices/m1', '/matrices/:id', <MatrixPage />);
+    const fetched = await screen.findByLabelText('static failed clauses: IMG-ESP, IMG-EFI-APP');
+    expect(fetched.textContent).toBe('IMG-ESP IMG-EFI-APP');
+    expect(fetched.getAttribute('title')).toBe('static failed IMG-ESP, IMG-EFI-APP');
+    const verdict = (clause: string, v: 'PASS' | 'FAIL') => ({
+      suite: 'static',
+      clause,
+      level: 'MUST' as const,
+      verdict: v,
+      message: v,
+      evidence: {},
+    });
+    FakeEventSource.all[0].emit(
+      'run',
+      run('r1', { verdicts: [verdict('IMG-GPT', 'FAIL'), verdict('IMG-ESP', 'PASS')] }),
+    );
+    expect((await screen.findByLabelText('static failed clauses: IMG-GPT')).textContent).toBe('IMG-GPT');
+    // A passing or pending cell names none.
+    expect(screen.getAllByLabelText(/failed clauses/)).toHaveLength(2);
+  });
+
+  it('cancels after a second click, with the reason, and shows the cells SKIP', async () => {
+    const cancelled = matrix();
+    cancelled.state = 'done';
+    cancelled.progress = { done: 4, total: 4 };
+    cancelled.cancelled = { at: '2025-01-01T00:01:00.000Z', by: 'ci', reason: 'wrong image' };
+    cancelled.cells = cancelled.cells.map((c) => ({ ...c, state: 'done', verdict: 'SKIP', attempts: 1 }));
+    serve({
+      '/api/matrices/m1': matrix(),
+      '/api/images?limit=500': [],
+      '/api/matrices/m1/cancel': cancelled,
+    });
+    show('/matrices/m1', '/matrices/:id', <MatrixPage />);
+    (await screen.findByRole('button', { name: 'Cancel matrix' })).click();
+    const reason = await screen.findByLabelText('Reason (optional)');
+    act(() => {
+      fireEvent.change(reason, { target: { value: 'wrong image' } });
+    });
+    expect(vi.mocked(fetch).mock.calls.some(([url]) => String(url).endsWith('/cancel'))).toBe(false);
+    act(() => screen.getByRole('button', { name: 'Cancel 4 runs' }).click());
+    expect(await screen.findByTestId('matrix-cancelled')).toBeTruthy();
+    const [url, init] = vi.mocked(fetch).mock.calls.find(([u]) => String(u).endsWith('/cancel'))!;
+    expect(url).toBe('/api/matrices/m1/cancel');
+    expect(init).toMatchObject({ method: 'POST', body: '{"reason":"wrong image"}' });
+    expect(screen.getByTestId('matrix-state').textContent).toBe('cancelled');
+    expect(screen.getAllByLabelText('static: SKIP')).toHaveLength(2);
+    expect(screen.queryByRole('button', { name: 'Cancel matrix' })).toBeNull();
   });
 });
 
@@ -201,7 +265,7 @@ describe('certification pages', () => {
   it("a target's report names the image each verdict was judged on, and its counts", async () => {
     serve({
       '/api/certification/targets/static': certification('target', 'static', 'static', null),
-      '/api/images': [image(SHA_A, 'debian', '12')],
+      '/api/images?limit=500': [image(SHA_A, 'debian', '12')],
     });
     show('/certification/targets/static', '/certification/targets/:id', <TargetCertification />);
     const table = await screen.findByRole('table', { name: 'certification' });

@@ -28,6 +28,7 @@ export function matrix(): Matrix {
     suite,
     state: 'queued' as const,
     verdict: null,
+    failing: [],
     attempts: 0,
   });
   return {
@@ -36,6 +37,7 @@ export function matrix(): Matrix {
     scheduleId: null,
     state: 'running',
     progress: { done: 0, total: 4 },
+    cancelled: null,
     request: { images: [SHA_B, SHA_A], targets: ['static', 'qemu-aarch64-tcg'], suites: ['all'] },
     cells: [
       cell('r1', SHA_A, 'static', 'static'),

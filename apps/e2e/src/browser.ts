@@ -15,11 +15,22 @@ export async function launch(): Promise<Browser> {
   });
 }
 
-/** A browser context already logged in: the session cookie POST /api/session would set. */
+/**
+ * A browser context already logged in: a session opened with POST /api/session (the cookie carries
+ * the session id it answers with, never the token).
+ */
 export async function loggedIn(browser: Browser, url: string, token: string): Promise<BrowserContext> {
+  const res = await fetch(`${url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token }),
+  });
+  const session = /vmfarm_session=([^;]+)/.exec(res.headers.get('set-cookie') ?? '')?.[1];
+  if (res.status !== 204 || !session)
+    throw new Error(`cannot log in at ${url}: ${res.status} ${await res.text()}`);
   const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
   await context.addCookies([
-    { name: 'vmfarm_session', value: token, url, httpOnly: true, sameSite: 'Strict' },
+    { name: 'vmfarm_session', value: session, url, httpOnly: true, sameSite: 'Strict' },
   ]);
   return context;
 }

@@ -22,6 +22,8 @@ const DISTRO_1 = images.image('good-aa64-lowercase.raw');
 const DISTRO_2 = images.image('gpt-primary-entries-crc.raw');
 /** A vendor's own image, which no one else uploads. */
 const SECRET = images.image('good-aa64-mixedcase-lfn.raw');
+/** The matrix cancelled before any agent runs it. */
+const CANCELLED = images.image('good-aa64-v2.qcow2');
 /** Bounds waits on runs (a loaded 2-core CI host); a hang fails instead of stalling the run. */
 const WAIT = { timeout: 180_000 };
 const TEST = { timeout: 600_000 };
@@ -50,6 +52,38 @@ const progress = (p: Page) => p.getByRole('progressbar').textContent();
 
 let failingRun: { matrixId: string };
 
+test('a queued matrix is cancelled from its page: every cell SKIP, with who and why', TEST, async () => {
+  const sha = await farm.api.upload(CANCELLED.path, { name: 'to-cancel' });
+  const matrix = await farm.api.submit([sha], ['static'], ['static']);
+  await page.goto(`${farm.url}/matrices/${matrix.id}`);
+  const grid = page.getByRole('table', { name: 'matrix grid' });
+  await grid.getByLabel('static: queued').waitFor();
+  // A second click confirms: the first only asks.
+  await page.getByRole('button', { name: 'Cancel matrix' }).click();
+  await page.getByLabel('Reason (optional)').fill('wrong image');
+  await page.getByRole('button', { name: 'Cancel 1 run' }).click();
+  await grid.getByLabel('static: SKIP').waitFor();
+  assert.equal(await page.getByTestId('matrix-state').textContent(), 'cancelled');
+  assert.match(
+    (await page.getByTestId('matrix-cancelled').textContent()) ?? '',
+    /^Cancelled by .*: wrong image;/,
+  );
+  assert.equal(
+    await page.getByRole('button', { name: 'Cancel matrix' }).count(),
+    0,
+    'nothing left to cancel',
+  );
+  assert.equal(await progress(page), '1/1');
+  // The run says why it was not run.
+  await grid.getByLabel('static: SKIP').click();
+  await page.waitForURL(/\/runs\//);
+  await page
+    .getByRole('table', { name: 'verdicts' })
+    .getByText(/cancelled by .*: wrong image/)
+    .first()
+    .waitFor();
+});
+
 test('a matrix submitted through the API fills the grid live', TEST, async () => {
   const good = await farm.api.upload(GOOD.path, { name: 'good-aa64' });
   const broken = await farm.api.upload(BROKEN.path, { name: 'gpt-crc' });
@@ -71,6 +105,11 @@ test('a matrix submitted through the API fills the grid live', TEST, async () =>
     grid.getByRole('row').filter({ has: page.getByRole('cell', { name: label }) });
   assert.equal(await row('good-aa64').getByLabel('static: PASS').textContent(), 'static P');
   assert.equal(await row('gpt-crc').getByLabel('static: FAIL').textContent(), 'static F');
+  // A failed cell says which clauses failed, in the grid itself (and in full on hover).
+  const failing = row('gpt-crc').getByLabel('static failed clauses: IMG-GPT');
+  assert.equal(await failing.textContent(), 'IMG-GPT');
+  assert.equal(await failing.getAttribute('title'), 'static failed IMG-GPT');
+  assert.equal(await row('good-aa64').locator('.failing').count(), 0);
   assert.equal(await page.getByTestId('matrix-state').textContent(), 'done');
   assert.equal(await page.evaluate(() => (window as { sameDocument?: boolean }).sameDocument), true);
 });

@@ -3,7 +3,7 @@
  * long names, PE/COFF headers and a qcow2 writer (with zero and compressed clusters).
  */
 import { crc32, deflateRawSync } from 'node:zlib';
-import { guidBytes, lfnChecksum } from '../src';
+import { guidBytes, lfnChecksum, NV_DATA_FV_GUID } from '../src';
 
 export const ESP_GUID = 'C12A7328-F81F-11D2-BA4B-00A0C93EC93B';
 export const LINUX_GUID = '0FC63DAF-8483-4772-8E79-3D69D8477DE4';
@@ -461,4 +461,54 @@ export function writeQcow2(raw: Buffer, spec: Qcow2Spec = {}): Buffer {
   l2s.forEach((l2, i) => l2.copy(out, l2Start + i * cs));
   for (const [off, data] of parts) data.copy(out, off);
   return out;
+}
+
+// --- edk2 variable stores (VariableFormat.h, PiFirmwareVolume.h) ---
+
+export interface VariableSpec {
+  name: string;
+  guid: string;
+  data: Buffer;
+  /** VAR_ADDED (0x3f) unless given. */
+  state?: number;
+  attributes?: number;
+}
+
+/** One authenticated variable record (60-byte header, UTF-16 name, data), 4-byte aligned. */
+export function authVariable({ name, guid, data, state = 0x3f, attributes = 7 }: VariableSpec): Buffer {
+  const n = Buffer.from(`${name}\0`, 'utf16le');
+  const b = Buffer.alloc((60 + n.length + data.length + 3) & ~3, 0xff);
+  b.fill(0, 0, 60);
+  b.writeUInt16LE(0x55aa, 0);
+  b[2] = state;
+  b.writeUInt32LE(attributes, 4);
+  b.writeUInt32LE(n.length, 0x24);
+  b.writeUInt32LE(data.length, 0x28);
+  guidBytes(guid).copy(b, 0x2c);
+  n.copy(b, 60);
+  data.copy(b, 60 + n.length);
+  return b;
+}
+
+/** An NV-data firmware volume (0x48-byte header, correct checksum) holding a formatted, healthy store. */
+export function nvDataVolume(signature: string, vars: readonly Buffer[], fvLength = 0x10000): Buffer {
+  const b = Buffer.alloc(fvLength, 0xff);
+  b.fill(0, 0, 0x48 + 28);
+  guidBytes(NV_DATA_FV_GUID).copy(b, 0x10);
+  b.writeBigUInt64LE(BigInt(fvLength), 0x20);
+  b.write('_FVH', 0x28, 'latin1');
+  b.writeUInt32LE(0xe36, 0x2c);
+  b.writeUInt16LE(0x48, 0x30);
+  b[0x37] = 2;
+  b.writeUInt32LE(fvLength / 0x1000, 0x38);
+  b.writeUInt32LE(0x1000, 0x3c);
+  let sum = 0;
+  for (let i = 0; i < 0x48; i += 2) sum = (sum + b.readUInt16LE(i)) & 0xffff;
+  b.writeUInt16LE((0x10000 - sum) & 0xffff, 0x32);
+  guidBytes(signature).copy(b, 0x48);
+  b.writeUInt32LE(fvLength - 0x48, 0x58);
+  b[0x5c] = 0x5a; // formatted
+  b[0x5d] = 0xfe; // healthy
+  Buffer.concat(vars).copy(b, 0x64);
+  return b;
 }

@@ -53,6 +53,8 @@ export async function bootAndRun(
     'qemu-system-aarch64',
     [
       ...['-machine', 'virt,gic-version=3,acpi=off', '-cpu', 'cortex-a57', '-m', '1024', '-nographic'],
+      // No default NIC: its option ROM (efi-virtio.rom) comes from ipxe-qemu, which the set-up does not install.
+      ...['-nic', 'none'],
       ...['-drive', 'if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/AAVMF/AAVMF_CODE.fd'],
       ...['-drive', `if=pflash,format=raw,unit=1,file=${vars}`],
       ...[

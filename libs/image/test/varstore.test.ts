@@ -14,12 +14,12 @@ import {
   EFI_GLOBAL_VARIABLE_GUID,
   guidBytes,
   IMAGE_SECURITY_DATABASE_GUID,
-  NV_DATA_FV_GUID,
   parseVariableStore,
   RawSource,
   VARIABLE_GUID,
   type VariableStore,
 } from '../src';
+import { authVariable, nvDataVolume } from './builders';
 import { bootAndRun, buildGuest, vmUnavailable } from './varstore-vm';
 
 const AAVMF = '/usr/share/AAVMF';
@@ -90,20 +90,7 @@ interface VarSpec {
   attributes?: number;
 }
 
-function authVar({ name, guid = TEST_GUID, data, state = 0x3f, attributes = 7 }: VarSpec): Buffer {
-  const n = Buffer.from(`${name}\0`, 'utf16le');
-  const b = Buffer.alloc(align4(60 + n.length + data.length), 0xff);
-  b.fill(0, 0, 60);
-  b.writeUInt16LE(0x55aa, 0);
-  b[2] = state;
-  b.writeUInt32LE(attributes, 4);
-  b.writeUInt32LE(n.length, 0x24);
-  b.writeUInt32LE(data.length, 0x28);
-  guidBytes(guid).copy(b, 0x2c);
-  n.copy(b, 60);
-  data.copy(b, 60 + n.length);
-  return b;
-}
+const authVar = (spec: VarSpec) => authVariable({ guid: TEST_GUID, ...spec });
 
 function plainVar({ name, guid = TEST_GUID, data, state = 0x3f, attributes = 7 }: VarSpec): Buffer {
   const n = Buffer.from(`${name}\0`, 'utf16le');
@@ -120,28 +107,7 @@ function plainVar({ name, guid = TEST_GUID, data, state = 0x3f, attributes = 7 }
   return b;
 }
 
-/** An NV-data firmware volume (0x48-byte header, correct checksum) holding a formatted store. */
-function fvStore(signature: string, vars: Buffer[], fvLength = 0x10000): Buffer {
-  const b = Buffer.alloc(fvLength, 0xff);
-  b.fill(0, 0, 0x48 + 28);
-  guidBytes(NV_DATA_FV_GUID).copy(b, 0x10);
-  b.writeBigUInt64LE(BigInt(fvLength), 0x20);
-  b.write('_FVH', 0x28, 'latin1');
-  b.writeUInt32LE(0xe36, 0x2c);
-  b.writeUInt16LE(0x48, 0x30);
-  b[0x37] = 2;
-  b.writeUInt32LE(fvLength / 0x1000, 0x38);
-  b.writeUInt32LE(0x1000, 0x3c);
-  let sum = 0;
-  for (let i = 0; i < 0x48; i += 2) sum = (sum + b.readUInt16LE(i)) & 0xffff;
-  b.writeUInt16LE((0x10000 - sum) & 0xffff, 0x32);
-  guidBytes(signature).copy(b, 0x48);
-  b.writeUInt32LE(fvLength - 0x48, 0x58);
-  b[0x5c] = 0x5a;
-  b[0x5d] = 0xfe;
-  Buffer.concat(vars).copy(b, 0x64);
-  return b;
-}
+const fvStore = nvDataVolume;
 
 /** Deterministic bytes for the corrupt-input tests. */
 function prng(seed: number): () => number {

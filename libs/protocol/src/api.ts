@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { readyPatternProblem } from './pattern';
 import { targetIdSchema, targetKindSchema } from './target';
 import {
   archSchema,
@@ -12,6 +13,19 @@ import {
 /** REST contract between the controller, the CLI and agents. All routes live under /api. */
 
 export const sha256Schema = z.string().regex(/^[0-9a-f]{64}$/, 'must be a lowercase hex sha256');
+
+/**
+ * Text a person reads as one line: no control characters (C0, DEL, C1), no line or paragraph
+ * separators, no bidirectional overrides (a name must read as it is stored, in a terminal too).
+ */
+export const plainTextSchema = (max: number) =>
+  z
+    .string()
+    .max(max)
+    .regex(/^[^\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]*$/u, 'must not contain control characters');
+
+/** The name of an image, target, schedule, token or agent. */
+export const nameSchema = (max = 200) => plainTextSchema(max).min(1);
 
 export const imageResourceSchema = z.object({
   sha256: sha256Schema,
@@ -37,7 +51,8 @@ export const imageVersionSchema = z.string().regex(/^[\x21-\x7e]{1,100}$/, 'prin
 
 /** Query of `PUT /api/images` (body: the image bytes, optionally gzip or xz compressed). */
 export const imageUploadQuerySchema = z.object({
-  name: z.string().max(200).optional(),
+  /** Empty: named after its hash. */
+  name: plainTextSchema(200).optional(),
   arch: archSchema.optional(),
   version: imageVersionSchema.optional(),
   /** Comma-separated. */
@@ -51,7 +66,7 @@ export const imageUploadQuerySchema = z.object({
 /** `PATCH /api/images/:sha256`: the fields given replace the stored ones (tags as a whole set). */
 export const imagePatchSchema = z
   .object({
-    name: z.string().min(1).max(200).optional(),
+    name: nameSchema().optional(),
     version: imageVersionSchema.nullable().optional(),
     tags: z.array(tagSchema).max(50).optional(),
   })
@@ -73,22 +88,18 @@ export const matrixRequestSchema = z.object({
   targets: z.array(targetIdSchema).min(1).max(100),
   /** Suite ids, or ['all'] for every suite that can run on each target. */
   suites: z.array(z.string().min(1)).min(1).max(100),
-  /** Live suites: a regular expression the guest prints when it is up (tried with the defaults). */
+  /**
+   * Live suites: a regular expression the guest prints when it is up (tried with the defaults);
+   * refused when it could backtrack catastrophically or needs what a linear-time engine lacks.
+   */
   ready: z
     .string()
     .min(1)
     .max(500)
-    .refine(
-      (v) => {
-        try {
-          new RegExp(v, 'm');
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      { error: 'must be a valid regular expression' },
-    )
+    .superRefine((v, ctx) => {
+      const problem = readyPatternProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
     .optional(),
 });
 export type MatrixRequest = z.infer<typeof matrixRequestSchema>;
@@ -111,9 +122,9 @@ export const agentCapabilitiesSchema = z.object({
 export type AgentCapabilities = z.infer<typeof agentCapabilitiesSchema>;
 
 export const agentRegistrationSchema = z.object({
-  name: z.string().min(1).max(200),
-  host: z.string().min(1).max(200),
-  version: z.string().max(50),
+  name: nameSchema(),
+  host: nameSchema(),
+  version: plainTextSchema(50),
   capabilities: agentCapabilitiesSchema,
 });
 export type AgentRegistration = z.infer<typeof agentRegistrationSchema>;
@@ -218,6 +229,9 @@ export const runViewSchema = z.object({
 });
 export type RunView = z.infer<typeof runViewSchema>;
 
+/** A cancelled matrix: who cancelled it, when and why (its runs not done then were recorded SKIP). */
+export const matrixCancelledSchema = z.object({ at: z.string(), by: z.string(), reason: z.string() });
+
 export const matrixViewSchema = z.object({
   id: z.string(),
   createdAt: z.string(),
@@ -225,6 +239,7 @@ export const matrixViewSchema = z.object({
   scheduleId: z.string().nullable(),
   state: z.enum(['running', 'done']),
   progress: z.object({ done: z.number().int(), total: z.number().int() }),
+  cancelled: matrixCancelledSchema.nullable(),
   request: matrixRequestSchema,
   cells: z.array(
     z.object({
@@ -235,10 +250,46 @@ export const matrixViewSchema = z.object({
       state: z.enum(['queued', 'running', 'retrying', 'done']),
       verdict: z.enum(['PASS', 'FAIL', 'ERROR', 'SKIP']).nullable(),
       attempts: z.number().int(),
+      /** Clause IDs the run's final attempt judged FAIL. */
+      failing: z.array(z.string()),
     }),
   ),
 });
 export type MatrixView = z.infer<typeof matrixViewSchema>;
+
+/** An entry of `GET /api/matrices`: counts rather than cells, so that a page stays small. */
+export const matrixSummarySchema = matrixViewSchema
+  .pick({
+    id: true,
+    createdAt: true,
+    scheduleId: true,
+    state: true,
+    progress: true,
+    cancelled: true,
+  })
+  .extend({
+    counts: z.object({
+      PASS: z.number().int(),
+      FAIL: z.number().int(),
+      ERROR: z.number().int(),
+      SKIP: z.number().int(),
+    }),
+    request: z.object({
+      /** How many images (their hashes are on the matrix itself). */
+      images: z.number().int(),
+      targets: z.array(z.string()),
+      suites: z.array(z.string()),
+    }),
+  });
+export type MatrixSummary = z.infer<typeof matrixSummarySchema>;
+
+/** `POST /api/matrices/:id/cancel`. */
+export const matrixCancelSchema = z.object({ reason: plainTextSchema(500).optional() }).strict();
+export type MatrixCancel = z.infer<typeof matrixCancelSchema>;
+
+/** The answer to a heartbeat: runs this agent holds whose attempt was cancelled (stop them). */
+export const heartbeatAnswerSchema = z.object({ ok: z.literal(true), cancel: z.array(z.string()) });
+export type HeartbeatAnswer = z.infer<typeof heartbeatAnswerSchema>;
 
 /* Schedules, history, regressions, certification and events. */
 
@@ -250,7 +301,7 @@ export const imageSelectorSchema = z.union([
 export type ImageSelector = z.infer<typeof imageSelectorSchema>;
 
 const scheduleFields = {
-  name: z.string().min(1).max(200),
+  name: nameSchema(),
   /** Five or six fields (seconds first when six), as BullMQ's job schedulers read them. */
   cron: z.string().min(1).max(100),
   /** IANA time zone the cron fields are read in. */

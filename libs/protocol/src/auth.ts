@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameSchema } from './api';
 
 /** Tokens, roles and sessions: the auth part of the REST contract. */
 
@@ -16,7 +17,7 @@ export const tokenSecretSchema = z.string().regex(/^vmf_[A-Za-z0-9_-]{43}$/, 'no
 
 export const tokenCreateSchema = z
   .object({
-    name: z.string().min(1).max(100),
+    name: nameSchema(100),
     role: roleSchema,
     tenant: tenantSchema.optional(),
   })

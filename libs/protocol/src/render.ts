@@ -52,7 +52,7 @@ export function renderMatrixText(report: MatrixReport): string {
   const lines = [`matrix ${matrix.id} ${matrix.state} ${matrix.progress.done}/${matrix.progress.total}`];
   for (const cell of report.cells) {
     lines.push(
-      `${cell.image.sha256?.slice(0, 16)} × ${cell.target} × ${cell.suite}: ${cell.state}` +
+      `${imageLabel(cell.image)} (${cell.image.sha256?.slice(0, 16)}) × ${cell.target} × ${cell.suite}: ${cell.state}` +
         `${cell.attempts > 1 ? ` (${cell.attempts} attempts)` : ''}` +
         `${cell.retryOf ? ` (retry of ${cell.retryOf})` : ''}${cell.supersededBy ? ` (replaced by retry ${cell.supersededBy})` : ''}` +
         ` ${cell.state === 'done' ? cell.summary.result : ''}`.trimEnd(),
@@ -71,9 +71,15 @@ function xml(text: string): string {
   return text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`).replace(XML_FORBIDDEN, '');
 }
 
+/** An image as a reader knows it: its name, and its version when it has one. */
+function imageLabel(image: { name: string; version: string | null }): string {
+  return image.version ? `${image.name} ${image.version}` : image.name;
+}
+
 function junitSuite(
   name: string,
   verdicts: readonly VerdictRecord[],
+  properties: Record<string, string | null> = {},
   known: ReadonlyMap<string, string> = new Map(),
 ): string {
   const failures = verdicts.filter((v) => v.verdict === 'FAIL').length;
@@ -84,12 +90,12 @@ function junitSuite(
     // A known FAIL stays a failure, with the issue named in its message and as a property.
     const issue = v.verdict === 'FAIL' ? known.get(v.clause) : undefined;
     const message = issue ? `${v.message} (known: ${issue})` : v.message;
-    const properties = issue
+    const caseProperties = issue
       ? `<properties><property name="known-issue" value="${xml(issue)}"/></properties>`
       : '';
     const inner =
       v.verdict === 'FAIL'
-        ? `${properties}<failure message="${xml(message)}" type="${v.level}">${xml(body)}</failure>`
+        ? `${caseProperties}<failure message="${xml(message)}" type="${v.level}">${xml(body)}</failure>`
         : v.verdict === 'ERROR'
           ? `<error message="${xml(v.message)}">${xml(body)}</error>`
           : v.verdict === 'SKIP'
@@ -97,8 +103,16 @@ function junitSuite(
             : `<system-out>${xml(body)}</system-out>`;
     return `    <testcase classname="${xml(`${v.suite}.${v.level}`)}" name="${xml(v.clause)}">${inner}</testcase>`;
   });
+  const props = Object.entries(properties).filter(([, v]) => v !== null);
   return [
     `  <testsuite name="${xml(name)}" tests="${verdicts.length}" failures="${failures}" errors="${errors}" skipped="${skipped}">`,
+    ...(props.length
+      ? [
+          '    <properties>',
+          ...props.map(([k, v]) => `      <property name="${xml(k)}" value="${xml(v!)}"/>`),
+          '    </properties>',
+        ]
+      : []),
     ...cases,
     '  </testsuite>',
   ].join('\n');
@@ -119,7 +133,21 @@ export function renderMatrixJUnit(report: MatrixReport): string {
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="vmfarm matrix ${xml(report.matrix.id)}">`,
     ...report.cells.map((c) =>
-      junitSuite(`${c.image.sha256} ${c.target} ${c.suite}`, c.verdicts, knownByClause(c.known)),
+      junitSuite(
+        `${imageLabel(c.image)} ${c.target} ${c.suite}`,
+        c.verdicts,
+        {
+          'image.name': c.image.name,
+          'image.version': c.image.version,
+          'image.sha256': c.image.sha256,
+          target: c.target,
+          suite: c.suite,
+          runId: c.runId,
+          retryOf: c.retryOf,
+          supersededBy: c.supersededBy,
+        },
+        knownByClause(c.known),
+      ),
     ),
     '</testsuites>',
     '',

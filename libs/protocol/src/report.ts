@@ -46,6 +46,8 @@ export const runStateSchema = z.enum(['queued', 'running', 'retrying', 'done']);
 export type RunState = z.infer<typeof runStateSchema>;
 
 export const matrixCellSchema = imageReportSchema.extend({
+  /** The submitted image: its hash, and the name and version it was uploaded under. */
+  image: imageInfoSchema.extend({ name: z.string(), version: z.string().nullable() }),
   runId: z.string(),
   target: z.string(),
   suite: z.string(),
@@ -68,6 +70,8 @@ export const matrixReportSchema = z.object({
     progress: z.object({ done: z.number().int(), total: z.number().int() }),
   }),
   cells: z.array(matrixCellSchema),
+  /** Set when the report holds one page of the cells (?offset=&limit=); the summary counts them all. */
+  page: z.object({ offset: z.number().int(), limit: z.number().int(), total: z.number().int() }).optional(),
   summary: summarySchema,
 });
 export type MatrixReport = z.infer<typeof matrixReportSchema>;

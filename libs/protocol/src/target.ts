@@ -2,8 +2,14 @@ import { z } from 'zod';
 import { archSchema, ARCHES } from './verdict';
 
 /**
- * Target profiles: data, one schema per target kind, discriminated on `kind`. The qemu fields are
- * defined here once; @vmfarm/targets validates and resolves its profiles with these field schemas.
+ * Target profiles: data, one schema per target kind, discriminated on `kind`. Every kind has the
+ * common fields (`commonProfileFields`: id, description, extends, arch, stageLimits) and adds its
+ * own, flat (so `extends` is a shallow merge). To add a kind (`emulator`, `xen`): define its fields
+ * as an object of schemas here (as `qemuMachineFields`), add
+ * `z.strictObject({ ...commonProfileFields, kind: z.literal('<kind>'), arch: archListSchema, ...fields })`
+ * to PROFILE_SCHEMAS and its kind to TARGET_KINDS, list the fields that name host files in
+ * HOST_FILE_FIELDS, and spread its fields (partial) into targetCreateSchema. A field name two kinds
+ * share must have one schema. The driver of the kind (libs/targets) resolves what the fields name.
  */
 
 export const TARGET_KINDS = ['static', 'qemu'] as const;
@@ -28,9 +34,22 @@ const intIn = (min: number, max: number) => {
   const error = `must be an integer from ${min} to ${max}`;
   return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
 };
-const absolutePath = () => {
-  const error = 'must be an absolute path';
-  return z.string({ error }).startsWith('/', { error });
+/** A file name a profile may give for a host file: no directory part, nothing hidden. */
+export const HOST_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$/;
+/** A profile value that names a host path (admins only) rather than a file the host offers by name. */
+export const isHostPath = (v: unknown): v is string => typeof v === 'string' && v.startsWith('/');
+
+/**
+ * A host file: a name the agent resolves against what its host offers (e.g. `AAVMF_VARS.ms.fd`, found
+ * in the firmware directories it probes), or an absolute path, which only an admin may give.
+ */
+const hostFile = () => {
+  const error =
+    'must be a file name the host offers (e.g. AAVMF_VARS.fd) or, given by an admin, an absolute path';
+  return z
+    .string({ error })
+    .max(4096, { error })
+    .refine((v) => HOST_FILE_NAME.test(v) || (isHostPath(v) && !v.includes('\0')), { error });
 };
 
 /** The machine a qemu profile describes: what a boot may override. Flat, so `extends` is a shallow merge. */
@@ -46,9 +65,10 @@ export const qemuMachineFields = {
   console: oneOf(CONSOLE_KINDS),
   // Each port takes a slot of pcie.0, which has 32 and needs some for the disk and console.
   hotplugPorts: intIn(0, 16),
-  firmwareCode: absolutePath(),
-  /** The variable-store template each instance gets a sparse copy of. */
-  firmwareVars: absolutePath(),
+  /** The firmware's code (pflash unit 0), by name: `AAVMF_CODE.fd`, `AAVMF32_CODE.fd`. */
+  firmwareCode: hostFile(),
+  /** The variable-store template each instance gets a sparse copy of, by name: `AAVMF_VARS.ms.fd`. */
+  firmwareVars: hostFile(),
   /**
    * `persistent` (the default): the instance keeps its store across resets and power cycles.
    * `volatile`: every start of the VM gets a fresh copy of the template, as an implementation that
@@ -67,21 +87,40 @@ const archListSchema = z
   .array(archSchema, { error: `must be a non-empty list of ${ARCHES.join(', ')}` })
   .min(1, { error: `must be a non-empty list of ${ARCHES.join(', ')}` });
 
-const common = {
+/** The named stages of a live suite (LAVA's actions), each with its own time limit. */
+export const STAGES = ['boot', 'ready', 'act', 'observe', 'judge'] as const;
+export type Stage = (typeof STAGES)[number];
+
+/**
+ * Time limits in seconds, per stage of a live suite and for a whole attempt; a profile gives only the
+ * ones it changes (a slow host: a longer `ready`). A stage or attempt that overruns ends as ERROR.
+ */
+export const stageLimitsSchema = z.strictObject(
+  Object.fromEntries([...STAGES, 'attempt'].map((s) => [s, intIn(1, 86_400).optional()])) as Record<
+    Stage | 'attempt',
+    z.ZodOptional<ReturnType<typeof intIn>>
+  >,
+);
+export type StageLimits = z.infer<typeof stageLimitsSchema>;
+
+/** Fields every target profile has, whatever its kind. */
+export const commonProfileFields = {
   id: targetIdSchema,
   description: z.string().default(''),
   /** The base profile whose fields this one inherits (already merged in a resolved profile). */
   extends: targetIdSchema.optional(),
+  /** Overrides of the default stage and attempt time limits (seconds). */
+  stageLimits: stageLimitsSchema.optional(),
 };
 
 export const staticProfileSchema = z.strictObject({
-  ...common,
+  ...commonProfileFields,
   kind: z.literal('static'),
   arch: archListSchema.default([...ARCHES]),
 });
 
 export const qemuProfileSchema = z.strictObject({
-  ...common,
+  ...commonProfileFields,
   kind: z.literal('qemu'),
   /** Guest architectures this profile runs. */
   arch: archListSchema,
@@ -89,9 +128,29 @@ export const qemuProfileSchema = z.strictObject({
 });
 export type QemuTargetProfile = z.infer<typeof qemuProfileSchema>;
 
+/** One schema per kind: adding a kind is adding its entry here (see the top of this file). */
+const PROFILE_SCHEMAS = [staticProfileSchema, qemuProfileSchema] as const;
+
 /** A target profile is data; `extends` names a base profile whose fields it inherits. */
-export const targetProfileSchema = z.discriminatedUnion('kind', [staticProfileSchema, qemuProfileSchema]);
+export const targetProfileSchema = z.discriminatedUnion('kind', PROFILE_SCHEMAS);
 export type TargetProfile = z.infer<typeof targetProfileSchema>;
+
+/** The fields of each kind that name a file of the agent's host (firmware, binaries). */
+export const HOST_FILE_FIELDS: Readonly<Record<TargetKind, readonly string[]>> = {
+  static: [],
+  qemu: ['firmwareCode', 'firmwareVars'],
+};
+
+/**
+ * The host paths a profile as written (a request, a file) names itself, with their fields: only an
+ * admin may give one. Inherited values do not count (the base's author chose them).
+ */
+export function hostPathsNamed(input: Readonly<Record<string, unknown>>): { field: string; path: string }[] {
+  const fields = new Set(Object.values(HOST_FILE_FIELDS).flat());
+  return Object.entries(input)
+    .filter(([field, value]) => fields.has(field) && isHostPath(value))
+    .map(([field, path]) => ({ field, path: path as string }));
+}
 
 /** Body of `POST /api/targets`: with `extends`, omitted fields come from that base profile. */
 export const targetCreateSchema = z.strictObject({
@@ -100,6 +159,7 @@ export const targetCreateSchema = z.strictObject({
   description: z.string().max(1000).optional(),
   extends: targetIdSchema.optional(),
   arch: archListSchema.optional(),
+  stageLimits: stageLimitsSchema.optional(),
   ...qemuMachineSchema.partial().shape,
 });
 export type TargetCreate = z.infer<typeof targetCreateSchema>;

@@ -1,36 +1,5 @@
 import type { Arch, ImageFormat, TargetKind, TargetProfile, VerdictRecord } from '@vmfarm/protocol';
-// Types only (a module that imports nothing): suites are written against the session API, never a driver.
-import type { HotplugHandle, HotplugKind, PlatformFacts, VmSession } from '@vmfarm/targets/dist/src/api';
-
-export type { HotplugHandle, HotplugKind, PlatformFacts, VmSession };
-
-/** A fresh VM instance of the run's target booted on the run's image, as the agent hands it over. */
-export interface BootedVm {
-  session: VmSession;
-  /** `Date.now()` when the agent began starting the VM (stage timings count from here). */
-  startedAt: number;
-  /** How the instance's UEFI variable store began. */
-  variableStore: {
-    /** The instance's store was created for this boot from the profile's template, never used before. */
-    pristine: boolean;
-    template: string;
-    /** Why the agent says so, for evidence. */
-    detail: string;
-  };
-}
-
-/** What a suite may change of the target for one boot (the GIC fallback, FDT-only or ACPI, the console). */
-export interface VmOverrides {
-  gic?: 2 | 3;
-  acpi?: 'on' | 'off';
-  console?: 'pl011' | 'virtio-console';
-}
-
-/** The `vm` capability of live suites, provided by the agent (each boot is a new instance). */
-export interface LiveVm {
-  /** Starts a new instance (pristine variable store, overlay over the image); the agent closes it. */
-  boot(overrides?: VmOverrides): Promise<BootedVm>;
-}
+import type { LiveVm } from '@vmfarm/session';
 
 /**
  * What a suite gets to work with. Static suites read `imagePath`; live suites also get `vm`, the
@@ -42,12 +11,20 @@ export interface SuiteContext {
   /** The architecture declared by the submitter, or null to detect it. */
   arch: Arch | null;
   target: TargetProfile;
-  /** Aborted when the agent hands the job back or a timeout fires. */
+  /**
+   * Aborted when the agent hands the job back or the attempt's limit runs out; inside a live suite
+   * (runLive), also when one of its stages overruns its limit (the suite's VMs are closed then).
+   */
   signal: AbortSignal;
   /** Live targets only: boots instances of `target` on the image. */
   vm?: LiveVm;
-  /** The submitter's readiness pattern (a regular expression), tried with the defaults. */
+  /** The submitter's readiness pattern (a regular expression, run on RE2), tried with the defaults. */
   ready?: string;
+  /**
+   * Live suites: the image's static verdicts, when the agent ran the static suite first. A boot that
+   * fails on an image that failed them is charged to the image, not to the VM.
+   */
+  staticVerdicts?: readonly VerdictRecord[];
 }
 
 export interface SuiteOutcome {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { verdictRecordSchema } from '@vmfarm/protocol';
+import { GOOD } from '@vmfarm/session/testing';
 import {
   bootSuite,
   checkRegistry,
@@ -10,13 +11,11 @@ import {
   readyPatterns,
   scanTranscript,
   type BootObservation,
-  type BootedVm,
-  type VmSession,
 } from '../src';
+import type { BootedVm, VmSession } from '@vmfarm/session';
 
 /** Consoles recorded from QEMU 7.2 + Debian's AAVMF (qemu-aarch64-tcg) on this farm's images. */
 const recorded = (name: string) => readFileSync(join(__dirname, '../../test/fixtures/boot', name), 'utf8');
-const GOOD = recorded('reference-guest.log');
 const NO_REMOVABLE = recorded('no-removable-path.log');
 const SECURE_BOOT = recorded('secure-boot-unsigned.log');
 
@@ -89,7 +88,7 @@ test('a submitter pattern and the login prompt are readiness patterns', () => {
 test('a silent VM, an exited QEMU, an abort and a used store are ERRORs, never the image fault', () => {
   for (const end of [
     { kind: 'timeout', timeoutMs: 180_000 },
-    { kind: 'exited', message: 'QEMU was killed by SIGKILL while awaiting ready' },
+    { kind: 'exited', message: 'QEMU was killed by SIGKILL while awaiting ready', byGuest: false },
   ] as const) {
     const v = judgeBoot(observe('', end));
     assert.deepEqual(

@@ -9,7 +9,7 @@ import {
   type BuiltFat,
   type FatSpec,
   type PeSpec,
-} from '@vmfarm/image/dist/test/builders';
+} from '@vmfarm/image/testing';
 
 export const AA64_APP = buildPe({ machine: 0xaa64, magic: 0x20b });
 export const ARM_APP = buildPe({ machine: 0x1c2, magic: 0x10b });

@@ -1,6 +1,6 @@
 /**
  * The live suites without QEMU: the report parser, the pure judges, and each suite's `run()` end to
- * end on a scripted VM (fake-vm.ts) whose console replays a recorded boot and answers the reference
+ * end on a scripted VM (@vmfarm/session/testing) whose console replays a recorded boot and answers the reference
  * guest's commands. The suites' own waits (the 2 s timer tick, the 1 s hotplug polls and their 20 s
  * window) run on node:test's mocked setTimeout and Date, so no test waits for them.
  */
@@ -36,7 +36,15 @@ import {
   type Suite,
   type SuiteContext,
 } from '../src';
-import { FakeVm, GOOD, PREAMBLE, RECORDED_REPORT, SCRATCH_SECTORS, type FakeVmOptions } from './fake-vm';
+import {
+  FakeVm,
+  GOOD,
+  PREAMBLE,
+  RECORDED_REPORT,
+  SCRATCH_SECTORS,
+  type FakeVmOptions,
+} from '@vmfarm/session/testing';
+import { buildStore } from './store';
 
 /** The bundled profiles the suites run on in CI, as the repository ships them. */
 const bundled = (id: string) =>
@@ -55,6 +63,9 @@ const LIVE_SUITES: readonly Suite[] = [
   nvramSuite,
 ];
 
+/** The ready stage's limit is the wait for readiness, which the fake's virtual time ends at once. */
+const DAY = { boot: 86_400, ready: 180, act: 86_400, observe: 86_400, judge: 86_400 };
+
 /** A fake VM for `profile` and a context for a suite, in a temporary directory removed after the test. */
 function setup(t: TestContext, options: Partial<FakeVmOptions> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'vmfarm-live-'));
@@ -62,11 +73,13 @@ function setup(t: TestContext, options: Partial<FakeVmOptions> = {}) {
   const profile = options.profile ?? AARCH64;
   const imagePath = join(dir, 'disk.img');
   writeFileSync(imagePath, Buffer.alloc(64 * 1024, 0xa5));
-  const vm = new FakeVm({ ...options, profile, dir });
+  const vm = new FakeVm({ store: buildStore, ...options, profile, dir });
   const ctx: SuiteContext = {
     imagePath,
     arch: profile.arch[0],
-    target: profile,
+    // The clock is mocked (run() below) while file reads take real time: a day for every stage, so
+    // that no stage limit is met by accident here (the stage tests use real time).
+    target: { ...profile, stageLimits: DAY },
     signal: new AbortController().signal,
     vm,
   };

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Arch, VerdictRecord } from '@vmfarm/protocol';
 import { guidBytes } from '@vmfarm/image';
-import { setFatEntry, writeQcow2 } from '@vmfarm/image/dist/test/builders';
+import { setFatEntry, writeQcow2 } from '@vmfarm/image/testing';
 import { staticSuite, UnreadableImageError, type SuiteOutcome } from '../src';
 import { AA64_APP, ARM_APP, buildDisk, pe, writeSparse } from './images';
 

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { accepts, type HostProbe, type QemuProfile } from '../src';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { accepts, firmwareIn, resolveHostFile, type HostProbe, type QemuProfile } from '../src';
 import { tcgProfile } from './profiles';
 
 const profile = tcgProfile();
@@ -9,7 +12,8 @@ const qemu = { path: '/usr/bin/x', version: '7.2.22' };
 const x64: HostProbe = {
   hostArch: 'x64',
   binaries: { 'qemu-system-aarch64': qemu, 'qemu-system-arm': qemu, 'qemu-img': qemu },
-  files: { '/fw/CODE.fd': true, '/fw/VARS.fd': true },
+  firmware: { 'AAVMF_CODE.fd': '/fw/AAVMF_CODE.fd', 'AAVMF_VARS.fd': '/fw/AAVMF_VARS.fd' },
+  files: {},
   kvm: { device: true, usable: true, arm64: false, reason: '/dev/kvm serves x64 guests only' },
 };
 const arm64: HostProbe = { ...x64, hostArch: 'arm64', kvm: { device: true, usable: true, arm64: true } };
@@ -27,13 +31,12 @@ test('missing binaries and firmware files are named', () => {
   const probe = {
     ...x64,
     binaries: { ...x64.binaries, 'qemu-system-aarch64': null, 'qemu-img': null },
-    files: { '/fw/CODE.fd': false },
+    firmware: { 'AAVMF_CODE.fd': '/fw/AAVMF_CODE.fd' },
   };
   assert.deepEqual(reasons({}, probe), [
     'qemu-system-aarch64 is not installed (Debian: qemu-system-arm)',
     'qemu-img is not installed (Debian: qemu-utils)',
-    'firmware code /fw/CODE.fd is missing',
-    'firmware variables template /fw/VARS.fd was not probed',
+    'firmware variables template AAVMF_VARS.fd is not offered by this host (it offers AAVMF_CODE.fd)',
   ]);
   const refused = accepts(profile, probe);
   assert.equal(refused.ok, false);
@@ -75,4 +78,40 @@ test('CPU models the binary or the accelerator cannot provide, and ACPI on a 32-
     'acpi=on needs a 64-bit guest: the 32-bit firmware publishes no ACPI tables',
   ]);
   assert.deepEqual(reasons({ cpu: 'cortex-a15' }), []);
+});
+
+test('firmware names resolve against what the host offers, never against a directory by hand', () => {
+  // A name of a file that exists on the host but not among its firmware (the vendor's /etc/passwd).
+  assert.deepEqual(reasons({ firmwareVars: 'passwd' }), [
+    'firmware variables template passwd is not offered by this host (it offers AAVMF_CODE.fd, AAVMF_VARS.fd)',
+  ]);
+  // `toString` and other names of Object.prototype are no firmware.
+  assert.match(reasons({ firmwareVars: 'constructor' })[0], /constructor is not offered/);
+  assert.equal(resolveHostFile(x64, 'AAVMF_VARS.fd').ok, true);
+  // A host path (an admin's) is used only once probed present.
+  assert.deepEqual(reasons({ firmwareVars: '/srv/VARS.fd' }), [
+    'firmware variables template /srv/VARS.fd was not probed',
+  ]);
+  assert.deepEqual(
+    reasons({ firmwareVars: '/srv/VARS.fd' }, { ...x64, files: { '/srv/VARS.fd': true } }),
+    [],
+  );
+});
+
+test('the probe offers the files of the firmware directories by name, the first directory winning', () => {
+  const a = mkdtempSync(join(tmpdir(), 'fw-a-'));
+  const b = mkdtempSync(join(tmpdir(), 'fw-b-'));
+  try {
+    writeFileSync(join(a, 'VARS.fd'), '');
+    writeFileSync(join(b, 'VARS.fd'), '');
+    writeFileSync(join(b, 'CODE.fd'), '');
+    mkdirSync(join(b, 'sub.fd'));
+    assert.deepEqual(firmwareIn([a, b, '/nonexistent']), {
+      'VARS.fd': join(a, 'VARS.fd'),
+      'CODE.fd': join(b, 'CODE.fd'),
+    });
+  } finally {
+    rmSync(a, { recursive: true });
+    rmSync(b, { recursive: true });
+  }
 });

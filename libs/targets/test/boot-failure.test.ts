@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { isAlive } from '@vmfarm/host';
-import { boot, BootError, VmExitedError, type HostProbe } from '../src';
+import { BootError, VmExitedError } from '@vmfarm/session';
+import { boot, type HostProbe } from '../src';
 import { tcgProfile } from './profiles';
 
 function setup(t: { after(fn: () => void): void }, qemuScript: string) {
@@ -35,10 +36,16 @@ function setup(t: { after(fn: () => void): void }, qemuScript: string) {
       'qemu-system-arm': tool,
       'qemu-img': { path: qemuImg, version: 'test' },
     },
-    files: { [firmware]: true },
+    firmware: { 'VARS.fd': firmware },
+    files: {},
     kvm: { device: false, usable: false, arm64: false, reason: 'absent' },
   };
-  const profile = tcgProfile({ id: 'fake', hotplugPorts: 1, firmwareCode: firmware, firmwareVars: firmware });
+  const profile = tcgProfile({
+    id: 'fake',
+    hotplugPorts: 1,
+    firmwareCode: 'VARS.fd',
+    firmwareVars: 'VARS.fd',
+  });
   const instanceDir = join(dir, 'instance');
   return { probe, profile, image, instanceDir, pidFile };
 }
@@ -50,7 +57,7 @@ test('QEMU refusing its options: boot fails with what QEMU said on stderr', asyn
     t,
     `echo "qemu: -machine virt: unsupported option" >&2; exit 1`,
   );
-  await assert.rejects(boot(profile, { image, instanceDir, probe }), (err: VmExitedError) => {
+  await assert.rejects(boot(profile, { image, format: 'raw', instanceDir, probe }), (err: VmExitedError) => {
     assert.ok(err instanceof VmExitedError, String(err));
     assert.match(
       err.message,
@@ -66,7 +73,7 @@ test('QEMU hanging before QMP: boot gives up at its timeout and kills the proces
   // A child of QEMU's (QEMU forks none, but a helper could) goes with the group.
   const { probe, profile, image, instanceDir, pidFile } = setup(t, 'sleep 600 & echo $! > "$0.child"; wait');
   await assert.rejects(
-    boot(profile, { image, instanceDir, probe, startTimeoutMs: 700 }),
+    boot(profile, { image, format: 'raw', instanceDir, probe, startTimeoutMs: 700 }),
     (err: BootError) => {
       assert.ok(err instanceof BootError, String(err));
       assert.match(err.message, /^cannot connect to QMP at .*qmp\.sock: ENOENT$/);

@@ -24,8 +24,8 @@ const base: QemuProfileInput = {
   smp: 1,
   console: 'pl011',
   hotplugPorts: 4,
-  firmwareCode: '/fw/CODE.fd',
-  firmwareVars: '/fw/VARS.fd',
+  firmwareCode: 'AAVMF_CODE.fd',
+  firmwareVars: 'AAVMF_VARS.fd',
 };
 
 test('a profile inherits every field it does not give, through chains of any depth', () => {
@@ -41,7 +41,7 @@ test('a profile inherits every field it does not give, through chains of any dep
   assert.equal(g.smp, 4);
   assert.equal(g.description, 'GICv2');
   assert.equal(g.cpu, 'cortex-a57');
-  assert.equal(g.firmwareVars, '/fw/VARS.fd');
+  assert.equal(g.firmwareVars, 'AAVMF_VARS.fd');
   assert.equal('extends' in g, false);
   assert.equal(profiles.get('child')!.smp, 1);
 });
@@ -88,7 +88,7 @@ test('the bundled qemu base profiles resolve', () => {
   ]);
   const kvm = profiles.get('qemu-aarch64-kvm')!;
   assert.equal(kvm.accel, 'kvm');
-  assert.equal(kvm.firmwareCode, '/usr/share/AAVMF/AAVMF_CODE.fd');
+  assert.equal(kvm.firmwareCode, 'AAVMF_CODE.fd');
   const a32 = profiles.get('qemu-aarch32-on-aarch64')!;
   assert.equal(a32.binary, 'qemu-system-aarch64');
   assert.equal(a32.cpu, 'cortex-a15');

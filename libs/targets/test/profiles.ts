@@ -16,8 +16,8 @@ export function tcgProfile(overrides: Partial<QemuProfile> = {}): QemuProfile {
     smp: 1,
     console: 'pl011',
     hotplugPorts: 4,
-    firmwareCode: '/fw/CODE.fd',
-    firmwareVars: '/fw/VARS.fd',
+    firmwareCode: 'AAVMF_CODE.fd',
+    firmwareVars: 'AAVMF_VARS.fd',
     ...overrides,
   };
 }

@@ -10,15 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, test } from 'node:test';
 import { isAlive } from '@vmfarm/host';
+import { BootError, SessionTimeoutError, TargetRefusedError, VmExitedError } from '@vmfarm/session';
 import {
   boot,
-  BootError,
   BUNDLED_PROFILES_DIR,
   loadProfileInputs,
   probeHost,
   resolveProfiles,
-  SessionTimeoutError,
-  VmExitedError,
   type QemuSession,
 } from '../src';
 
@@ -36,7 +34,7 @@ let unavailable = '';
 
 before(async () => {
   const probe = await probeHost();
-  if (!probe.binaries['qemu-system-aarch64'] || !probe.files['/usr/share/AAVMF/AAVMF_CODE.fd']) {
+  if (!probe.binaries['qemu-system-aarch64'] || !probe.firmware['AAVMF_CODE.fd']) {
     unavailable =
       'qemu-system-aarch64 or /usr/share/AAVMF is missing (apt-get install qemu-system-arm qemu-efi-aarch64 qemu-utils)';
     if (process.env.CI === 'true') throw new Error(unavailable);
@@ -109,7 +107,7 @@ test('boot, console protocol, blk and net hotplug, a stuck unplug, NVRAM across 
   if (unavailable) return t.skip(unavailable);
   const instanceDir = join(work, 'instance-1');
   const imageSum = sha256(image);
-  const s = await boot(AARCH64, { image, instanceDir });
+  const s = await boot(AARCH64, { image, format: 'raw', instanceDir });
   const pid = s.pid!;
   try {
     const ready = await s.console.expect(/^VMFARM-READY$/m, READY_MS);
@@ -211,7 +209,7 @@ test('a hung guest: the wait times out naming what it awaited, and close leaves 
   // Long enough that the QMP socket cannot live in it (sun_path is 108 bytes): the fallback goes too.
   const instanceDir = join(work, 'instance-2-'.padEnd(110, 'x'));
   const before = readdirSync(tmpdir()).filter((f) => f.startsWith('vmfarm-qmp-'));
-  const s = await boot(AARCH64, { image, instanceDir });
+  const s = await boot(AARCH64, { image, format: 'raw', instanceDir });
   const pid = s.pid!;
   try {
     await s.qmp.execute('stop'); // the vCPU stops: the guest never gets to VMFARM-READY
@@ -241,9 +239,14 @@ test('a profile the host cannot run is refused before anything starts, with the 
   const probe = await probeHost();
   if (probe.kvm.arm64) return t.skip('this host runs arm64 guests on KVM');
   await assert.rejects(
-    boot(profiles.get('qemu-aarch64-kvm')!, { image, instanceDir: join(work, 'instance-3'), probe }),
-    (err: BootError) => {
-      assert.ok(err instanceof BootError);
+    boot(profiles.get('qemu-aarch64-kvm')!, {
+      image,
+      format: 'raw',
+      instanceDir: join(work, 'instance-3'),
+      probe,
+    }),
+    (err: TargetRefusedError) => {
+      assert.ok(err instanceof TargetRefusedError && err instanceof BootError);
       assert.match(
         err.message,
         /^target qemu-aarch64-kvm cannot run here: KVM cannot run an arm64 guest here: /,
@@ -253,7 +256,13 @@ test('a profile the host cannot run is refused before anything starts, with the 
   );
   assert.equal(existsSync(join(work, 'instance-3')), false);
   await assert.rejects(
-    boot(AARCH64, { image, instanceDir: join(work, 'instance-4'), overrides: { gic: 2, smp: 9 }, probe }),
+    boot(AARCH64, {
+      image,
+      format: 'raw',
+      instanceDir: join(work, 'instance-4'),
+      overrides: { gic: 2, smp: 9 },
+      probe,
+    }),
     /GICv2 supports at most 8 vCPUs, the profile asks for 9/,
   );
 });

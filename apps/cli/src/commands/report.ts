@@ -1,4 +1,4 @@
-import { EXIT, exitCodeFor, renderMatrixText } from '@vmfarm/protocol';
+import { EXIT, exitCodeFor, renderMatrixJUnit, renderMatrixText } from '@vmfarm/protocol';
 import { clientFor, ControllerClient } from '../client';
 import { reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
@@ -30,7 +30,7 @@ export async function printReport(
     format === 'json'
       ? `${JSON.stringify(raw, null, 2)}\n`
       : format === 'junit'
-        ? await client.junit(id)
+        ? renderMatrixJUnit(report)
         : renderMatrixText(report);
   process.stdout.write(text);
   if (report.matrix.state !== 'done')

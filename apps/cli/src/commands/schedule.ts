@@ -96,7 +96,9 @@ export async function schedule(argv: string[]): Promise<number> {
       };
       const c = client();
       return reported('schedule', async () => {
-        const created = await c.createSchedule(input);
+        const created = await c.call('the schedule', (api) =>
+          api.createSchedule({ body: input as ScheduleCreate }),
+        );
         process.stderr.write(`schedule ${created.name}: next run ${created.nextRunAt ?? '(disabled)'}\n`);
         process.stdout.write(`${created.id}\n`);
         return EXIT.ok;
@@ -105,9 +107,9 @@ export async function schedule(argv: string[]): Promise<number> {
     case 'list': {
       const c = client();
       return reported('schedule', async () => {
-        const { value, raw } = await c.listSchedules();
+        const all = await c.all('the schedule list', (api, query) => api.listSchedules({ query }));
         process.stdout.write(
-          values.json ? `${JSON.stringify(raw, null, 2)}\n` : value.map((s) => `${row(s)}\n`).join(''),
+          values.json ? `${JSON.stringify(all, null, 2)}\n` : all.map((s) => `${row(s)}\n`).join(''),
         );
         return EXIT.ok;
       });
@@ -116,7 +118,8 @@ export async function schedule(argv: string[]): Promise<number> {
       const id = oneId();
       const c = client();
       return reported('schedule', async () => {
-        process.stdout.write(`${await c.runSchedule(id)}\n`);
+        const matrix = await c.call(`schedule ${id}`, (api) => api.runSchedule({ params: { id } }));
+        process.stdout.write(`${matrix.id}\n`);
         return EXIT.ok;
       });
     }
@@ -124,7 +127,7 @@ export async function schedule(argv: string[]): Promise<number> {
       const id = oneId();
       const c = client();
       return reported('schedule', async () => {
-        await c.deleteSchedule(id);
+        await c.call(`schedule ${id}`, (api) => api.deleteSchedule({ params: { id } }));
         process.stderr.write(`schedule ${id} deleted\n`);
         return EXIT.ok;
       });

@@ -1,7 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ARCHES, EXIT, imageVersionSchema, tagSchema, type Arch } from '@vmfarm/protocol';
+import {
+  ARCHES,
+  EXIT,
+  imageVersionSchema,
+  readyPatternProblem,
+  tagSchema,
+  type Arch,
+  type MatrixRequest,
+} from '@vmfarm/protocol';
 import { clientFor, ControllerClient } from '../client';
 import { CommandError, reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
@@ -47,15 +56,12 @@ function list(flag: string, value: string | undefined): string[] {
   return items;
 }
 
-/** Checked here as the controller checks it (a JavaScript RegExp, multiline), before any upload. */
+/** Checked here as the controller checks it (readyPatternProblem), before any upload. */
 function readyPattern(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
   if (value === '') throw new UsageError('--ready needs a regular expression');
-  try {
-    new RegExp(value, 'm');
-  } catch (err) {
-    throw new UsageError(`--ready: ${(err as Error).message}`);
-  }
+  const problem = readyPatternProblem(value);
+  if (problem) throw new UsageError(`--ready: ${problem}`);
   return value;
 }
 
@@ -133,11 +139,39 @@ async function upload(
     ...(meta.version !== undefined && image.version !== meta.version ? { version: meta.version } : {}),
     ...(meta.tags !== undefined && meta.tags.join(',') !== image.tags.join(',') ? { tags: meta.tags } : {}),
   };
-  if (!created && Object.keys(patch).length > 0) image = await client.patchImage(image.sha256, patch);
+  if (!created && Object.keys(patch).length > 0)
+    image = await client.call(`image ${image.sha256.slice(0, 12)}`, (api) =>
+      api.patchImage({ params: { sha256: image.sha256 }, body: patch }),
+    );
   process.stderr.write(
     `image ${name}: ${image.sha256} ${image.format}${image.version ? ` version ${image.version}` : ''}${image.tags.length ? ` tags ${image.tags.join(',')}` : ''}${created ? '' : ' (already on the controller)'}\n`,
   );
   return image.sha256;
+}
+
+/** Tries before giving up on a controller that does not answer or whose Redis is away. */
+const SUBMIT_TRIES = 4;
+
+/**
+ * POST /api/matrices with one Idempotency-Key for this submit: a retry after a lost answer gets
+ * the matrix the first try made, never a second one. Retried while the controller is unreachable
+ * or answers 503 (its queue is away: nothing was written).
+ */
+async function createMatrix(client: ControllerClient, request: MatrixRequest): Promise<string> {
+  const key = randomUUID();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const matrix = await client.call('the matrix', (api) =>
+        api.createMatrix({ body: request, headers: { 'idempotency-key': key } }),
+      );
+      return matrix.id;
+    } catch (err) {
+      const transient = err instanceof CommandError && err.exitCode === EXIT.infrastructure;
+      if (!transient || attempt >= SUBMIT_TRIES) throw err;
+      process.stderr.write(`vmfarm submit: ${err.message}; trying again (${attempt}/${SUBMIT_TRIES - 1})\n`);
+      await sleep(1000 * 2 ** (attempt - 1));
+    }
+  }
 }
 
 export async function submit(argv: string[]): Promise<number> {
@@ -184,7 +218,12 @@ export async function submit(argv: string[]): Promise<number> {
     const images: string[] = [];
     for (const [i, file] of positionals.entries())
       images.push(await upload(client, file, sizes[i], name ?? basename(file), meta, arch));
-    const id = await client.createMatrix({ images, targets, suites, ready });
+    const id = await createMatrix(client, {
+      images,
+      targets,
+      suites,
+      ...(ready === undefined ? {} : { ready }),
+    });
     if (!values.wait) {
       process.stdout.write(`${id}\n`);
       return EXIT.ok;
@@ -193,7 +232,9 @@ export async function submit(argv: string[]): Promise<number> {
     const deadline = timeout === undefined ? Infinity : Date.now() + timeout * 1000;
     const status = statusLine();
     for (;;) {
-      const { state, progress } = await client.matrixStatus(id);
+      const { state, progress } = await client.call(`matrix ${id}`, (api) =>
+        api.getMatrix({ params: { id } }),
+      );
       status.show(`matrix ${id}: ${progress.done}/${progress.total} cells done`);
       if (state === 'done') break;
       if (Date.now() >= deadline) {

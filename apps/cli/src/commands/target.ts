@@ -1,4 +1,4 @@
-import { EXIT } from '@vmfarm/protocol';
+import { EXIT, type TargetCreate } from '@vmfarm/protocol';
 import { readFileSync } from 'node:fs';
 import { clientFor } from '../client';
 import { CommandError, reported } from '../failure';
@@ -47,13 +47,14 @@ export async function target(argv: string[]): Promise<number> {
   const client = clientFor(values);
   if (action === 'add' && rest.length === 1)
     return reported('target', async () => {
-      const profile = await client.createTarget(readProfile(rest[0]));
+      const body = readProfile(rest[0]) as TargetCreate;
+      const profile = await client.call('the target profile', (api) => api.createTarget({ body }));
       process.stdout.write(`${JSON.stringify(profile, null, 2)}\n`);
       return EXIT.ok;
     });
   if (action === 'list' && rest.length === 0)
     return reported('target', async () => {
-      for (const t of await client.targets())
+      for (const t of await client.all('the target list', (api, query) => api.listTargets({ query })))
         process.stdout.write(
           `${t.id.padEnd(28)} ${t.kind.padEnd(7)} ${t.arch.join(',').padEnd(16)} ${t.description}\n`,
         );

@@ -74,7 +74,7 @@ export async function token(argv: string[]): Promise<number> {
       if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
       const api = client();
       return reported('token', async () => {
-        process.stdout.write(table(await api.tokens()));
+        process.stdout.write(table(await api.all('the token list', (c, query) => c.listTokens({ query }))));
         return EXIT.ok;
       });
     }

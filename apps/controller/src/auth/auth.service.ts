@@ -5,10 +5,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ControllerConfig } from '../config';
 import { notFound } from '../errors';
+import { SessionsRepository } from '../store/sessions.repository';
 import { TokensRepository } from '../store/tokens.repository';
 import { CONFIG } from '../tokens';
 import { Caller } from './caller';
-import { newToken, tokenHash } from './secrets';
+import { newSessionId, newToken, sessionIdSchema, tokenHash } from './secrets';
 
 /** last_used_at is a hint for operators: written at most this often per token, not on every request. */
 const TOUCH_EVERY_MS = 60_000;
@@ -22,6 +23,7 @@ export class AuthService implements OnApplicationBootstrap {
 
   constructor(
     private readonly tokens: TokensRepository,
+    private readonly sessions: SessionsRepository,
     @Inject(CONFIG) private readonly config: ControllerConfig,
   ) {}
 
@@ -33,7 +35,40 @@ export class AuthService implements OnApplicationBootstrap {
   async authenticate(secret: string): Promise<Caller | undefined> {
     if (!tokenSecretSchema.safeParse(secret).success) return undefined;
     const row = await this.tokens.bySha256(tokenHash(secret));
-    if (!row || row.revokedAt) return undefined;
+    return row && !row.revokedAt ? this.callerOf(row) : undefined;
+  }
+
+  /** The caller of a session cookie: its token's, while the session is live and the token too. */
+  async authenticateSession(sessionId: string): Promise<Caller | undefined> {
+    if (!sessionIdSchema.safeParse(sessionId).success) return undefined;
+    const tokenId = await this.sessions.liveToken(tokenHash(sessionId), new Date().toISOString());
+    const row = tokenId === undefined ? undefined : await this.tokens.byId(tokenId);
+    return row && !row.revokedAt ? this.callerOf(row) : undefined;
+  }
+
+  /** A new session of a live token: the id for the cookie (never stored) and its expiry; undefined for a bad token. */
+  async openSession(token: string): Promise<{ id: string; expiresAt: Date } | undefined> {
+    const caller = await this.authenticate(token);
+    if (!caller) return undefined;
+    const id = newSessionId();
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + this.config.limits.sessionSeconds * 1000);
+    await this.sessions.insert({
+      id: randomUUID(),
+      sha256: tokenHash(id),
+      tokenId: caller.identity.id,
+      createdAt: now.toISOString(),
+      expiresAt: expiresAt.toISOString(),
+    });
+    return { id, expiresAt };
+  }
+
+  /** Logging out: the session id stops working at once, wherever a copy of the cookie is. */
+  async closeSession(sessionId: string): Promise<void> {
+    await this.sessions.revoke(tokenHash(sessionId), new Date().toISOString());
+  }
+
+  private async callerOf(row: TokenView): Promise<Caller> {
     const now = Date.now();
     if (now - (this.touched.get(row.id) ?? 0) >= TOUCH_EVERY_MS) {
       this.touched.set(row.id, now);
@@ -57,12 +92,14 @@ export class AuthService implements OnApplicationBootstrap {
     return { id, name: input.name, role: input.role, tenant, token };
   }
 
-  list(): Promise<TokenView[]> {
-    return this.tokens.list();
+  list(page: { limit: number; offset: number }): Promise<TokenView[]> {
+    return this.tokens.list(page);
   }
 
   async revoke(id: string): Promise<void> {
-    if (!(await this.tokens.revoke(id, new Date().toISOString()))) throw notFound(`no token ${id}`);
+    const at = new Date().toISOString();
+    if (!(await this.tokens.revoke(id, at))) throw notFound(`no token ${id}`);
+    await this.sessions.revokeOfToken(id, at);
   }
 
   /**

@@ -1,53 +1,42 @@
-import {
-  createParamDecorator,
-  Injectable,
-  SetMetadata,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
-import { SESSION_COOKIE, type Role } from '@vmfarm/protocol';
+import { createParamDecorator, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { SESSION_COOKIE } from '@vmfarm/protocol';
 import type { Request, Response } from 'express';
 import { ApiHttpError } from '../errors';
+import { routeOf } from '../http/route';
 import { AuthService } from './auth.service';
 import type { Caller } from './caller';
-import { credentialOf, decide, type Access } from './policy';
-
-const ACCESS = 'vmfarm:access';
-
-/** Anyone may call this route, with or without a token. */
-export const Public = () => SetMetadata(ACCESS, 'public' satisfies Access);
-/** Only these roles may call this route (ownership is checked by the services, per row). */
-export const Allow = (roles: readonly Role[]) => SetMetadata(ACCESS, roles satisfies Access);
+import { credentialOf, decide } from './policy';
 
 const callers = new WeakMap<Request, Caller>();
 
-/** The authenticated caller of a route guarded by `@Allow`. */
+/** The authenticated caller of a route that needs a token. */
 export const Who = createParamDecorator((_data: unknown, ctx: ExecutionContext): Caller => {
   const caller = callers.get(ctx.switchToHttp().getRequest<Request>());
-  if (!caller) throw new Error('@Who() on a route without @Allow(...)');
+  if (!caller) throw new Error('@Who() on a public route');
   return caller;
 });
 
-/** The global guard: authenticates the Bearer header or the session cookie, then applies the route's rule. */
+/**
+ * The global guard: authenticates the Bearer token or the session cookie, then applies the rule
+ * the route table gives the route. It runs before any body is read.
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
-  constructor(
-    private readonly reflector: Reflector,
-    private readonly auth: AuthService,
-  ) {}
+  constructor(private readonly auth: AuthService) {}
 
   async canActivate(ctx: ExecutionContext): Promise<boolean> {
-    const access = this.reflector.getAllAndOverride<Access | undefined>(ACCESS, [
-      ctx.getHandler(),
-      ctx.getClass(),
-    ]);
+    const access = routeOf(ctx)?.auth;
     if (access === 'public') return true;
     const req = ctx.switchToHttp().getRequest<Request>();
-    const secret = credentialOf(req.headers.authorization, req.headers.cookie, SESSION_COOKIE);
-    const caller = secret === undefined ? undefined : await this.auth.authenticate(secret);
+    const credential = credentialOf(req.headers.authorization, req.headers.cookie, SESSION_COOKIE);
+    const caller =
+      credential === undefined
+        ? undefined
+        : credential.via === 'bearer'
+          ? await this.auth.authenticate(credential.secret)
+          : await this.auth.authenticateSession(credential.secret);
     const route = `${req.method} ${(req.route as { path?: string } | undefined)?.path ?? req.path}`;
-    const decision = decide(access, caller, secret !== undefined, route);
+    const decision = decide(access, caller, credential !== undefined, route);
     if (!decision.ok) {
       if (decision.status === 401)
         ctx
@@ -55,9 +44,13 @@ export class AuthGuard implements CanActivate {
           .getResponse<Response>()
           .setHeader(
             'WWW-Authenticate',
-            `Bearer realm="vmfarm"${secret === undefined ? '' : ', error="invalid_token"'}`,
+            `Bearer realm="vmfarm"${credential === undefined ? '' : ', error="invalid_token"'}`,
           );
-      throw new ApiHttpError(decision.status, decision.message);
+      const message =
+        decision.status === 401 && credential?.via === 'cookie'
+          ? 'the session expired or was ended: log in again (POST /api/session)'
+          : decision.message;
+      throw new ApiHttpError(decision.status, message);
     }
     if (caller) callers.set(req, caller);
     return true;

@@ -1,15 +1,8 @@
-import type { Role } from '@vmfarm/protocol';
+import type { Access } from '@vmfarm/protocol';
 import type { Caller } from './caller';
 
-/** Who may call a route: nobody needs a token ('public'), or one of these roles. */
-export type Access = 'public' | readonly Role[];
-
-export const READERS: readonly Role[] = ['admin', 'vendor', 'viewer'];
-export const WRITERS: readonly Role[] = ['admin', 'vendor'];
-/** Routes agents call; admins too, so an operator can act for a broken agent. */
-export const AGENTS: readonly Role[] = ['admin', 'agent'];
-export const ADMINS: readonly Role[] = ['admin'];
-export const EVERYONE: readonly Role[] = ['admin', 'vendor', 'viewer', 'agent'];
+/** Who may call a route is in the route table (libs/protocol routes.ts): `auth` of each entry. */
+export { ADMINS, AGENTS, EVERYONE, READERS, WRITERS, type Access } from '@vmfarm/protocol';
 
 export type Decision = { ok: true } | { ok: false; status: 401 | 403; message: string };
 
@@ -34,29 +27,30 @@ export function decide(
         ? 'invalid or revoked token'
         : 'no token: send "Authorization: Bearer <token>" or log in with POST /api/session',
     };
-  if (!access.includes(caller.role))
+  if (!(access as readonly string[]).includes(caller.role))
     return { ok: false, status: 403, message: `a ${caller.role} token may not call ${route}` };
   return { ok: true };
 }
 
-/** The token of a request: the Bearer header wins over the session cookie. */
+/** A request's credential: the Bearer header (an API token) wins over the session cookie (a session id). */
 export function credentialOf(
   authorization: string | undefined,
   cookieHeader: string | undefined,
   cookieName: string,
-): string | undefined {
+): { via: 'bearer' | 'cookie'; secret: string } | undefined {
   if (authorization !== undefined) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     // A malformed header is still a credential presented: refused, never ignored for the cookie.
-    return m ? m[1] : authorization;
+    return { via: 'bearer', secret: m ? m[1] : authorization };
   }
   for (const part of (cookieHeader ?? '').split(';')) {
     const eq = part.indexOf('=');
     if (eq > 0 && part.slice(0, eq).trim() === cookieName) {
+      const value = part.slice(eq + 1).trim();
       try {
-        return decodeURIComponent(part.slice(eq + 1).trim());
+        return { via: 'cookie', secret: decodeURIComponent(value) };
       } catch {
-        return part.slice(eq + 1).trim();
+        return { via: 'cookie', secret: value };
       }
     }
   }

@@ -1,5 +1,5 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { ApiHttpError } from '../errors';
 
 /** body-parser and similar middleware errors carry an HTTP status and a `type`. */
@@ -32,19 +32,23 @@ export function toApiError(err: unknown): ApiHttpError {
 
 const log = new Logger('Http');
 
-export function sendApiError(res: Response, err: unknown): void {
+export function sendApiError(res: Response, err: unknown, req?: Request): void {
   const api = toApiError(err);
   if (api.status >= 500) log.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   if (res.headersSent) {
     res.destroy();
     return;
   }
+  // Refused before its body was read (no token, too large): the connection closes after the
+  // answer rather than take in the rest of the body only to throw it away.
+  if (req && !req.complete) res.setHeader('Connection', 'close');
   res.status(api.status).json(api.toBody());
 }
 
 @Catch()
 export class ApiExceptionFilter implements ExceptionFilter {
   catch(err: unknown, host: ArgumentsHost): void {
-    sendApiError(host.switchToHttp().getResponse<Response>(), err);
+    const http = host.switchToHttp();
+    sendApiError(http.getResponse<Response>(), err, http.getRequest<Request>());
   }
 }

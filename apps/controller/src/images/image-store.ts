@@ -29,20 +29,23 @@ export function containerOf(head: Buffer): Container {
   return 'raw';
 }
 
-const tooLarge = (limit: number) =>
-  new ApiHttpError(413, `image larger than the limit of ${limit} bytes (VMFARM_MAX_IMAGE_BYTES)`);
+/** What an upload over its limit answers (the limit, or the tenant's quota). */
+export type TooLarge = () => ApiHttpError;
 
 /** Counts bytes against the limit, hashes them and keeps the first HEAD_BYTES. */
 class Meter extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
   head = Buffer.alloc(0);
-  constructor(private readonly limit: number) {
+  constructor(
+    private readonly limit: number,
+    private readonly tooLarge: TooLarge,
+  ) {
     super();
   }
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     this.size += chunk.length;
-    if (this.size > this.limit) return done(tooLarge(this.limit));
+    if (this.size > this.limit) return done(this.tooLarge());
     if (this.head.length < HEAD_BYTES)
       this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD_BYTES - this.head.length)]);
     this.hash.update(chunk);
@@ -51,12 +54,12 @@ class Meter extends Transform {
 }
 
 /** Fails the stream once more than `limit` bytes went through (compressed bytes on the wire). */
-function limiter(limit: number): Transform {
+function limiter(limit: number, tooLarge: TooLarge): Transform {
   let seen = 0;
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
       seen += chunk.length;
-      if (seen > limit) return done(tooLarge(limit));
+      if (seen > limit) return done(tooLarge());
       done(null, chunk);
     },
   });
@@ -171,7 +174,7 @@ export class ImageStore {
   }
 
   /** Streams `body` (raw, gzip or xz) to a temp file; throws ApiHttpError 400/413 and leaves nothing behind. */
-  async ingest(body: Readable, limit: number): Promise<Ingested> {
+  async ingest(body: Readable, limit: number, tooLarge: TooLarge): Promise<Ingested> {
     await fs.promises.mkdir(this.tmp, { recursive: true });
     const tempPath = path.join(this.tmp, `upload-${randomUUID()}`);
     // The request goes through a PassThrough so that failing early never destroys the socket: the
@@ -181,7 +184,7 @@ export class ImageStore {
     body.on('error', (err) => source.destroy(err));
     body.on('aborted', onAbort);
     body.pipe(source);
-    const meter = new Meter(limit);
+    const meter = new Meter(limit, tooLarge);
     try {
       const head = await peek(source, XZ_MAGIC.length);
       const container = containerOf(head);
@@ -189,17 +192,19 @@ export class ImageStore {
       const streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [source, meter, out];
       let work: Promise<unknown>[];
       if (container === 'xz') {
-        const wire = limiter(limit);
+        const wire = limiter(limit, tooLarge);
         streams.push(wire);
         work = [pipeline(source, wire), xzDecompress(wire, meter), pipeline(meter, out)];
       } else if (container === 'gz') {
         const gunzip = zlib.createGunzip();
         work = [
-          pipeline(source, limiter(limit), gunzip, meter, out).catch((err: NodeJS.ErrnoException) => {
-            if (err.code?.startsWith('Z_'))
-              throw new ApiHttpError(400, `not valid gzip data: ${err.message}`);
-            throw err;
-          }),
+          pipeline(source, limiter(limit, tooLarge), gunzip, meter, out).catch(
+            (err: NodeJS.ErrnoException) => {
+              if (err.code?.startsWith('Z_'))
+                throw new ApiHttpError(400, `not valid gzip data: ${err.message}`);
+              throw err;
+            },
+          ),
         ];
       } else {
         work = [pipeline(source, meter, out)];

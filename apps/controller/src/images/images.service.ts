@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Arch, ImagePatch, ImageResource } from '@vmfarm/protocol';
+import { LIMITS, type Arch, type ImagePatch, type ImageResource } from '@vmfarm/protocol';
 import { detectArch } from '@vmfarm/suites';
 import type { Readable } from 'node:stream';
 import type { Caller } from '../auth/caller';
@@ -35,10 +35,24 @@ export class ImagesService {
     contentLength: number | undefined,
     caller: Caller,
   ): Promise<{ created: boolean; image: ImageResource }> {
-    const limit = this.config.maxImageBytes;
-    if (contentLength !== undefined && contentLength > limit)
-      throw new ApiHttpError(413, `image larger than the limit of ${limit} bytes (VMFARM_MAX_IMAGE_BYTES)`);
-    const ingested = await this.store.ingest(body, limit);
+    const { imageBytes, tenantImageBytes } = this.config.limits;
+    const tenant = caller.scope;
+    // A vendor uploads within what is left of its tenant's quota, compressed bytes and decompressed.
+    const left =
+      tenant !== undefined && tenantImageBytes > 0
+        ? Math.max(0, tenantImageBytes - (await this.images.bytesOwnedBy(tenant)))
+        : Infinity;
+    const quota = left < imageBytes;
+    const limit = Math.min(imageBytes, left);
+    const tooLarge = () =>
+      quota
+        ? new ApiHttpError(
+            413,
+            `upload over tenant ${tenant}'s image quota: ${left} of ${tenantImageBytes} bytes left (${LIMITS.tenantImageBytes.env})`,
+          )
+        : new ApiHttpError(413, `image larger than the limit of ${limit} bytes (${LIMITS.imageBytes.env})`);
+    if (contentLength !== undefined && contentLength > limit) throw tooLarge();
+    const ingested = await this.store.ingest(body, limit, tooLarge);
     let format: ImageResource['format'];
     try {
       format = classify(ingested);
@@ -89,8 +103,8 @@ export class ImagesService {
     return this.get(sha256, caller);
   }
 
-  list(caller: Caller): Promise<ImageResource[]> {
-    return this.images.list(caller);
+  list(caller: Caller, page: { limit: number; offset: number }): Promise<ImageResource[]> {
+    return this.images.list(caller, page);
   }
 
   async content(sha256: string, caller: Caller): Promise<{ image: ImageResource; stream: Readable }> {

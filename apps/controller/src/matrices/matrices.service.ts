@@ -1,27 +1,42 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import {
+  LIMITS,
   summarize,
   type MatrixReport,
   type MatrixRequest,
+  type MatrixSummary,
   type MatrixView,
   type RunJobData,
   type TargetProfile,
   type VerdictRecord,
 } from '@vmfarm/protocol';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { Caller } from '../auth/caller';
-import { badRequest, notFound } from '../errors';
+import type { ControllerConfig } from '../config';
+import { ApiHttpError, badRequest, notFound } from '../errors';
 import { EventsService } from '../events/events.service';
 import type { RunQueue } from '../queue/run-queue';
 import { ImagesRepository } from '../store/images.repository';
 import { MatricesRepository, type MatrixRow } from '../store/matrices.repository';
 import { RunsService } from '../runs/runs.service';
-import { RunsRepository, type RunRow } from '../store/runs.repository';
+import { RunsRepository, type AttemptRecord, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
-import { RUN_QUEUE } from '../tokens';
+import { RunCompletion } from '../triage/completion';
 import { KnownIssuesService } from '../triage/known-issues.service';
-import { planMatrix } from './plan';
+import { CONFIG, RUN_QUEUE } from '../tokens';
+import { cellCount, planMatrix } from './plan';
+
+/** Rejects after `ms` with `message`: Redis that does not answer must not hold a request. */
+export function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+const requestHash = (r: MatrixRequest) => createHash('sha256').update(JSON.stringify(r)).digest('hex');
 
 @Injectable()
 export class MatricesService {
@@ -35,30 +50,107 @@ export class MatricesService {
     private readonly targets: TargetsService,
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
     @Inject(RUN_QUEUE) private readonly queue: RunQueue,
+    @Inject(CONFIG) private readonly config: ControllerConfig,
     private readonly events: EventsService,
     private readonly knownIssues: KnownIssuesService,
+    private readonly completion: RunCompletion,
   ) {}
 
+  private redis<T>(work: () => Promise<T>, what: string): Promise<T> {
+    const ms = this.config.limits.redisTimeoutMs;
+    return withTimeout(
+      work(),
+      ms,
+      `Redis did not answer within ${ms} ms (${LIMITS.redisTimeoutMs.env})`,
+    ).catch((err: Error) => {
+      throw new ApiHttpError(
+        503,
+        `${what}: the queue (Redis) is unavailable: ${err.message}; nothing was written`,
+      );
+    });
+  }
+
   /**
-   * Validates the whole request, writes the matrix and its runs in one transaction, then queues them.
-   * Images and targets the caller may not see are unknown to it, as if they did not exist; the
-   * matrix is the caller's (a schedule fires as its owner).
+   * `POST /api/matrices`: a repeat of an Idempotency-Key (per token) answers the matrix the first
+   * request made, without making another; the same key with another request is a 422.
+   */
+  async submit(
+    request: MatrixRequest,
+    caller: Caller,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<{ matrix: MatrixView; replayed: boolean }> {
+    const key = options.idempotencyKey;
+    const idempotency = key && { scope: caller.identity.id, key, requestSha256: requestHash(request) };
+    if (idempotency) {
+      const replay = await this.replay(idempotency, caller);
+      if (replay) return { matrix: replay, replayed: true };
+    }
+    try {
+      return { matrix: await this.create(request, caller, null, idempotency || undefined), replayed: false };
+    } catch (err) {
+      // The same key submitted concurrently: the other request made the matrix.
+      const replay = idempotency && (await this.replay(idempotency, caller));
+      if (replay) return { matrix: replay, replayed: true };
+      throw err;
+    }
+  }
+
+  private async replay(
+    idempotency: { scope: string; key: string; requestSha256: string },
+    caller: Caller,
+  ): Promise<MatrixView | undefined> {
+    const seen = await this.matrices.idempotency(idempotency.scope, idempotency.key);
+    if (!seen) return undefined;
+    if (seen.requestSha256 !== idempotency.requestSha256)
+      throw new ApiHttpError(
+        422,
+        `Idempotency-Key ${idempotency.key} was used for another request (matrix ${seen.matrixId}): use a new key`,
+      );
+    return this.get(seen.matrixId, caller);
+  }
+
+  /**
+   * Validates the whole request, writes the matrix, its runs (and the results of cells planned as
+   * SKIP) in one transaction, then queues them. When Redis does not answer, nothing is written (or
+   * what was is removed again) and the answer is a 503: a retry cannot duplicate the matrix.
+   * Images and targets the caller may not see are unknown to it; the matrix is the caller's (a
+   * schedule fires as its owner).
    */
   async create(
     request: MatrixRequest,
     caller: Caller,
     scheduleId: string | null = null,
+    idempotency?: { scope: string; key: string; requestSha256: string },
   ): Promise<MatrixView> {
-    const images = new Map((await this.images.getMany(request.images, caller)).map((i) => [i.sha256, i]));
     const targets = new Map<string, TargetProfile>();
     for (const id of new Set(request.targets)) {
       const t = await this.targets.find(id, caller);
       if (t) targets.set(id, t);
     }
+    const { matrixCells, tenantActiveCells } = this.config.limits;
+    const asked = cellCount(request, targets, this.suites.list());
+    if (asked > matrixCells)
+      throw badRequest(
+        `a matrix of ${asked} cells is over the limit of ${matrixCells} (${LIMITS.matrixCells.env}): split it`,
+        [{ path: 'body', message: `${asked} cells (images × targets × suites), at most ${matrixCells}` }],
+      );
+    const images = new Map((await this.images.getMany(request.images, caller)).map((i) => [i.sha256, i]));
     const { cells, errors } = planMatrix(request, images, targets, this.suites.list(), (id, target) =>
       this.suites.refusal(id, target),
     );
     if (errors.length > 0) throw badRequest(`invalid matrix: ${errors.length} problem(s)`, errors);
+    const tenant = caller.scope;
+    if (tenant !== undefined && tenantActiveCells > 0) {
+      const active = await this.runs.countUnfinishedOf(tenant);
+      const added = cells.filter((c) => !c.skip).length;
+      if (active + added > tenantActiveCells)
+        throw new ApiHttpError(
+          429,
+          `tenant ${tenant} has ${active} runs not done; ${added} more would pass the limit of ${tenantActiveCells} (${LIMITS.tenantActiveCells.env}): wait for some to finish`,
+        );
+    }
+    // Redis first: when it is away, the answer is a 503 at once and nothing is written.
+    await this.redis(() => this.queue.ping(), 'cannot submit the matrix');
 
     const matrix: MatrixRow = {
       id: randomUUID(),
@@ -66,6 +158,7 @@ export class MatricesService {
       createdAt: new Date().toISOString(),
       owner: caller.owner,
       scheduleId,
+      cancelled: null,
     };
     const jobs: RunJobData[] = cells.map((c) => ({
       runId: randomUUID(),
@@ -81,36 +174,65 @@ export class MatricesService {
       },
       ...(request.ready === undefined ? {} : { ready: request.ready }),
     }));
-    await this.matrices.create(
-      matrix,
-      jobs.map((job, seq) => ({
-        id: job.runId,
-        matrixId: matrix.id,
-        seq,
-        job,
-        createdAt: matrix.createdAt,
-      })),
-    );
     // Cells planned as SKIP are done at once; the others go to the agents.
+    const skipped: AttemptRecord[] = [];
     const queued: RunJobData[] = [];
     for (const [i, job] of jobs.entries()) {
       const skip = cells[i].skip;
-      if (skip)
-        await this.runsService.recordPlanSkip(job.runId, matrix.id, job.suite, skip, matrix.createdAt);
+      if (skip) skipped.push(this.runsService.planSkip(job.runId, job.suite, skip, matrix.createdAt));
       else queued.push(job);
     }
+    await this.matrices.create(
+      matrix,
+      jobs.map((job, seq) => ({ id: job.runId, matrixId: matrix.id, seq, job, createdAt: matrix.createdAt })),
+      skipped,
+      idempotency && { ...idempotency, matrixId: matrix.id },
+    );
     try {
-      await this.queue.enqueue(queued);
+      await this.redis(() => this.queue.enqueue(queued), 'cannot queue the matrix');
     } catch (err) {
-      // The runs are in SQL: reconciliation queues them once Redis answers again.
-      this.log.error(
-        `matrix ${matrix.id}: queueing failed, reconciliation will retry: ${(err as Error).message}`,
-      );
+      // Undone, so that the client's retry makes it once; a job Redis took after all finds no run
+      // and its agent drops it.
+      await this.matrices.remove(matrix.id);
+      this.log.warn(`matrix ${matrix.id} removed again: ${(err as Error).message}`);
+      throw err;
     }
     this.events
       .matrixChanged(matrix.id)
       .catch((err: Error) => this.log.warn(`matrix ${matrix.id}: event not published: ${err.message}`));
+    // Every cell planned as SKIP: the matrix is done already.
+    if (queued.length === 0) this.completion.runDone(matrix.id);
     return this.get(matrix.id, caller);
+  }
+
+  /**
+   * Cancels a matrix: each run not done ends SKIP with the reason (RunsService.cancel), queued jobs
+   * leave the queue, and agents running one stop it at their next heartbeat. A matrix already done
+   * or cancelled is answered as it is.
+   */
+  async cancel(id: string, reason: string | undefined, caller: Caller): Promise<MatrixView> {
+    const { matrix, runs } = await this.load(id, caller);
+    if (!caller.canWrite(matrix.owner))
+      throw new ApiHttpError(403, `matrix ${id} is public: only an admin may cancel it`);
+    const open = runs.filter((r) => r.state !== 'done');
+    if (open.length === 0) return this.view(matrix, runs);
+    const at = new Date().toISOString();
+    const why = `cancelled by ${caller.identity.name} at ${at}${reason ? `: ${reason}` : ''}`;
+    await this.matrices.setCancelled(id, { at, by: caller.identity.name, reason: reason ?? '' });
+    for (const run of open) {
+      if (!(await this.runsService.cancel(run.id, why, at))) continue;
+      if (run.state === 'running') continue;
+      // Queued or waiting for a retry: out of the queue (an agent that took it meanwhile is told
+      // the run is done when it starts the attempt).
+      await this.redis(
+        () => this.queue.remove(run.job.target.kind, run.id),
+        'cannot remove a queued run',
+      ).catch((err: Error) => this.log.warn(`run ${run.id}: ${err.message}`));
+    }
+    this.events
+      .matrixChanged(id)
+      .catch((err: Error) => this.log.warn(`matrix ${id}: event not published: ${err.message}`));
+    return this.get(id, caller);
   }
 
   private async load(id: string, caller: Caller): Promise<{ matrix: MatrixRow; runs: RunRow[] }> {
@@ -119,14 +241,16 @@ export class MatricesService {
     return { matrix, runs: await this.runs.listByMatrix(id) };
   }
 
-  private view(matrix: MatrixRow, runs: readonly RunRow[]): MatrixView {
+  private async view(matrix: MatrixRow, runs: readonly RunRow[]): Promise<MatrixView> {
     const done = runs.filter((r) => r.state === 'done').length;
+    const failing = await this.runs.failingClauses(runs);
     return {
       id: matrix.id,
       createdAt: matrix.createdAt,
       scheduleId: matrix.scheduleId,
       state: done === runs.length ? 'done' : 'running',
       progress: { done, total: runs.length },
+      cancelled: matrix.cancelled,
       request: matrix.request,
       cells: runs.map((r) => ({
         runId: r.id,
@@ -136,6 +260,7 @@ export class MatricesService {
         state: r.state,
         verdict: r.verdict,
         attempts: r.attempts,
+        failing: failing.get(r.id) ?? [],
       })),
     };
   }
@@ -145,19 +270,45 @@ export class MatricesService {
     return this.view(matrix, runs);
   }
 
-  /** Newest first; only one schedule's when scheduleId is given. */
-  async list(limit: number, caller: Caller, filter: { scheduleId?: string } = {}): Promise<MatrixView[]> {
-    const matrices = await this.matrices.list(limit, caller, filter);
-    return Promise.all(matrices.map(async (m) => this.view(m, await this.runs.listByMatrix(m.id))));
+  /** Newest first, as summaries; only one schedule's when scheduleId is given. */
+  async list(
+    page: { limit: number; offset: number },
+    caller: Caller,
+    filter: { scheduleId?: string } = {},
+  ): Promise<MatrixSummary[]> {
+    const matrices = await this.matrices.list(page, caller, filter);
+    const counts = await this.matrices.counts(matrices.map((m) => m.id));
+    return matrices.map((m) => {
+      const c = counts.get(m.id)!;
+      return {
+        id: m.id,
+        createdAt: m.createdAt,
+        scheduleId: m.scheduleId,
+        state: c.done === c.total ? 'done' : 'running',
+        progress: { done: c.done, total: c.total },
+        cancelled: m.cancelled,
+        counts: c.verdicts,
+        request: { images: m.request.images.length, targets: m.request.targets, suites: m.request.suites },
+      };
+    });
   }
 
-  async report(id: string, caller: Caller): Promise<MatrixReport> {
-    const { matrix, runs } = await this.load(id, caller);
-    const view = this.view(matrix, runs);
-    const verdicts = await this.runs.finalVerdicts(runs);
+  /** The report; with `offset`/`limit`, of those cells only (the summary still counts every cell). */
+  async report(
+    id: string,
+    caller: Caller,
+    page: { offset?: number; limit?: number } = {},
+  ): Promise<MatrixReport> {
+    const { matrix, runs: all } = await this.load(id, caller);
+    const done = all.filter((r) => r.state === 'done').length;
+    const paged = page.offset !== undefined || page.limit !== undefined;
+    const offset = page.offset ?? 0;
+    const runs = paged ? all.slice(offset, offset + (page.limit ?? all.length)) : all;
+    // Summaries count every cell, not only the page's.
+    const verdicts = await this.runs.finalVerdicts(paged ? all : runs);
     // The matrix is the caller's to see, and so is what its cells ran.
     const images = new Map(
-      (await this.images.getMany([...new Set(runs.map((r) => r.image))], Caller.system())).map((i) => [
+      (await this.images.getMany([...new Set(all.map((r) => r.image))], Caller.system())).map((i) => [
         i.sha256,
         i,
       ]),
@@ -166,13 +317,13 @@ export class MatricesService {
     // its retry's verdict is what the summary counts.
     const explained = KnownIssuesService.annotate(
       await this.knownIssues.matcher(),
-      runs.map((r) => ({ id: r.id, image: r.image, targetId: r.targetId, matrixOwner: matrix.owner })),
+      all.map((r) => ({ id: r.id, image: r.image, targetId: r.targetId, matrixOwner: matrix.owner })),
       verdicts,
       images,
     );
-    const supersededBy = new Map(runs.flatMap((r) => (r.retryOf ? [[r.retryOf, r.id] as const] : [])));
+    const supersededBy = new Map(all.flatMap((r) => (r.retryOf ? [[r.retryOf, r.id] as const] : [])));
     const isKnown = new Set<VerdictRecord>(
-      runs.flatMap((r) =>
+      all.flatMap((r) =>
         (verdicts.get(r.id) ?? []).filter((_, i) => (explained.get(r.id)?.[i] ?? []).length > 0),
       ),
     );
@@ -191,6 +342,8 @@ export class MatricesService {
           size: image?.size ?? r.job.image.size,
           format: image?.format ?? r.job.image.format,
           arch: image?.arch ?? r.job.image.arch,
+          name: image?.name ?? `image-${r.image.slice(0, 12)}`,
+          version: image?.version ?? null,
         },
         verdicts: v,
         summary: summarize(v, known),
@@ -199,13 +352,20 @@ export class MatricesService {
         supersededBy: supersededBy.get(r.id) ?? null,
       };
     });
+    const summary = summarize(
+      all.filter((r) => !supersededBy.has(r.id)).flatMap((r) => verdicts.get(r.id) ?? []),
+      known,
+    );
     return {
-      matrix: { id: matrix.id, createdAt: matrix.createdAt, state: view.state, progress: view.progress },
+      matrix: {
+        id: matrix.id,
+        createdAt: matrix.createdAt,
+        state: done === all.length ? 'done' : 'running',
+        progress: { done, total: all.length },
+      },
       cells,
-      summary: summarize(
-        cells.filter((c) => c.supersededBy === null).flatMap((c) => c.verdicts),
-        known,
-      ),
+      ...(paged ? { page: { offset, limit: page.limit ?? all.length, total: all.length } } : {}),
+      summary,
     };
   }
 }

@@ -84,3 +84,24 @@ export function planMatrix(
   }
   return errors.length ? { cells: [], errors } : { cells, errors };
 }
+
+/**
+ * How many cells a request asks for, from its targets alone (images not yet looked up): checked
+ * against the cell limit before anything else is done for it. Unknown targets count nothing.
+ */
+export function cellCount(
+  request: MatrixRequest,
+  targets: ReadonlyMap<string, TargetProfile>,
+  suites: readonly SuiteInfo[],
+): number {
+  const all = request.suites.length === 1 && request.suites[0] === 'all';
+  const perImage = [...new Set(request.targets)].reduce((n, t) => {
+    const target = targets.get(t);
+    if (!target) return n;
+    return (
+      n +
+      (all ? suites.filter((s) => s.targetKinds.includes(target.kind)).length : new Set(request.suites).size)
+    );
+  }, 0);
+  return new Set(request.images).size * perImage;
+}

@@ -6,6 +6,10 @@ import { Queue, QueueEvents } from 'bullmq';
 export interface RunQueue {
   /** Adds run jobs (job id = run id: adding one that exists changes nothing). */
   enqueue(jobs: readonly RunJobData[]): Promise<void>;
+  /** Resolves when Redis answers; rejects at once when it is not connected. */
+  ping(): Promise<void>;
+  /** Takes a run's job out of the queue unless an agent holds it (then false). */
+  remove(kind: TargetKind, runId: string): Promise<boolean>;
   /** The BullMQ state of a run's job, `missing` when Redis has no such job. */
   jobState(kind: TargetKind, runId: string): Promise<{ state: string; failedReason?: string }>;
   /** Calls back when a job failed for good (attempts exhausted, stalled too often). */
@@ -60,7 +64,12 @@ export class BullRunQueue implements RunQueue {
   private queue(kind: TargetKind): Queue {
     let q = this.queues.get(kind);
     if (!q) {
-      q = new Queue(queueName(kind), { connection: connectionOf(this.redisUrl), prefix: this.prefix });
+      // No offline queue: while Redis is away, a command fails at once instead of waiting for it
+      // (a submit answers 503 rather than hang, and nothing is queued behind the caller's back).
+      q = new Queue(queueName(kind), {
+        connection: { ...connectionOf(this.redisUrl), enableOfflineQueue: false },
+        prefix: this.prefix,
+      });
       q.on('error', (err) => this.warn(`queue ${kind}: ${err.message}`));
       this.queues.set(kind, q);
     }
@@ -74,6 +83,16 @@ export class BullRunQueue implements RunQueue {
       await this.queue(kind).addBulk(
         list.map((data) => ({ name: 'run', data, opts: { ...JOB_OPTIONS, jobId: data.runId } })),
       );
+  }
+
+  async ping(): Promise<void> {
+    const client = (await this.queue(TARGET_KINDS[0]).client) as unknown as { ping(): Promise<string> };
+    await client.ping();
+  }
+
+  async remove(kind: TargetKind, runId: string): Promise<boolean> {
+    // 0: the job is locked (an agent runs it) or gone.
+    return (await this.queue(kind).remove(runId)) === 1;
   }
 
   async jobState(kind: TargetKind, runId: string): Promise<{ state: string; failedReason?: string }> {

@@ -1,13 +1,4 @@
-import {
-  clause,
-  isClauseId,
-  MAX_ATTEMPTS,
-  summarize,
-  type AttemptResult,
-  type RunState,
-  type Verdict,
-  type VerdictRecord,
-} from '@vmfarm/protocol';
+import { MAX_ATTEMPTS, summarize, type AttemptResult, type RunState, type Verdict } from '@vmfarm/protocol';
 
 /** The verdict of one attempt: FAIL when a MUST failed, ERROR when the farm broke, SKIP when all skipped. */
 export function outcomeOf(result: Pick<AttemptResult, 'verdicts' | 'error'>): Verdict {
@@ -26,25 +17,4 @@ export function nextState(
 ): { state: Exclude<RunState, 'queued'>; retry: boolean } {
   const retry = outcome === 'ERROR' && attempt < MAX_ATTEMPTS;
   return { state: retry ? 'retrying' : 'done', retry };
-}
-
-/**
- * One verdict for each clause of a suite, all alike: ERROR when an attempt produced no verdicts of
- * its own, SKIP for a cell that was never run.
- */
-export function uniformVerdicts(
-  suite: string,
-  clauses: readonly string[],
-  verdict: 'ERROR' | 'SKIP',
-  message: string,
-): VerdictRecord[] {
-  const ids = clauses.length > 0 ? clauses : ['(suite)'];
-  return ids.map((id) => ({
-    suite,
-    clause: id,
-    level: isClauseId(id) ? clause(id).level : 'MUST',
-    verdict,
-    message,
-    evidence: {},
-  }));
 }

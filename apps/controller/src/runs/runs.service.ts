@@ -1,16 +1,25 @@
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import type { AttemptAck, AttemptResult, AttemptStarted, RunView } from '@vmfarm/protocol';
+import {
+  verdictsFor,
+  type AttemptAck,
+  type AttemptResult,
+  type AttemptStarted,
+  type RunView,
+} from '@vmfarm/protocol';
 import { Caller } from '../auth/caller';
-import { notFound } from '../errors';
+import { ApiHttpError, conflict, notFound } from '../errors';
 import { EventsService } from '../events/events.service';
 import { ImagesRepository } from '../store/images.repository';
-import { RunsRepository, type ArtifactRow } from '../store/runs.repository';
+import { RunsRepository, type ArtifactRow, type AttemptRecord } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
 import { RunCompletion } from '../triage/completion';
 import type { ArtifactStore } from './artifact-store';
-import { nextState, outcomeOf, uniformVerdicts } from './outcome';
+import { nextState, outcomeOf } from './outcome';
+
+/** The outcome of an attempt ended by a cancel (its run's verdict is SKIP). */
+export const CANCELLED = 'cancelled';
 
 /** type/subtype[; parameters] without control characters: anything else is served as bytes. */
 const MEDIA_TYPE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;[\x20-\x7e]*)?$/;
@@ -87,28 +96,55 @@ export class RunsService {
     return { name, mediaType, size: row.size, stream };
   }
 
-  /** Attempt n begins; a run already done tells the agent not to bother. */
+  /**
+   * Attempt n begins, held by `agentId` from now on; a run already done tells the agent not to
+   * bother. An attempt another agent holds, or one older than the latest started, is a 409.
+   */
   async startAttempt(runId: string, attempt: number, agentId: string): Promise<AttemptStarted> {
     const run = await this.run(runId);
     if (run.state === 'done') return { proceed: false, state: 'done' };
+    const attempts = await this.runs.attempts(runId);
+    const same = attempts.find((a) => a.attempt === attempt);
+    if (same && same.agentId !== agentId)
+      throw conflict(`attempt ${attempt} of run ${runId} is held by agent ${same.agentId ?? '(none)'}`);
+    if (same?.finishedAt) return { proceed: false, state: run.state };
+    const latest = Math.max(0, ...attempts.map((a) => a.attempt));
+    if (!same && attempt < latest)
+      throw conflict(`attempt ${attempt} of run ${runId} is stale: attempt ${latest} has started`);
     await this.runs.startAttempt(runId, attempt, agentId, new Date().toISOString());
     this.announce(runId);
     return { proceed: true, state: 'running' };
   }
 
-  /** Records an attempt's result once: a repeat, or a result for a run already done, changes nothing. */
+  /**
+   * Records an attempt's result, once, from the agent holding it: a result for an attempt never
+   * started, held by another agent, or already finished (reported, cancelled, lost) is refused and
+   * changes nothing.
+   */
   async recordResult(runId: string, attempt: number, result: AttemptResult): Promise<AttemptAck> {
     const run = await this.run(runId);
-    if (run.state === 'done') return { recorded: false, retry: false };
-    const previous = await this.runs.attempt(runId, attempt);
-    if (previous?.finishedAt)
-      return { recorded: false, retry: previous.outcome === 'ERROR' && run.state === 'retrying' };
+    const held = await this.runs.attempt(runId, attempt);
+    if (!held?.startedAt) {
+      const started = (await this.runs.attempts(runId)).filter((a) => a.startedAt).map((a) => a.attempt);
+      throw conflict(
+        `attempt ${attempt} of run ${runId} was never started${started.length ? ` (started: ${started.join(', ')})` : ''}: nothing recorded`,
+      );
+    }
+    if (held.agentId !== result.agentId)
+      throw new ApiHttpError(
+        403,
+        `attempt ${attempt} of run ${runId} is held by agent ${held.agentId}, not ${result.agentId}: nothing recorded`,
+      );
+    if (held.finishedAt || run.state === 'done')
+      throw conflict(
+        `attempt ${attempt} of run ${runId} is already finished (${held.outcome ?? run.verdict}): nothing recorded`,
+      );
     const outcome = outcomeOf(result);
     const { state, retry } = nextState(outcome, attempt);
     const verdicts =
       result.verdicts.length > 0
         ? result.verdicts
-        : uniformVerdicts(
+        : verdictsFor(
             run.suite,
             this.suites.get(run.suite)?.clauses ?? [],
             'ERROR',
@@ -133,35 +169,60 @@ export class RunsService {
       runVerdict: state === 'done' ? outcome : null,
       at: new Date().toISOString(),
     });
-    if (recorded && result.image?.arch) await this.images.setArchIfUnknown(run.image, result.image.arch);
-    if (recorded) this.announce(runId);
-    if (recorded && state === 'done') this.completion.runDone(run.matrixId);
-    return recorded ? { recorded: true, retry } : { recorded: false, retry: false };
+    // Another result, a cancel or the queue's verdict got there first.
+    if (!recorded)
+      throw conflict(`attempt ${attempt} of run ${runId} was finished meanwhile: nothing recorded`);
+    if (result.image?.arch) await this.images.setArchIfUnknown(run.image, result.image.arch);
+    this.announce(runId);
+    if (state === 'done') this.completion.runDone(run.matrixId);
+    return { recorded: true, retry };
   }
 
-  /** A cell planned as SKIP (see planMatrix): done at once with the reason, as attempt 1 of no agent. */
-  async recordPlanSkip(
-    runId: string,
-    matrixId: string,
-    suite: string,
-    reason: string,
-    at: string,
-  ): Promise<boolean> {
+  /**
+   * Ends a run not done as cancelled: its open attempt (an agent holds it: the agent stops it at its
+   * next heartbeat) or a new one, SKIP for each clause with the reason. false: it was done already.
+   */
+  async cancel(runId: string, reason: string, at: string): Promise<boolean> {
+    const run = await this.runs.get(runId);
+    if (!run || run.state === 'done') return false;
+    const attempts = await this.runs.attempts(runId);
+    const open = attempts.find((a) => a.startedAt && !a.finishedAt);
+    const attempt = open?.attempt ?? Math.max(0, run.attempts, ...attempts.map((a) => a.attempt)) + 1;
     const recorded = await this.runs.recordAttempt({
+      runId,
+      attempt,
+      agentId: open?.agentId ?? null,
+      outcome: CANCELLED,
+      error: null,
+      durationMs: null,
+      verdicts: verdictsFor(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'SKIP', reason),
+      artifacts: [],
+      runState: 'done',
+      runVerdict: 'SKIP',
+      at,
+    });
+    if (recorded) {
+      this.announce(runId);
+      this.completion.runDone(run.matrixId);
+    }
+    return recorded;
+  }
+
+  /** The result of a cell planned as SKIP (see planMatrix): attempt 1 of no agent, with the reason. */
+  planSkip(runId: string, suite: string, reason: string, at: string): AttemptRecord {
+    return {
       runId,
       attempt: 1,
       agentId: null,
       outcome: 'SKIP',
       error: null,
       durationMs: 0,
-      verdicts: uniformVerdicts(suite, this.suites.get(suite)?.clauses ?? [], 'SKIP', `not run: ${reason}`),
+      verdicts: verdictsFor(suite, this.suites.get(suite)?.clauses ?? [], 'SKIP', `not run: ${reason}`),
       artifacts: [],
       runState: 'done',
       runVerdict: 'SKIP',
       at,
-    });
-    if (recorded) this.completion.runDone(matrixId);
-    return recorded;
+    };
   }
 
   /**
@@ -182,7 +243,7 @@ export class RunsService {
       outcome: 'ERROR',
       error: message,
       durationMs: null,
-      verdicts: uniformVerdicts(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'ERROR', message),
+      verdicts: verdictsFor(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'ERROR', message),
       artifacts: [],
       runState: 'done',
       runVerdict: 'ERROR',

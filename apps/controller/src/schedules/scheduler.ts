@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { LIMITS } from '@vmfarm/protocol';
 import { defaultRepeatStrategy, Queue, Worker } from 'bullmq';
 import type { FieldError } from '../errors';
 import { connectionOf } from '../queue/run-queue';
@@ -27,8 +28,38 @@ export function nextFire(cron: string, timezone: string, from: Date): Date {
   return new Date(next);
 }
 
-/** Problems with a cron pattern and time zone, as 400 field errors. */
-export function cronErrors(cron: string | undefined, timezone: string | undefined): FieldError[] {
+/** Fires looked at for the shortest gap: more than a week of hourly fires. */
+const GAP_FIRES = 200;
+
+/**
+ * The shortest time between two fires of `cron` over its next fires (a pattern that fires twice a
+ * minute once a day is caught), stopping at the first gap under `atLeastSeconds`.
+ */
+export function shortestGapSeconds(
+  cron: string,
+  timezone: string,
+  from: Date,
+  atLeastSeconds: number,
+): number {
+  let shortest = Infinity;
+  let previous = nextFire(cron, timezone, from);
+  for (let i = 0; i < GAP_FIRES && shortest >= atLeastSeconds; i++) {
+    const next = nextFire(cron, timezone, previous);
+    shortest = Math.min(shortest, (next.getTime() - previous.getTime()) / 1000);
+    previous = next;
+  }
+  return shortest;
+}
+
+/**
+ * Problems with a cron pattern and time zone, as 400 field errors: a bad pattern or zone, or a
+ * pattern firing more often than every `minSeconds` (VMFARM_MIN_SCHEDULE_SECONDS; 0: no minimum).
+ */
+export function cronErrors(
+  cron: string | undefined,
+  timezone: string | undefined,
+  minSeconds = 0,
+): FieldError[] {
   const errors: FieldError[] = [];
   if (timezone !== undefined)
     try {
@@ -42,6 +73,13 @@ export function cronErrors(cron: string | undefined, timezone: string | undefine
   if (cron !== undefined && errors.length === 0)
     try {
       nextFire(cron, timezone ?? 'UTC', new Date());
+      const gap =
+        minSeconds > 0 ? shortestGapSeconds(cron, timezone ?? 'UTC', new Date(), minSeconds) : Infinity;
+      if (gap < minSeconds)
+        errors.push({
+          path: 'cron',
+          message: `'${cron}' fires ${gap} s apart; schedules fire at most every ${minSeconds} s (${LIMITS.scheduleIntervalSeconds.env})`,
+        });
     } catch (err) {
       errors.push({ path: 'cron', message: `invalid cron pattern '${cron}': ${(err as Error).message}` });
     }
@@ -61,7 +99,11 @@ export class BullScheduler implements Scheduler {
   /** Connected on first use: an app that fails to start leaves no connection behind. */
   private get queue(): Queue {
     if (!this.q) {
-      this.q = new Queue(SCHEDULES_QUEUE, { connection: connectionOf(this.redisUrl), prefix: this.prefix });
+      // No offline queue: with Redis away, creating a schedule answers 503 at once instead of hanging.
+      this.q = new Queue(SCHEDULES_QUEUE, {
+        connection: { ...connectionOf(this.redisUrl), enableOfflineQueue: false },
+        prefix: this.prefix,
+      });
       this.q.on('error', (err) => this.log.warn(`queue ${SCHEDULES_QUEUE}: ${err.message}`));
     }
     return this.q;

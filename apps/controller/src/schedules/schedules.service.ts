@@ -26,7 +26,8 @@ import { RunsRepository } from '../store/runs.repository';
 import { SchedulesRepository, type ScheduleRow } from '../store/schedules.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
-import { SCHEDULER } from '../tokens';
+import type { ControllerConfig } from '../config';
+import { CONFIG, SCHEDULER } from '../tokens';
 import { cronErrors, nextFire, type Scheduler } from './scheduler';
 
 const isAll = (list: readonly string[]) => list.length === 1 && list[0] === 'all';
@@ -59,6 +60,7 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     private readonly matrices: MatricesService,
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
     @Inject(SCHEDULER) private readonly scheduler: Scheduler,
+    @Inject(CONFIG) private readonly config: ControllerConfig,
   ) {}
 
   /**
@@ -99,7 +101,7 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
    * as the schedule's owner sees them.
    */
   private async validate(s: ScheduleRow): Promise<void> {
-    const errors: FieldError[] = cronErrors(s.cron, s.timezone);
+    const errors: FieldError[] = cronErrors(s.cron, s.timezone, this.config.limits.scheduleIntervalSeconds);
     const { images, targets, suites } = s.spec;
     const owner = actingFor(s);
     if ('sha256' in images) {
@@ -140,7 +142,7 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
   }
 
   private async view(s: ScheduleRow, caller: Caller): Promise<ScheduleView> {
-    const [last] = await this.matrixRows.list(1, caller, { scheduleId: s.id });
+    const [last] = await this.matrixRows.list({ limit: 1 }, caller, { scheduleId: s.id });
     return {
       id: s.id,
       name: s.name,
@@ -194,8 +196,8 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     return this.view(await this.row(id, caller), caller);
   }
 
-  async list(caller: Caller): Promise<ScheduleView[]> {
-    return Promise.all((await this.schedules.list(caller)).map((s) => this.view(s, caller)));
+  async list(caller: Caller, page: { limit: number; offset: number }): Promise<ScheduleView[]> {
+    return Promise.all((await this.schedules.list(caller, page)).map((s) => this.view(s, caller)));
   }
 
   /** The owner stays: an admin changing a vendor's schedule leaves it that vendor's. */
@@ -227,14 +229,14 @@ export class SchedulesService implements OnApplicationBootstrap, OnModuleDestroy
     await this.scheduler.remove(id);
   }
 
-  async fires(id: string, limit: number, caller: Caller): Promise<ScheduleFire[]> {
+  async fires(id: string, page: { limit: number; offset: number }, caller: Caller): Promise<ScheduleFire[]> {
     await this.row(id, caller);
-    return this.schedules.fires(id, limit);
+    return this.schedules.fires(id, page);
   }
 
   /** The schedule's newest matrix when it still has runs not done. */
   private async running(scheduleId: string): Promise<string | undefined> {
-    const [last] = await this.matrixRows.list(1, Caller.system(), { scheduleId });
+    const [last] = await this.matrixRows.list({ limit: 1 }, Caller.system(), { scheduleId });
     if (!last) return undefined;
     const runs = await this.runs.listByMatrix(last.id);
     return runs.some((r) => r.state !== 'done') ? last.id : undefined;

@@ -1,6 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { AgentCapabilities } from '@vmfarm/protocol';
+import type { Selectable } from 'kysely';
 import type { Db } from './database';
+import type { AgentsTable } from './schema';
 import { DB } from './tokens';
 
 export interface AgentRow {
@@ -11,7 +13,20 @@ export interface AgentRow {
   capabilities: AgentCapabilities;
   registeredAt: string;
   lastHeartbeat: string;
+  /** The token that registered it (null: registered before agents were tied to tokens). */
+  tokenId: string | null;
 }
+
+const toAgent = (r: Selectable<AgentsTable>): AgentRow => ({
+  id: r.id,
+  name: r.name,
+  host: r.host,
+  version: r.version,
+  capabilities: JSON.parse(r.capabilities) as AgentCapabilities,
+  registeredAt: r.registered_at,
+  lastHeartbeat: r.last_heartbeat,
+  tokenId: r.token_id,
+});
 
 @Injectable()
 export class AgentsRepository {
@@ -28,6 +43,7 @@ export class AgentsRepository {
         capabilities: JSON.stringify(agent.capabilities),
         registered_at: agent.registeredAt,
         last_heartbeat: agent.lastHeartbeat,
+        token_id: agent.tokenId,
       })
       .execute();
   }
@@ -42,16 +58,20 @@ export class AgentsRepository {
     return Number(result.numUpdatedRows) > 0;
   }
 
-  async list(): Promise<AgentRow[]> {
-    const rows = await this.db.selectFrom('agents').selectAll().orderBy('registered_at', 'desc').execute();
-    return rows.map((r) => ({
-      id: r.id,
-      name: r.name,
-      host: r.host,
-      version: r.version,
-      capabilities: JSON.parse(r.capabilities) as AgentCapabilities,
-      registeredAt: r.registered_at,
-      lastHeartbeat: r.last_heartbeat,
-    }));
+  async get(id: string): Promise<AgentRow | undefined> {
+    const row = await this.db.selectFrom('agents').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toAgent(row);
+  }
+
+  async list(page: { limit: number; offset: number }): Promise<AgentRow[]> {
+    const rows = await this.db
+      .selectFrom('agents')
+      .selectAll()
+      .orderBy('registered_at', 'desc')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
+    return rows.map(toAgent);
   }
 }

@@ -41,6 +41,9 @@ export interface HistoryFilter {
 
 type Joined = 'verdicts' | 'runs' | 'images' | 'matrices' | 'targets';
 
+/** How a verdict's stored evidence says its image failed its static checks (@vmfarm/suites imageChecks). */
+export const IMAGE_FAILED_MARK = '"imageChecks":{"passed":false';
+
 /**
  * Reads verdicts across matrices: history, trends, regressions and certification. Each use is one
  * method here, so that the filter on who may see which rows is in one place (joined).
@@ -171,12 +174,16 @@ export class HistoryRepository {
     subject: { targetId: string } | { imageSha256: string },
     caller: Caller,
   ): Promise<ClauseVerdictRow[]> {
-    const ranked = HistoryRepository.columns(this.joined(subject, caller)).select(
-      (eb: ExpressionBuilder<Database, Joined>) =>
-        eb.fn
-          .agg<number>('rank')
-          .over((ob) => ob.partitionBy('verdicts.clause').orderBy('runs.finished_at', 'desc'))
-          .as('rnk'),
+    let judged = this.joined(subject, caller);
+    // A target is certified on images that passed their static checks: a broken image's boot says
+    // nothing of the VM (the agent records the image's checks in every live verdict's evidence).
+    if ('targetId' in subject)
+      judged = judged.where('verdicts.evidence', 'not like', `%${IMAGE_FAILED_MARK}%`);
+    const ranked = HistoryRepository.columns(judged).select((eb: ExpressionBuilder<Database, Joined>) =>
+      eb.fn
+        .agg<number>('rank')
+        .over((ob) => ob.partitionBy('verdicts.clause').orderBy('runs.finished_at', 'desc'))
+        .as('rnk'),
     );
     const rows = await this.db
       .selectFrom(ranked.as('v'))

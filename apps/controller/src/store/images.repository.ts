@@ -178,12 +178,23 @@ export class ImagesRepository {
     return this.withTags(rows, caller);
   }
 
-  async list(caller: Caller, limit = 500): Promise<ImageResource[]> {
+  async list(caller: Caller, page: { limit: number; offset: number }): Promise<ImageResource[]> {
     const rows = await this.visible(caller)
       .orderBy('created_at', 'desc')
       .orderBy('sha256')
-      .limit(limit)
+      .limit(page.limit)
+      .offset(page.offset)
       .execute();
     return this.withTags(rows, caller);
+  }
+
+  /** Bytes (decompressed) of the images a tenant owns: what its quota counts. */
+  async bytesOwnedBy(tenant: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('images')
+      .select((eb) => eb.fn.sum<number | string | null>('size').as('bytes'))
+      .where('owner', '=', tenant)
+      .executeTakeFirstOrThrow();
+    return Number(row.bytes ?? 0);
   }
 }

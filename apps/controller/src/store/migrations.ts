@@ -1,4 +1,4 @@
-import { Kysely, Migrator, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 
 /** Versioned, in code: the compiled app needs no migration files on disk. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -215,7 +215,57 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('images').dropColumn('arch_declared').execute();
     },
   },
-  '0006_triage': {
+  '0006_api_bounds': {
+    async up(db: Kysely<unknown>) {
+      // Dashboard sessions: the cookie carries a session id (kept as its sha256), never the token.
+      await db.schema
+        .createTable('sessions')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('session_sha256', 'varchar(64)', (c) => c.notNull().unique())
+        .addColumn('token_id', 'varchar(64)', (c) => c.notNull().references('tokens.id'))
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('revoked_at', 'varchar(32)')
+        .execute();
+      // The token that registered an agent: only it (or an admin) acts for the agent.
+      await db.schema.alterTable('agents').addColumn('token_id', 'varchar(64)').execute();
+      await db.schema.alterTable('matrices').addColumn('cancelled_at', 'varchar(32)').execute();
+      await db.schema.alterTable('matrices').addColumn('cancelled_by', 'text').execute();
+      await db.schema.alterTable('matrices').addColumn('cancel_reason', 'text').execute();
+      // A submit repeated with the same Idempotency-Key (per token) answers the matrix it made.
+      await db.schema
+        .createTable('idempotency_keys')
+        .addColumn('scope', 'varchar(64)', (c) => c.notNull())
+        .addColumn('key', 'varchar(200)', (c) => c.notNull())
+        .addColumn('request_sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('matrix_id', 'varchar(64)', (c) => c.notNull().references('matrices.id'))
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('idempotency_keys_pk', ['scope', 'key'])
+        .execute();
+      // 'cancelled' is one character more than varchar(8) holds (SQLite does not check lengths).
+      if (db.getExecutor().adapter instanceof PostgresAdapter)
+        await db.schema
+          .alterTable('attempts')
+          .alterColumn('outcome', (c) => c.setDataType('varchar(16)'))
+          .execute();
+      // Heartbeats look up the cancelled attempts an agent holds.
+      await db.schema.createIndex('attempts_agent').on('attempts').columns(['agent_id', 'outcome']).execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.dropIndex('attempts_agent').execute();
+      if (db.getExecutor().adapter instanceof PostgresAdapter)
+        await db.schema
+          .alterTable('attempts')
+          .alterColumn('outcome', (c) => c.setDataType('varchar(8)'))
+          .execute();
+      await db.schema.dropTable('idempotency_keys').execute();
+      for (const c of ['cancel_reason', 'cancelled_by', 'cancelled_at'])
+        await db.schema.alterTable('matrices').dropColumn(c).execute();
+      await db.schema.alterTable('agents').dropColumn('token_id').execute();
+      await db.schema.dropTable('sessions').execute();
+    },
+  },
+  '0007_triage': {
     // Known issues, retry before regression, notifications and retention (issue 14).
     async up(db: Kysely<unknown>) {
       await db.schema

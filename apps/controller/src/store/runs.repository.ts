@@ -1,10 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { RunJobData, RunState, Verdict, VerdictRecord } from '@vmfarm/protocol';
-import { sql, type Insertable, type Selectable } from 'kysely';
+import { sql, type Insertable, type Selectable, type Transaction } from 'kysely';
 import type { Caller } from '../auth/caller';
 import type { Db } from './database';
 import { visibleRows } from './ownership';
-import type { AttemptsTable, RunsTable } from './schema';
+import type { AttemptsTable, Database, RunsTable } from './schema';
 import { DB } from './tokens';
 
 export interface NewRun {
@@ -124,7 +124,7 @@ function toAttempt(r: Selectable<AttemptsTable>): AttemptRow {
 }
 
 /** Rolls a transaction back without an error escaping: the guard found the work already done. */
-class AlreadyRecorded extends Error {}
+export class AlreadyRecorded extends Error {}
 
 @Injectable()
 export class RunsRepository {
@@ -229,6 +229,31 @@ export class RunsRepository {
     return out;
   }
 
+  /** Clause IDs each run's final attempt judged FAIL (only runs that have some). */
+  async failingClauses(runs: readonly RunRow[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    const done = runs.filter((r) => r.finalAttempt !== null).map((r) => r.id);
+    for (let i = 0; i < done.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('verdicts')
+        .innerJoin('runs', (j) =>
+          j.onRef('runs.id', '=', 'verdicts.run_id').onRef('runs.final_attempt', '=', 'verdicts.attempt'),
+        )
+        .select(['verdicts.run_id', 'verdicts.clause'])
+        .where('verdicts.run_id', 'in', done.slice(i, i + 500))
+        .where('verdicts.verdict', '=', 'FAIL')
+        .orderBy('verdicts.run_id')
+        .orderBy('verdicts.seq')
+        .execute();
+      for (const v of rows) {
+        const list = out.get(v.run_id) ?? [];
+        if (!list.includes(v.clause)) list.push(v.clause);
+        out.set(v.run_id, list);
+      }
+    }
+    return out;
+  }
+
   async artifacts(runId: string): Promise<ArtifactRow[]> {
     const rows = await this.db
       .selectFrom('artifacts')
@@ -244,6 +269,30 @@ export class RunsRepository {
       size: Number(r.size),
       path: r.path,
     }));
+  }
+
+  /** Runs whose attempt held by `agentId` was cancelled since `since`: the agent stops them. */
+  async cancelledHeldBy(agentId: string, since: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('attempts')
+      .select('run_id')
+      .where('agent_id', '=', agentId)
+      .where('outcome', '=', 'cancelled')
+      .where('finished_at', '>=', since)
+      .execute();
+    return rows.map((r) => r.run_id);
+  }
+
+  /** How many runs of matrices owned by `owner` are not done. */
+  async countUnfinishedOf(owner: string): Promise<number> {
+    const row = await this.db
+      .selectFrom('runs')
+      .innerJoin('matrices', 'matrices.id', 'runs.matrix_id')
+      .select((eb) => eb.fn.countAll<number | string>().as('n'))
+      .where('matrices.owner', '=', owner)
+      .where('runs.state', '!=', 'done')
+      .executeTakeFirstOrThrow();
+    return Number(row.n);
   }
 
   /**
@@ -295,86 +344,92 @@ export class RunsRepository {
    */
   async recordAttempt(rec: AttemptRecord): Promise<boolean> {
     try {
-      await this.db.transaction().execute(async (trx) => {
-        await trx
-          .insertInto('attempts')
-          .values({
-            run_id: rec.runId,
-            attempt: rec.attempt,
-            agent_id: rec.agentId,
-            started_at: null,
-            finished_at: null,
-            outcome: null,
-            error: null,
-            duration_ms: null,
-          })
-          .onConflict((oc) => oc.columns(['run_id', 'attempt']).doNothing())
-          .execute();
-        const finished = await trx
-          .updateTable('attempts')
-          .set({
-            finished_at: rec.at,
-            outcome: rec.outcome,
-            error: rec.error,
-            duration_ms: rec.durationMs,
-            agent_id: rec.agentId,
-          })
-          .where('run_id', '=', rec.runId)
-          .where('attempt', '=', rec.attempt)
-          .where('finished_at', 'is', null)
-          .executeTakeFirst();
-        if (Number(finished.numUpdatedRows) === 0) throw new AlreadyRecorded();
-        const done = rec.runState === 'done';
-        const run = await trx
-          .updateTable('runs')
-          .set({
-            state: rec.runState,
-            verdict: done ? rec.runVerdict : null,
-            final_attempt: done ? rec.attempt : null,
-            finished_at: done ? rec.at : null,
-            attempts: sql<number>`case when attempts < ${rec.attempt} then ${rec.attempt} else attempts end`,
-          })
-          .where('id', '=', rec.runId)
-          .where('state', '!=', 'done')
-          .executeTakeFirst();
-        if (Number(run.numUpdatedRows) === 0) throw new AlreadyRecorded();
-        for (let i = 0; i < rec.verdicts.length; i += 200) {
-          await trx
-            .insertInto('verdicts')
-            .values(
-              rec.verdicts.slice(i, i + 200).map((v, j) => ({
-                run_id: rec.runId,
-                attempt: rec.attempt,
-                seq: i + j,
-                suite: v.suite,
-                clause: v.clause,
-                level: v.level,
-                verdict: v.verdict,
-                message: v.message,
-                evidence: JSON.stringify(v.evidence),
-              })),
-            )
-            .execute();
-        }
-        if (rec.artifacts.length > 0)
-          await trx
-            .insertInto('artifacts')
-            .values(
-              rec.artifacts.map((a) => ({
-                run_id: rec.runId,
-                attempt: rec.attempt,
-                name: a.name,
-                media_type: a.mediaType,
-                size: a.size,
-                path: a.path,
-              })),
-            )
-            .execute();
-      });
+      await this.db.transaction().execute((trx) => writeAttempt(trx, rec));
       return true;
     } catch (err) {
       if (err instanceof AlreadyRecorded) return false;
       throw err;
     }
   }
+}
+
+/**
+ * One attempt's result, inside the caller's transaction; throws AlreadyRecorded (roll back) when
+ * the attempt already has a result or the run is done.
+ */
+export async function writeAttempt(trx: Transaction<Database>, rec: AttemptRecord): Promise<void> {
+  await trx
+    .insertInto('attempts')
+    .values({
+      run_id: rec.runId,
+      attempt: rec.attempt,
+      agent_id: rec.agentId,
+      started_at: null,
+      finished_at: null,
+      outcome: null,
+      error: null,
+      duration_ms: null,
+    })
+    .onConflict((oc) => oc.columns(['run_id', 'attempt']).doNothing())
+    .execute();
+  const finished = await trx
+    .updateTable('attempts')
+    .set({
+      finished_at: rec.at,
+      outcome: rec.outcome,
+      error: rec.error,
+      duration_ms: rec.durationMs,
+      agent_id: rec.agentId,
+    })
+    .where('run_id', '=', rec.runId)
+    .where('attempt', '=', rec.attempt)
+    .where('finished_at', 'is', null)
+    .executeTakeFirst();
+  if (Number(finished.numUpdatedRows) === 0) throw new AlreadyRecorded();
+  const done = rec.runState === 'done';
+  const run = await trx
+    .updateTable('runs')
+    .set({
+      state: rec.runState,
+      verdict: done ? rec.runVerdict : null,
+      final_attempt: done ? rec.attempt : null,
+      finished_at: done ? rec.at : null,
+      attempts: sql<number>`case when attempts < ${rec.attempt} then ${rec.attempt} else attempts end`,
+    })
+    .where('id', '=', rec.runId)
+    .where('state', '!=', 'done')
+    .executeTakeFirst();
+  if (Number(run.numUpdatedRows) === 0) throw new AlreadyRecorded();
+  for (let i = 0; i < rec.verdicts.length; i += 200) {
+    await trx
+      .insertInto('verdicts')
+      .values(
+        rec.verdicts.slice(i, i + 200).map((v, j) => ({
+          run_id: rec.runId,
+          attempt: rec.attempt,
+          seq: i + j,
+          suite: v.suite,
+          clause: v.clause,
+          level: v.level,
+          verdict: v.verdict,
+          message: v.message,
+          evidence: JSON.stringify(v.evidence),
+        })),
+      )
+      .execute();
+  }
+  if (rec.artifacts.length > 0)
+    await trx
+      .insertInto('artifacts')
+      .values(
+        rec.artifacts.map((a) => ({
+          run_id: rec.runId,
+          attempt: rec.attempt,
+          name: a.name,
+          media_type: a.mediaType,
+          size: a.size,
+          path: a.path,
+        })),
+      )
+      .execute();
 }

@@ -91,9 +91,11 @@ export class SchedulesRepository {
     return row && toSchedule(row);
   }
 
-  async list(caller: Caller): Promise<ScheduleRow[]> {
-    const rows = await this.visible(caller).orderBy('created_at').orderBy('id').execute();
-    return rows.map(toSchedule);
+  /** Oldest first; a page of them when `page` is given (start-up reads them all). */
+  async list(caller: Caller, page?: { limit: number; offset: number }): Promise<ScheduleRow[]> {
+    let query = this.visible(caller).orderBy('created_at').orderBy('id');
+    if (page) query = query.limit(page.limit).offset(page.offset);
+    return (await query.execute()).map(toSchedule);
   }
 
   /** The schedule and its fires; its matrices stay (they are history). false when there was none. */
@@ -142,13 +144,14 @@ export class SchedulesRepository {
   }
 
   /** Newest first. */
-  async fires(scheduleId: string, limit: number): Promise<ScheduleFire[]> {
+  async fires(scheduleId: string, page: { limit: number; offset: number }): Promise<ScheduleFire[]> {
     const rows = await this.db
       .selectFrom('schedule_fires')
       .selectAll()
       .where('schedule_id', '=', scheduleId)
       .orderBy('due_at', 'desc')
-      .limit(limit)
+      .limit(page.limit)
+      .offset(page.offset)
       .execute();
     return rows.map((r) => ({
       dueAt: r.due_at,

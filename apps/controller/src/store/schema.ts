@@ -31,6 +31,9 @@ export interface MatricesTable {
   created_at: string;
   owner: string | null;
   schedule_id: string | null;
+  cancelled_at: string | null;
+  cancelled_by: string | null;
+  cancel_reason: string | null;
 }
 
 export interface RunsTable {
@@ -94,6 +97,8 @@ export interface AgentsTable {
   capabilities: string;
   registered_at: string;
   last_heartbeat: string;
+  /** The token that registered it; null for agents from before tokens were tied to agents. */
+  token_id: string | null;
 }
 
 /** API tokens, kept as their sha256 only. */
@@ -106,6 +111,25 @@ export interface TokensTable {
   created_at: string;
   last_used_at: string | null;
   revoked_at: string | null;
+}
+
+/** Dashboard sessions, kept as the sha256 of their id. */
+export interface SessionsTable {
+  id: string;
+  session_sha256: string;
+  token_id: string;
+  created_at: string;
+  expires_at: string;
+  revoked_at: string | null;
+}
+
+/** Idempotency-Key of a submitted matrix, per token (`scope`). */
+export interface IdempotencyKeysTable {
+  scope: string;
+  key: string;
+  request_sha256: string;
+  matrix_id: string;
+  created_at: string;
 }
 
 /** Tenants granted an image another tenant uploaded first (they uploaded the same bytes). */
@@ -247,6 +271,8 @@ export interface Database {
   image_tags: ImageTagsTable;
   schedules: SchedulesTable;
   schedule_fires: ScheduleFiresTable;
+  sessions: SessionsTable;
+  idempotency_keys: IdempotencyKeysTable;
   known_issues: KnownIssuesTable;
   matrix_settlements: MatrixSettlementsTable;
   policies: PoliciesTable;

@@ -55,6 +55,11 @@ export class TokensRepository {
     return row && toView(row);
   }
 
+  async byId(id: string): Promise<TokenView | undefined> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toView(row);
+  }
+
   async hasLiveAdmin(): Promise<boolean> {
     const row = await this.db
       .selectFrom('tokens')
@@ -65,8 +70,15 @@ export class TokensRepository {
     return row !== undefined;
   }
 
-  async list(): Promise<TokenView[]> {
-    const rows = await this.db.selectFrom('tokens').selectAll().orderBy('created_at').orderBy('id').execute();
+  async list(page: { limit: number; offset: number }): Promise<TokenView[]> {
+    const rows = await this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(page.limit)
+      .offset(page.offset)
+      .execute();
     return rows.map(toView);
   }
 

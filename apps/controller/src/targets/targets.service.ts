@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import {
+  hostPathsNamed,
+  plainTextSchema,
   resolveTargetProfiles,
   targetProfileSchema,
   type TargetCreate,
@@ -9,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Caller } from '../auth/caller';
 import type { ControllerConfig } from '../config';
-import { badRequest, conflict, notFound, type FieldError } from '../errors';
+import { ApiHttpError, badRequest, conflict, notFound, type FieldError } from '../errors';
 import { TargetsRepository } from '../store/targets.repository';
 import { CONFIG } from '../tokens';
 
@@ -89,6 +91,19 @@ export class TargetsService {
   }
 
   async create(input: TargetCreate, caller: Caller): Promise<TargetProfile> {
+    // The profile schema is the drivers'; a description is shown to people like a name.
+    if (input.description !== undefined && !plainTextSchema(2000).safeParse(input.description).success)
+      throw badRequest('invalid target profile: description: must not contain control characters', [
+        { path: 'description', message: 'must not contain control characters (at most 2000 characters)' },
+      ]);
+    // A host path in a profile is a file an agent reads and uploads as an artifact: an admin's choice.
+    const paths = hostPathsNamed(input);
+    if (paths.length && caller.role !== 'admin')
+      throw new ApiHttpError(
+        403,
+        `only an admin may name a host path in a target profile (${paths.map((p) => `${p.field}: ${p.path}`).join(', ')}); name a file the agents' hosts offer instead, e.g. AAVMF_VARS.ms.fd`,
+        paths.map((p) => ({ path: `body.${p.field}`, message: 'a host path: admins only' })),
+      );
     const base = input.extends ? await this.find(input.extends, caller) : undefined;
     const profile = resolveProfile(input, base);
     // Ids are one namespace for every tenant: a taken id is a conflict whoever took it.

@@ -16,3 +16,12 @@ export function authed(target: Parameters<typeof request>[0], token: string) {
     delete: (url: string) => http.delete(url).set('authorization', bearer),
   };
 }
+
+/** Registers an agent with the caller's token, as a real agent does first; results are taken from it only. */
+export async function registerAgent(api: ReturnType<typeof authed>, name = 'test agent'): Promise<string> {
+  const res = await api
+    .post('/api/agents')
+    .send({ name, host: 'test', version: '0', capabilities: { targetKinds: ['static'] } })
+    .expect(201);
+  return res.body.id as string;
+}

@@ -4,6 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 
+// Every controller a test starts holds its answers to the route table (a mismatch is a 500).
+process.env.VMFARM_VALIDATE_RESPONSES ??= '1';
+
 /** The real service a test needs, or a clear failure: tests never silently skip. */
 export function requireEnv(name: 'REDIS_URL' | 'VMFARM_TEST_PG_URL'): string {
   const value = process.env[name];

@@ -127,6 +127,12 @@ export class FakeQueue implements RunQueue {
     this.added.push(...jobs);
     for (const j of jobs) if (!this.states.has(j.runId)) this.states.set(j.runId, { state: 'waiting' });
   }
+  removed: string[] = [];
+  async ping() {}
+  async remove(_kind: string, runId: string) {
+    this.removed.push(runId);
+    return this.states.delete(runId);
+  }
   async jobState(_kind: string, runId: string) {
     return this.states.get(runId) ?? { state: 'missing' };
   }

@@ -3,6 +3,8 @@ import { useMemo } from 'react';
 import { Link, useParams } from 'react-router';
 import {
   api,
+  fetchImages,
+  PAGE,
   type Certification,
   type CertificationEntry,
   type CertificationVerdict,
@@ -135,26 +137,26 @@ function Report({ cert, subtitle }: { cert: Certification; subtitle: string }) {
 
 /** Images the caller may list name the runs' images; without them the report shows hash prefixes. */
 async function imagesBySha(): Promise<Map<string, Image>> {
-  const images = await api.images().catch(() => []);
-  return new Map(images.map((i) => [i.sha256, i]));
+  const list = await fetchImages().catch(() => []);
+  return new Map(list.map((i) => [i.sha256, i]));
 }
 
 export function TargetCertification() {
   const { id = '' } = useParams();
-  const cert = useLoad(`cert:target:${id}`, () => api.targetCertification(id));
+  const cert = useLoad(`cert:target:${id}`, () => api.getTargetCertification({ params: { id } }));
   return <Async loaded={cert}>{(c) => <Report cert={c} subtitle="VM implementation" />}</Async>;
 }
 
 export function ImageCertification() {
   const { sha256 = '' } = useParams();
   // An image the caller may not see is a 404 here too: the page says not found, not an empty report.
-  const cert = useLoad(`cert:image:${sha256}`, () => api.imageCertification(sha256));
+  const cert = useLoad(`cert:image:${sha256}`, () => api.getImageCertification({ params: { sha256 } }));
   return <Async loaded={cert}>{(c) => <Report cert={c} subtitle={`disk image ${sha256}`} />}</Async>;
 }
 
 export function CertificationIndex() {
-  const targets = useLoad('targets', api.targets);
-  const images = useLoad('images', api.images);
+  const targets = useLoad('targets', () => api.listTargets({ query: { limit: PAGE } }));
+  const images = useLoad('images', fetchImages);
   return (
     <section>
       <h1>Certification</h1>

@@ -57,10 +57,14 @@ export function History() {
   const [draft, setDraft] = useState(filters);
   const key = params.toString();
   const history = useLoad(`history:${key}`, () =>
-    api.history({ imageName: filters.imageName, targetId: filters.targetId, clause: filters.clause }),
+    api.listHistory({
+      query: { imageName: filters.imageName, targetId: filters.targetId, clause: filters.clause },
+    }),
   );
   const trend = useLoad(`trend:${key}`, () =>
-    api.trend({ scheduleId: filters.scheduleId, imageName: filters.imageName, targetId: filters.targetId }),
+    api.getTrend({
+      query: { scheduleId: filters.scheduleId, imageName: filters.imageName, targetId: filters.targetId },
+    }),
   );
   const apply = (e: FormEvent) => {
     e.preventDefault();

@@ -1,6 +1,6 @@
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link } from 'react-router';
-import { api, type Image } from '../api';
+import { fetchImages, type Image } from '../api';
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { Async } from '../components/ui';
@@ -28,7 +28,7 @@ const columns = [
 ];
 
 export function Images() {
-  const images = useLoad('images', api.images);
+  const images = useLoad('images', fetchImages);
   return (
     <section>
       <h1>Images</h1>

@@ -13,7 +13,7 @@ export function Login() {
     e.preventDefault();
     setError(null);
     try {
-      await api.login(token.trim());
+      await api.login({ body: { token: token.trim() } });
       // Only paths of this site: `next` comes from the URL.
       navigate(next?.startsWith('/') && !next.startsWith('//') ? next : '/matrices', { replace: true });
     } catch (err) {

@@ -1,15 +1,14 @@
 import { createColumnHelper } from '@tanstack/react-table';
 import { Link } from 'react-router';
-import { api, matrixEventSchema, type Matrix } from '../api';
+import { api, eventsUrl, matrixEventSchema, type MatrixEntry } from '../api';
 import { DataTable } from '../components/DataTable';
 import { Async, MarkBadge, ProgressBar } from '../components/ui';
 import { formatTime } from '../changes';
-import { countCells } from '../grid';
-import { applyMatrixEvent } from '../grid';
+import { applySummaryEvent } from '../grid';
 import { useEvents, useLoad } from '../hooks';
 import { verdictMark } from '../verdicts';
 
-const col = createColumnHelper<Matrix>();
+const col = createColumnHelper<MatrixEntry>();
 const columns = [
   col.accessor('id', {
     header: 'Matrix',
@@ -20,7 +19,7 @@ const columns = [
     ),
   }),
   col.accessor('createdAt', { header: 'Created', cell: (c) => formatTime(c.getValue()) }),
-  col.accessor('state', { header: 'State' }),
+  col.accessor((m) => (m.cancelled ? 'cancelled' : m.state), { id: 'state', header: 'State' }),
   col.accessor((m) => m.progress.done / Math.max(1, m.progress.total), {
     id: 'progress',
     header: 'Progress',
@@ -30,7 +29,7 @@ const columns = [
     id: 'verdicts',
     header: 'Verdicts',
     cell: (c) => {
-      const counts = countCells(c.row.original.cells);
+      const { counts } = c.row.original;
       return (
         <span className="counts">
           {(['PASS', 'FAIL', 'ERROR', 'SKIP'] as const).map((v) => (
@@ -42,22 +41,22 @@ const columns = [
       );
     },
   }),
-  col.accessor((m) => m.request.images.length, { id: 'images', header: 'Images' }),
+  col.accessor((m) => m.request.images, { id: 'images', header: 'Images' }),
   col.accessor((m) => m.request.targets.join(', '), { id: 'targets', header: 'Targets' }),
   col.accessor((m) => m.request.suites.join(', '), { id: 'suites', header: 'Suites' }),
 ];
 
 export function Matrices() {
-  const matrices = useLoad('matrices', () => api.matrices({ limit: 100 }));
+  const matrices = useLoad('matrices', () => api.listMatrices({ query: { limit: 100 } }));
   useEvents(
-    '/api/events',
+    eventsUrl(),
     {
       matrix: (data) => {
         const event = matrixEventSchema.safeParse(data);
         if (!event.success) return;
         // A matrix this list has not seen yet (submitted elsewhere): fetch the list again.
         if (!matrices.data?.some((m) => m.id === event.data.id)) return matrices.reload();
-        matrices.set((list) => list?.map((m) => applyMatrixEvent(m, event.data)));
+        matrices.set((list) => list?.map((m) => applySummaryEvent(m, event.data)));
       },
     },
     matrices.reload,

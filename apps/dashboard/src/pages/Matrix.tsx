@@ -1,26 +1,35 @@
 import { createColumnHelper } from '@tanstack/react-table';
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, matrixEventSchema, runViewSchema, type Image, type Matrix } from '../api';
+import {
+  api,
+  eventsUrl,
+  fetchImages,
+  matrixEventSchema,
+  runViewSchema,
+  type Image,
+  type Matrix,
+} from '../api';
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
-import { Async, Legend, ProgressBar, RunBadge } from '../components/ui';
+import { useAuth } from '../auth';
+import { Async, ErrorBox, Legend, ProgressBar, RunBadge } from '../components/ui';
 import { applyMatrixEvent, applyRun, buildGrid, countCells, newerCells, type GridRow } from '../grid';
 import { useEvents, useLoad } from '../hooks';
 
 /** Images the caller may list label the rows; without them rows show hash prefixes. */
 async function imagesBySha(): Promise<Map<string, Image>> {
-  const images = await api.images().catch(() => []);
-  return new Map(images.map((i) => [i.sha256, i]));
+  const list = await fetchImages().catch(() => []);
+  return new Map(list.map((i) => [i.sha256, i]));
 }
 
 export function MatrixPage() {
   const { id = '' } = useParams();
-  const matrix = useLoad(`matrix:${id}`, () => api.matrix(id), newerCells);
+  const matrix = useLoad(`matrix:${id}`, () => api.getMatrix({ params: { id } }), newerCells);
   const images = useLoad('images', imagesBySha);
   // Live: every run change and progress of this matrix, pushed by the controller.
   useEvents(
-    `/api/events?matrix=${encodeURIComponent(id)}`,
+    eventsUrl(id),
     {
       run: (data) => {
         const run = runViewSchema.safeParse(data);
@@ -35,7 +44,17 @@ export function MatrixPage() {
   );
   return (
     <section>
-      <Async loaded={matrix}>{(m) => <MatrixView matrix={m} images={images.data ?? new Map()} />}</Async>
+      <Async loaded={matrix}>
+        {(m) => (
+          <>
+            <MatrixView matrix={m} images={images.data ?? new Map()} />
+            <CancelMatrix
+              matrix={m}
+              onCancelled={(view) => matrix.set((shown) => (shown ? newerCells(view, shown) : view))}
+            />
+          </>
+        )}
+      </Async>
     </section>
   );
 }
@@ -63,6 +82,15 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
               {grid.cell(c.row.original.sha256, target).map((run) => (
                 <Link key={run.runId} to={`/runs/${run.runId}`} className="cell-run">
                   <RunBadge state={run.state} verdict={run.verdict} prefix={run.suite} />
+                  {run.failing.length > 0 ? (
+                    <span
+                      className="failing"
+                      title={`${run.suite} failed ${run.failing.join(', ')}`}
+                      aria-label={`${run.suite} failed clauses: ${run.failing.join(', ')}`}
+                    >
+                      {run.failing.join(' ')}
+                    </span>
+                  ) : null}
                 </Link>
               ))}
             </span>
@@ -78,7 +106,7 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
       </h1>
       <p className="muted">
         created {formatTime(matrix.createdAt)} · suites {matrix.request.suites.join(', ')} ·{' '}
-        <span data-testid="matrix-state">{matrix.state}</span>
+        <span data-testid="matrix-state">{matrix.cancelled ? 'cancelled' : matrix.state}</span>
         {matrix.scheduleId ? (
           <>
             {' '}
@@ -86,6 +114,12 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
           </>
         ) : null}
       </p>
+      {matrix.cancelled ? (
+        <p className="notice" data-testid="matrix-cancelled">
+          Cancelled by {matrix.cancelled.by} {formatTime(matrix.cancelled.at)}
+          {matrix.cancelled.reason ? `: ${matrix.cancelled.reason}` : ''}; runs not done then are SKIP.
+        </p>
+      ) : null}
       <ProgressBar done={matrix.progress.done} total={matrix.progress.total} />
       <p className="counts">
         PASS {counts.PASS} · FAIL {counts.FAIL} · ERROR {counts.ERROR} · SKIP {counts.SKIP} · pending{' '}
@@ -104,5 +138,59 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
         <a href={`/api/matrices/${matrix.id}/report?format=junit`}>JUnit XML</a>
       </p>
     </>
+  );
+}
+
+/**
+ * Cancels a running matrix after a second click: queued runs leave the queue, running ones are
+ * stopped by their agents, each recorded SKIP with the reason. Only roles that may write see it.
+ */
+export function CancelMatrix({ matrix, onCancelled }: { matrix: Matrix; onCancelled: (m: Matrix) => void }) {
+  const { me } = useAuth();
+  const [asking, setAsking] = useState(false);
+  const [reason, setReason] = useState('');
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<Error>();
+  if (matrix.state === 'done' || (me && me.role !== 'admin' && me.role !== 'vendor')) return null;
+  const pending = matrix.progress.total - matrix.progress.done;
+  const cancel = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      onCancelled(await api.cancelMatrix({ params: { id: matrix.id }, body: reason ? { reason } : {} }));
+      setAsking(false);
+    } catch (err) {
+      setError(err as Error);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="cancel no-print">
+      {asking ? (
+        <form
+          onSubmit={(e) => {
+            e.preventDefault();
+            void cancel();
+          }}
+        >
+          <label>
+            Reason (optional){' '}
+            <input value={reason} maxLength={500} onChange={(e) => setReason(e.target.value)} />
+          </label>{' '}
+          <button type="submit" className="danger" disabled={busy}>
+            Cancel {pending} run{pending === 1 ? '' : 's'}
+          </button>{' '}
+          <button type="button" onClick={() => setAsking(false)} disabled={busy}>
+            Keep running
+          </button>
+        </form>
+      ) : (
+        <button type="button" className="danger" onClick={() => setAsking(true)}>
+          Cancel matrix
+        </button>
+      )}
+      {error ? <ErrorBox error={error} /> : null}
+    </div>
   );
 }

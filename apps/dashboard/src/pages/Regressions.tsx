@@ -59,8 +59,8 @@ function RegressionsView({ r }: { r: Regressions }) {
 
 export function ScheduleRegressions() {
   const { id = '' } = useParams();
-  const schedule = useLoad(`schedule:${id}`, () => api.schedule(id));
-  const r = useLoad(`regressions:${id}`, () => api.scheduleRegressions(id));
+  const schedule = useLoad(`schedule:${id}`, () => api.getSchedule({ params: { id } }));
+  const r = useLoad(`regressions:${id}`, () => api.getScheduleRegressions({ params: { id } }));
   return (
     <section>
       <h1>Regressions of schedule {schedule.data?.name ?? id}</h1>
@@ -76,7 +76,9 @@ export function MatrixRegressions() {
   const { id = '' } = useParams();
   const [params] = useSearchParams();
   const against = params.get('against') ?? '';
-  const r = useLoad(`regressions:${id}:${against}`, () => api.matrixRegressions(id, against));
+  const r = useLoad(`regressions:${id}:${against}`, () =>
+    api.getMatrixRegressions({ params: { id }, query: { against } }),
+  );
   return (
     <section>
       <h1>

@@ -2,7 +2,7 @@ import type { VerdictRecord } from '@vmfarm/protocol';
 import { createColumnHelper } from '@tanstack/react-table';
 import { useMemo, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, artifactUrl, runViewSchema, type RunView } from '../api';
+import { api, artifactText, artifactUrl, eventsUrl, runViewSchema, type RunView } from '../api';
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { Async, ErrorBox, Json, RunBadge, VerdictBadge } from '../components/ui';
@@ -13,12 +13,12 @@ const CONSOLE = 'console.log';
 
 export function RunPage() {
   const { id = '' } = useParams();
-  const run = useLoad(`run:${id}`, () => api.run(id));
+  const run = useLoad(`run:${id}`, () => api.getRun({ params: { id } }));
   const matrixId = run.data?.matrixId;
   const live = run.data !== undefined && run.data.state !== 'done';
   // Until the run is done its matrix's events bring its new states.
   useEvents(
-    live && matrixId ? `/api/events?matrix=${encodeURIComponent(matrixId)}` : null,
+    live && matrixId ? eventsUrl(matrixId) : null,
     {
       run: (data) => {
         const view = runViewSchema.safeParse(data);
@@ -184,7 +184,7 @@ function Stages({ stages }: { stages: { stage: string; ms: number }[] }) {
 /** The transcript of the last attempt by default; the lines the verdicts quote are highlighted. */
 function Transcript({ run, attempts, matched }: { run: RunView; attempts: number[]; matched: string[] }) {
   const [attempt, setAttempt] = useState(Math.max(...attempts));
-  const text = useLoad(`console:${run.id}:${attempt}`, () => api.artifactText(run.id, attempt, CONSOLE));
+  const text = useLoad(`console:${run.id}:${attempt}`, () => artifactText(run.id, attempt, CONSOLE));
   const lines = useMemo(() => transcriptLines(text.data ?? '', matched), [text.data, matched]);
   return (
     <>

@@ -1,7 +1,7 @@
 import { createColumnHelper } from '@tanstack/react-table';
 import { useState, type FormEvent } from 'react';
 import { Link, useNavigate } from 'react-router';
-import { api, type Schedule, type ScheduleRequest } from '../api';
+import { api, PAGE, type Schedule, type ScheduleRequest } from '../api';
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { Async, ErrorBox } from '../components/ui';
@@ -18,13 +18,13 @@ function selector(s: Schedule): string {
 }
 
 export function Schedules() {
-  const schedules = useLoad('schedules', api.schedules);
+  const schedules = useLoad('schedules', () => api.listSchedules({ query: { limit: PAGE } }));
   const navigate = useNavigate();
   const [error, setError] = useState<Error | null>(null);
   const runNow = async (id: string) => {
     setError(null);
     try {
-      const matrix = await api.runSchedule(id);
+      const matrix = await api.runSchedule({ params: { id } });
       navigate(`/matrices/${matrix.id}`);
     } catch (err) {
       setError(err as Error);
@@ -108,7 +108,7 @@ function CreateSchedule({ onCreated }: { onCreated: () => void }) {
       suites: list(form.suites),
     };
     try {
-      await api.createSchedule(body);
+      await api.createSchedule({ body });
       setForm({ ...form, name: '', images: '' });
       onCreated();
     } catch (err) {

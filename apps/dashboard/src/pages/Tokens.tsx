@@ -1,6 +1,6 @@
 import { createColumnHelper } from '@tanstack/react-table';
 import { useState, type FormEvent } from 'react';
-import { api, type Role, type Token } from '../api';
+import { api, PAGE, type Role, type Token } from '../api';
 import { useAuth } from '../auth';
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
@@ -11,7 +11,7 @@ const ROLES: Role[] = ['vendor', 'viewer', 'admin', 'agent'];
 
 export function Tokens() {
   const { me } = useAuth();
-  const tokens = useLoad('tokens', api.tokens);
+  const tokens = useLoad('tokens', () => api.listTokens({ query: { limit: PAGE } }));
   const [created, setCreated] = useState<string | null>(null);
   const [error, setError] = useState<Error | null>(null);
   const [form, setForm] = useState({ name: '', role: 'vendor' as Role, tenant: '' });
@@ -19,7 +19,7 @@ export function Tokens() {
   const revoke = async (id: string) => {
     setError(null);
     try {
-      await api.revokeToken(id);
+      await api.revokeToken({ params: { id } });
       tokens.reload();
     } catch (err) {
       setError(err as Error);
@@ -31,7 +31,7 @@ export function Tokens() {
     try {
       // A tenant belongs to vendor tokens only: the controller refuses one on any other role.
       const tenant = form.role === 'vendor' ? form.tenant.trim() : undefined;
-      const t = await api.createToken({ name: form.name, role: form.role, tenant });
+      const t = await api.createToken({ body: { name: form.name, role: form.role, tenant } });
       setCreated(t.token);
       setForm({ ...form, name: '', tenant: '' });
       tokens.reload();

@@ -1,6 +1,8 @@
 import type { VerdictRecord } from '@vmfarm/protocol';
-import type { Suite, SuiteContext, VmOverrides } from '../suite';
-import { isReady, notReady, runLive, startInstance, verdictMaker, type Instance } from './instance';
+import type { VmOverrides } from '@vmfarm/session';
+import type { Suite, SuiteContext } from '../suite';
+import { isReady, notReady, startInstance, type Instance } from './readiness';
+import { runLive, verdictMaker } from './stages';
 import { readyPatterns } from './transcript';
 
 export const CONSOLE_SUITE_ID = 'console';
@@ -92,8 +94,8 @@ export const consoleSuite: Suite = {
   clauses: CLAUSES,
   targetKinds: ['qemu'],
   run: (ctx) =>
-    runLive(ctx, CONSOLE_SUITE_ID, CLAUSES, async (out) => {
+    runLive(ctx, CONSOLE_SUITE_ID, CLAUSES, async (out, stages) => {
       const patterns = readyPatterns(ctx.ready);
-      out.push(...(await judgeConsoles(ctx, (o, label) => startInstance(ctx, patterns, o, label))));
+      out.push(...(await judgeConsoles(ctx, (o, label) => startInstance(stages, patterns, o, label))));
     }),
 };

@@ -1,14 +1,9 @@
 import type { TargetProfile, VerdictRecord } from '@vmfarm/protocol';
+import { TargetRefusedError } from '@vmfarm/session';
 import type { Suite, SuiteContext } from '../suite';
-import {
-  isReady,
-  notReady,
-  runLive,
-  startInstance,
-  verdictMaker,
-  type GuestReport,
-  type Instance,
-} from './instance';
+import type { GuestReport } from './guest';
+import { isReady, notReady, startInstance, type Instance } from './readiness';
+import { runLive, verdictMaker, type Stages } from './stages';
 import { readyPatterns } from './transcript';
 
 export const DESCRIPTION_SUITE_ID = 'description';
@@ -163,13 +158,10 @@ export function judgeDescription(target: TargetProfile, boots: readonly Descript
   return out;
 }
 
-/** A boot the target refuses before starting (its driver says why), as opposed to one that broke. */
-const refusal = (err: Error) => (/cannot run here: (.*)/.exec(err.message) ?? [])[1];
-
-async function bootMode(ctx: SuiteContext, mode: 'fdt' | 'acpi'): Promise<DescriptionBoot> {
+async function bootMode(ctx: SuiteContext, stages: Stages, mode: 'fdt' | 'acpi'): Promise<DescriptionBoot> {
   try {
     const i = await startInstance(
-      ctx,
+      stages,
       readyPatterns(ctx.ready),
       { acpi: mode === 'acpi' ? 'on' : 'off' },
       mode,
@@ -177,9 +169,9 @@ async function bootMode(ctx: SuiteContext, mode: 'fdt' | 'acpi'): Promise<Descri
     await i.session.close();
     return { mode, i };
   } catch (err) {
-    const why = refusal(err as Error);
-    if (why === undefined) throw err;
-    return { mode, skipped: why };
+    // A boot the target refuses before starting (its driver says why), as opposed to one that broke.
+    if (!(err instanceof TargetRefusedError)) throw err;
+    return { mode, skipped: err.reasons.join('; ') };
   }
 }
 
@@ -190,8 +182,8 @@ export const descriptionSuite: Suite = {
   clauses: CLAUSES,
   targetKinds: ['qemu'],
   run: (ctx) =>
-    runLive(ctx, DESCRIPTION_SUITE_ID, CLAUSES, async (out) => {
-      const boots = [await bootMode(ctx, 'fdt'), await bootMode(ctx, 'acpi')];
+    runLive(ctx, DESCRIPTION_SUITE_ID, CLAUSES, async (out, stages) => {
+      const boots = [await bootMode(ctx, stages, 'fdt'), await bootMode(ctx, stages, 'acpi')];
       out.push(...judgeDescription(ctx.target, boots));
     }),
 };

@@ -1,6 +1,8 @@
 import type { TargetProfile, VerdictRecord } from '@vmfarm/protocol';
-import type { PlatformFacts, Suite } from '../suite';
-import { isReady, notReady, runLive, startInstance, verdictMaker, type Instance } from './instance';
+import type { PlatformFacts } from '@vmfarm/session';
+import type { Suite } from '../suite';
+import { isReady, notReady, startInstance, type Instance } from './readiness';
+import { runLive, verdictMaker } from './stages';
 import { readyPatterns } from './transcript';
 
 export const GIC_SUITE_ID = 'gic';
@@ -112,15 +114,15 @@ export const gicSuite: Suite = {
   targetKinds: ['qemu'],
   refuse: refuseGic,
   run: (ctx) =>
-    runLive(ctx, GIC_SUITE_ID, CLAUSES, async (out) => {
+    runLive(ctx, GIC_SUITE_ID, CLAUSES, async (out, stages) => {
       const patterns = readyPatterns(ctx.ready);
-      const own = await startInstance(ctx, patterns, {}, 'profile');
-      const platform = await own.session.platform();
+      const own = await startInstance(stages, patterns, {}, 'profile');
+      const platform = await stages.run('observe', 'platform', () => own.session.platform());
       await own.session.close();
       const boots: GicBoot[] = [{ gic: platform.gic.version, i: own }];
       for (const gic of VERSIONS) {
         if (gic === platform.gic.version || !platform.gic.available.includes(gic)) continue;
-        const i = await startInstance(ctx, patterns, { gic }, `gic=${gic}`);
+        const i = await startInstance(stages, patterns, { gic }, `gic=${gic}`);
         await i.session.close();
         boots.push({ gic, i });
       }

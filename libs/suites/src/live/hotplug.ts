@@ -1,15 +1,9 @@
 import type { VerdictRecord } from '@vmfarm/protocol';
-import type { HotplugHandle, HotplugKind, Suite } from '../suite';
-import {
-  answerWords,
-  command,
-  isReady,
-  notReady,
-  runLive,
-  startInstance,
-  verdictMaker,
-  type Instance,
-} from './instance';
+import type { HotplugHandle, HotplugKind } from '@vmfarm/session';
+import type { Suite } from '../suite';
+import { answerWords, command } from './guest';
+import { isReady, notReady, startInstance, type Instance } from './readiness';
+import { runLive, verdictMaker } from './stages';
 import { readyPatterns } from './transcript';
 
 export const HOTPLUG_SUITE_ID = 'hotplug';
@@ -182,17 +176,22 @@ export const hotplugSuite: Suite = {
   clauses: CLAUSES,
   targetKinds: ['qemu'],
   run: (ctx) =>
-    runLive(ctx, HOTPLUG_SUITE_ID, CLAUSES, async (out) => {
-      const i = await startInstance(ctx, readyPatterns(ctx.ready));
+    runLive(ctx, HOTPLUG_SUITE_ID, CLAUSES, async (out, stages) => {
+      const i = await startInstance(stages, readyPatterns(ctx.ready));
       if (!isReady(i)) {
         const p = notReady(i);
         for (const c of CLAUSES)
           out.push(v(c, p.verdict === 'FAIL' ? 'SKIP' : 'ERROR', `not judged: ${p.message}`, p.evidence));
         return;
       }
-      const { ports } = await i.session.hotplug.status();
-      const trials: PlugTrial[] = [];
-      if (ports.length) for (const kind of KINDS) trials.push(await trial(i, kind));
-      out.push(...judgeHotplug(ports.length, trials, i.farm));
+      const trials = await stages.run('act', 'add and remove blk and net', async () => {
+        const { ports } = await i.session.hotplug.status();
+        const done: PlugTrial[] = [];
+        if (ports.length) for (const kind of KINDS) done.push(await trial(i, kind));
+        return { ports: ports.length, done };
+      });
+      out.push(
+        ...(await stages.run('judge', 'hotplug', () => judgeHotplug(trials.ports, trials.done, i.farm))),
+      );
     }),
 };

@@ -2,18 +2,11 @@ import { parseVariableStore, RawSource } from '@vmfarm/image';
 import type { VerdictRecord } from '@vmfarm/protocol';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import type { Suite, SuiteContext } from '../suite';
-import {
-  command,
-  isReady,
-  notReady,
-  runLive,
-  startInstance,
-  verdictMaker,
-  waitReady,
-  type Instance,
-} from './instance';
-import { readyPatterns } from './transcript';
+import type { Suite } from '../suite';
+import { command, FARM_READY } from './guest';
+import { awaitReady, isReady, notReady, startInstance, type Instance } from './readiness';
+import { runLive, verdictMaker, type Stages } from './stages';
+import { readyPatterns, type LinePattern } from './transcript';
 
 export const NVRAM_SUITE_ID = 'nvram';
 const CLAUSES = ['FW-NVRAM', 'FW-NVRAM-INSTANCE'] as const;
@@ -172,17 +165,23 @@ async function probeAfter(i: Instance, after: Restart, written: string): Promise
 
 /** Restarts the instance and waits for the reference guest again; returns why not, if it did not come back. */
 async function restart(
-  ctx: SuiteContext,
+  stages: Stages,
+  patterns: readonly LinePattern[],
   i: Instance,
   how: Restart,
 ): Promise<NvramObservation['stopped'] | undefined> {
-  if (how === 'guest reboot') await command(i, 'reboot');
-  else if (how === 'reset') await i.session.reset();
-  else await i.session.powerCycle();
-  const { end, line } = await waitReady(i.session, readyPatterns(ctx.ready), ctx.signal);
-  if (end.kind === 'matched' && line === 'VMFARM-READY') return undefined;
-  // The VM process dying or the run aborting is the farm's; a guest that does not come back is not.
-  const verdict = end.kind === 'exited' || end.kind === 'aborted' ? 'ERROR' : 'FAIL';
+  await stages.run('act', how, async () => {
+    if (how === 'guest reboot') await command(i, 'reboot');
+    else if (how === 'reset') await i.session.reset();
+    else await i.session.powerCycle();
+  });
+  const { end, line } = await awaitReady(stages, `after the ${how}`, i.session, patterns);
+  if (end.kind === 'matched' && line === FARM_READY) return undefined;
+  // The VM going away, hanging or the run aborting is the farm's; a guest that does not come back is not.
+  const verdict =
+    end.kind === 'timeout' || (end.kind === 'exited' && end.byGuest) || end.kind === 'matched'
+      ? 'FAIL'
+      : 'ERROR';
   const message =
     end.kind === 'matched'
       ? `the guest came back with "${line}" instead of VMFARM-READY`
@@ -199,10 +198,10 @@ export const nvramSuite: Suite = {
   clauses: CLAUSES,
   targetKinds: ['qemu'],
   run: (ctx) =>
-    runLive(ctx, NVRAM_SUITE_ID, CLAUSES, async (out) => {
+    runLive(ctx, NVRAM_SUITE_ID, CLAUSES, async (out, stages) => {
       const patterns = readyPatterns(ctx.ready);
-      const before = await sha256(ctx.imagePath);
-      const first = await startInstance(ctx, patterns, {}, 'instance 1');
+      const before = await stages.run('observe', 'image sha256', () => sha256(ctx.imagePath));
+      const first = await startInstance(stages, patterns, {}, 'instance 1');
       if (!isReady(first)) {
         const p = notReady(first);
         for (const c of CLAUSES)
@@ -212,14 +211,18 @@ export const nvramSuite: Suite = {
       const o: Omit<NvramObservation, 'second' | 'image'> = { farm: first.farm, survivals: [] };
       if (first.farm) {
         const value = randomBytes(8).toString('hex');
-        const set = await command(first, `setvar ${PROBE_NAME} ${PROBE_GUID} ${value}`);
+        const set = await stages.run('act', 'setvar', () =>
+          command(first, `setvar ${PROBE_NAME} ${PROBE_GUID} ${value}`),
+        );
         o.setAnswer = set.line;
         if (set.ok) {
           o.written = value;
           for (const how of RESTARTS) {
-            o.stopped = await restart(ctx, first, how);
+            o.stopped = await restart(stages, patterns, first, how);
             if (o.stopped) break;
-            const s = await probeAfter(first, how, value);
+            const s = await stages.run('observe', `the probe after the ${how}`, () =>
+              probeAfter(first, how, value),
+            );
             o.survivals.push(s);
             if (!s.survived) break;
           }
@@ -227,14 +230,16 @@ export const nvramSuite: Suite = {
       }
       await first.session.close();
 
-      const second = await startInstance(ctx, patterns, {}, 'instance 2');
-      const secondGuest =
-        second.farm && isReady(second)
-          ? await command(second, `getvar ${PROBE_NAME} ${PROBE_GUID}`).then((a) =>
-              a.ok ? `data=${getAnswer(a.rest)}` : a.rest,
-            )
-          : undefined;
-      const store = await readStore((await second.session.variables()).file);
+      const second = await startInstance(stages, patterns, {}, 'instance 2');
+      const { secondGuest, store } = await stages.run('observe', 'the new instance', async () => ({
+        secondGuest:
+          second.farm && isReady(second)
+            ? await command(second, `getvar ${PROBE_NAME} ${PROBE_GUID}`).then((a) =>
+                a.ok ? `data=${getAnswer(a.rest)}` : a.rest,
+              )
+            : undefined,
+        store: await readStore((await second.session.variables()).file),
+      }));
       await second.session.close();
       const problem = isReady(second) ? undefined : notReady(second);
       out.push(
@@ -247,7 +252,7 @@ export const nvramSuite: Suite = {
             ...(problem?.verdict === 'ERROR' ? { unusable: problem.message } : {}),
             store,
           },
-          image: { before, after: await sha256(ctx.imagePath) },
+          image: { before, after: await stages.run('observe', 'image sha256', () => sha256(ctx.imagePath)) },
         }),
       );
     }),

@@ -1,14 +1,8 @@
 import type { VerdictRecord } from '@vmfarm/protocol';
 import type { Suite } from '../suite';
-import {
-  freshReport,
-  isReady,
-  notReady,
-  runLive,
-  startInstance,
-  verdictMaker,
-  type GuestReport,
-} from './instance';
+import { freshReport, type GuestReport } from './guest';
+import { isReady, notReady, startInstance } from './readiness';
+import { runLive, verdictMaker } from './stages';
 import { readyPatterns } from './transcript';
 
 export const TIMER_SUITE_ID = 'timer';
@@ -73,8 +67,8 @@ export const timerSuite: Suite = {
   clauses: CLAUSES,
   targetKinds: ['qemu'],
   run: (ctx) =>
-    runLive(ctx, TIMER_SUITE_ID, CLAUSES, async (out) => {
-      const i = await startInstance(ctx, readyPatterns(ctx.ready));
+    runLive(ctx, TIMER_SUITE_ID, CLAUSES, async (out, stages) => {
+      const i = await startInstance(stages, readyPatterns(ctx.ready));
       if (!isReady(i)) {
         const p = notReady(i);
         out.push(
@@ -93,8 +87,10 @@ export const timerSuite: Suite = {
         return;
       }
       const first = i.report;
-      await new Promise((r) => setTimeout(r, TICK_WAIT_MS));
-      const second = await freshReport(i);
-      out.push(judgeTimer(first, second));
+      const second = await stages.run('act', 'two reports, 2 s apart', async () => {
+        await new Promise((r) => setTimeout(r, TICK_WAIT_MS));
+        return freshReport(i);
+      });
+      out.push(await stages.run('judge', 'timer', () => judgeTimer(first, second)));
     }),
 };

@@ -1,26 +1,58 @@
 /**
  * Reading a boot transcript: the firmware's banner, its boot manager's lines (edk2's BdsDxe), the
- * loader it started, the guest's readiness. Pure functions over the console text.
+ * loader it started, the guest's readiness, and what ends a boot at once (a kernel panic or oops,
+ * the firmware refusing the loader), as LAVA's kernel-messages monitor does. Pure functions over the
+ * console text; a pattern a user wrote runs on a linear-time engine (RE2), never on JavaScript's.
  */
+import type { ConsoleMatcher } from '@vmfarm/session';
 
 // eslint-disable-next-line no-control-regex
 const ANSI = /\x1b(\[[0-9;?=]*[A-Za-z]|[()][A-Za-z0-9]|[=>])/g;
 
+const lineOf = (raw: string) => raw.replace(ANSI, '').replace(/\r/g, '').trimEnd();
+
 /** The console as lines, terminal escapes dropped (edk2 clears the screen between lines). */
 export function consoleLines(transcript: string): string[] {
   return transcript
-    .replace(ANSI, '')
     .split('\n')
-    .map((l) => l.replace(/\r/g, '').trimEnd())
+    .map(lineOf)
     .filter((l) => l.length > 0);
 }
 
-/** What distro consoles and the reference guest print when they are up. */
-export const DEFAULT_READY_PATTERNS: readonly RegExp[] = [/VMFARM-READY/, /\blogin: ?$/m];
+/** A pattern tried on whole lines and on the console: a RegExp of the farm's, or a user's on RE2. */
+export interface LinePattern extends ConsoleMatcher {
+  readonly source: string;
+  test(line: string): boolean;
+}
 
-/** The readiness patterns: the submitter's first, then the defaults. */
-export function readyPatterns(ready?: string): RegExp[] {
-  return ready ? [new RegExp(ready, 'm'), ...DEFAULT_READY_PATTERNS] : [...DEFAULT_READY_PATTERNS];
+/** What distro consoles and the reference guest print when they are up. */
+export const DEFAULT_READY_PATTERNS: readonly LinePattern[] = [/VMFARM-READY/, /\blogin: ?$/m];
+
+interface Re2Class {
+  new (
+    pattern: string,
+    flags: string,
+  ): LinePattern & {
+    exec(text: string): (RegExpExecArray & { index: number }) | null;
+  };
+}
+let re2: Re2Class | undefined;
+
+/**
+ * A pattern a user wrote, compiled by RE2 (linear time in the text, whatever the pattern: it cannot
+ * stall the agent). Loaded on first use, so that commands that need no user pattern never pay for it.
+ * Throws for what RE2 cannot run (back-references, lookaround; readyPatternProblem refuses those
+ * when the matrix is submitted).
+ */
+export function userPattern(source: string): LinePattern {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  re2 ??= (require('re2-wasm') as { RE2: Re2Class }).RE2;
+  return new re2(source, 'mu');
+}
+
+/** The readiness patterns: the submitter's first (on RE2), then the defaults. */
+export function readyPatterns(ready?: string): LinePattern[] {
+  return ready ? [userPattern(ready), ...DEFAULT_READY_PATTERNS] : [...DEFAULT_READY_PATTERNS];
 }
 
 /** The firmware's banner: edk2 prints "UEFI firmware (version …)"; other builds name EDK II or edk2. */
@@ -39,6 +71,22 @@ const GAVE_UP = [
 const FIRMWARE_WORDS =
   /BdsDxe: failed to (load|start)|BdsDxe: No bootable option|Access Denied|Security Violation|Boot Manager Menu/;
 
+/** Lines that end a boot at once: nothing good follows them. */
+export const FATAL: readonly { pattern: RegExp; who: 'kernel' | 'firmware'; what: string }[] = [
+  { pattern: /Kernel panic - not syncing/, who: 'kernel', what: 'the kernel panicked' },
+  { pattern: /Internal error: Oops/, who: 'kernel', what: 'the kernel oopsed' },
+  {
+    pattern: /Unable to handle kernel (NULL pointer dereference|paging request)/,
+    who: 'kernel',
+    what: 'the kernel oopsed',
+  },
+  {
+    pattern: /Access Denied|Security Violation/,
+    who: 'firmware',
+    what: "the firmware refused the image's loader",
+  },
+];
+
 export interface TranscriptScan {
   /** The first line of any output. */
   firstLine?: string;
@@ -49,34 +97,68 @@ export interface TranscriptScan {
   ready?: { line: string; pattern: string };
   /** The line that shows the firmware gave up on the image. */
   gaveUp?: string;
+  /** The first line that ended the boot at once, and what it means. */
+  fatal?: { line: string; who: 'kernel' | 'firmware'; what: string };
   /** Every line in which the firmware says what it could not boot. */
   firmwareWords: string[];
 }
 
-export function scanTranscript(transcript: string, readyPatterns: readonly RegExp[]): TranscriptScan {
-  const lines = consoleLines(transcript);
-  const scan: TranscriptScan = { firstLine: lines[0], firmwareWords: [] };
-  for (const line of lines) {
+/**
+ * Scans a console line by line as output arrives: `feed` the whole transcript so far, as often as
+ * wanted; each line is read once (the cost is the output's length, not the number of calls).
+ */
+export class TranscriptScanner {
+  readonly scan: TranscriptScan = { firmwareWords: [] };
+  private consumed = 0;
+
+  constructor(private readonly readyPatterns: readonly LinePattern[]) {}
+
+  /** Reads the complete lines of `transcript` not read yet; `final` reads a last partial line too. */
+  feed(transcript: string, final = false): TranscriptScan {
+    let end = transcript.lastIndexOf('\n') + 1;
+    if (final) end = transcript.length;
+    if (end <= this.consumed) return this.scan;
+    for (const raw of transcript.slice(this.consumed, end).split('\n')) {
+      const line = lineOf(raw);
+      if (line) this.line(line);
+    }
+    this.consumed = end;
+    return this.scan;
+  }
+
+  private line(line: string): void {
+    const scan = this.scan;
+    scan.firstLine ??= line;
     if (!scan.banner && BANNER.test(line)) scan.banner = line;
     if (!scan.loader && (LOADER.test(line) || LOADER_SELF.test(line))) scan.loader = line;
     if (FIRMWARE_WORDS.test(line)) scan.firmwareWords.push(line);
+    const over = () => scan.ready || scan.gaveUp || scan.fatal;
+    if (!over()) {
+      const fatal = FATAL.find((f) => f.pattern.test(line));
+      if (fatal) scan.fatal = { line, who: fatal.who, what: fatal.what };
+    }
     // The shell prompt alone counts only when no loader of the image ran (an image may ship a shell).
-    if (
-      !scan.gaveUp &&
-      !scan.ready &&
-      GAVE_UP.some((p) => p.test(line)) &&
-      !(scan.loader && /^Shell>/.test(line))
-    )
+    if (!over() && GAVE_UP.some((p) => p.test(line)) && !(scan.loader && /^Shell>/.test(line)))
       scan.gaveUp = line;
-    if (!scan.ready && !scan.gaveUp) {
-      const pattern = readyPatterns.find((p) => p.test(line));
+    if (!over()) {
+      const pattern = this.readyPatterns.find((p) => p.test(line));
       if (pattern) scan.ready = { line, pattern: String(pattern) };
     }
   }
-  return scan;
 }
 
-/** One pattern that ends the wait: ready, or the firmware gave up. */
-export function endPattern(readyPatterns: readonly RegExp[]): RegExp {
-  return new RegExp([...readyPatterns, ...GAVE_UP].map((p) => `(?:${p.source})`).join('|'), 'm');
+export function scanTranscript(transcript: string, readyPatterns: readonly LinePattern[]): TranscriptScan {
+  return new TranscriptScanner(readyPatterns).feed(transcript, true);
+}
+
+/**
+ * One pattern that ends the wait for readiness: ready, the firmware gave up, or a fatal line. On RE2
+ * when a user's pattern is among them (the farm's patterns are RE2's syntax too).
+ */
+export function endPattern(readyPatterns: readonly LinePattern[]): LinePattern {
+  const sources = [...readyPatterns, ...GAVE_UP, ...FATAL.map((f) => f.pattern)].map(
+    (p) => `(?:${p.source})`,
+  );
+  const anyUser = readyPatterns.some((p) => !(p instanceof RegExp));
+  return anyUser ? userPattern(sources.join('|')) : new RegExp(sources.join('|'), 'm');
 }

@@ -1,4 +1,4 @@
-import { clause, type Verdict, type VerdictRecord } from '@vmfarm/protocol';
+import { verdictFor, type Verdict, type VerdictRecord } from '@vmfarm/protocol';
 
 export const SUITE_ID = 'static';
 
@@ -8,7 +8,7 @@ export function verdict(
   message: string,
   evidence: Record<string, unknown> = {},
 ): VerdictRecord {
-  return { suite: SUITE_ID, clause: clauseId, level: clause(clauseId).level, verdict: v, message, evidence };
+  return verdictFor(SUITE_ID, clauseId, v, message, evidence);
 }
 
 /** "first problem (and N more)" for a one-line message; the full list goes in evidence. */

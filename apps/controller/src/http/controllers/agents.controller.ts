@@ -1,62 +1,50 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
-  agentRegistrationSchema,
-  attemptResultSchema,
-  attemptStartSchema,
+  API,
   type AgentRegistered,
   type AgentView,
   type AttemptAck,
   type AttemptStarted,
+  type HeartbeatAnswer,
 } from '@vmfarm/protocol';
 import { AgentsService } from '../../agents/agents.service';
-import { Allow } from '../../auth/guard';
-import { AGENTS, READERS } from '../../auth/policy';
+import type { Caller } from '../../auth/caller';
+import { Who } from '../../auth/guard';
 import { RunsService } from '../../runs/runs.service';
-import { attemptParams, idParams } from '../schemas';
-import { validate } from '../validate';
+import { In, Route } from '../route';
 
 /** What agents call: registration, heartbeats, and the start and result of each attempt. */
-@Controller('api')
+@Controller()
 export class AgentsController {
   constructor(
     private readonly agents: AgentsService,
     private readonly runs: RunsService,
   ) {}
 
-  @Post('agents')
-  @Allow(AGENTS)
-  register(@Body() body: unknown): Promise<AgentRegistered> {
-    return this.agents.register(validate({ body: [agentRegistrationSchema, body] }).body);
+  @Route(API.registerAgent)
+  register(@Who() caller: Caller, @In() input: In<typeof API.registerAgent>): Promise<AgentRegistered> {
+    return this.agents.register(input.body, caller);
   }
 
-  /** Agents read it too: a host that cannot run a job checks whether another agent could. */
-  @Get('agents')
-  @Allow([...READERS, 'agent'])
-  list(): Promise<AgentView[]> {
-    return this.agents.list();
+  @Route(API.listAgents)
+  list(@In() input: In<typeof API.listAgents>): Promise<AgentView[]> {
+    return this.agents.list(input.query);
   }
 
-  @Post('agents/:id/heartbeat')
-  @Allow(AGENTS)
-  @HttpCode(200)
-  async heartbeat(@Param() params: unknown): Promise<{ ok: true }> {
-    await this.agents.heartbeat(validate({ params: [idParams, params] }).params.id);
-    return { ok: true };
+  @Route(API.heartbeat)
+  heartbeat(@Who() caller: Caller, @In() input: In<typeof API.heartbeat>): Promise<HeartbeatAnswer> {
+    return this.agents.heartbeat(input.params.id, caller);
   }
 
-  @Post('runs/:id/attempts/:n/start')
-  @Allow(AGENTS)
-  @HttpCode(200)
-  start(@Param() params: unknown, @Body() body: unknown): Promise<AttemptStarted> {
-    const input = validate({ params: [attemptParams, params], body: [attemptStartSchema, body] });
+  @Route(API.startAttempt)
+  async start(@Who() caller: Caller, @In() input: In<typeof API.startAttempt>): Promise<AttemptStarted> {
+    await this.agents.actingAs(input.body.agentId, caller);
     return this.runs.startAttempt(input.params.id, input.params.n, input.body.agentId);
   }
 
-  @Post('runs/:id/attempts/:n/result')
-  @Allow(AGENTS)
-  @HttpCode(200)
-  result(@Param() params: unknown, @Body() body: unknown): Promise<AttemptAck> {
-    const input = validate({ params: [attemptParams, params], body: [attemptResultSchema, body] });
+  @Route(API.postAttemptResult)
+  async result(@Who() caller: Caller, @In() input: In<typeof API.postAttemptResult>): Promise<AttemptAck> {
+    await this.agents.actingAs(input.body.agentId, caller);
     return this.runs.recordResult(input.params.id, input.params.n, input.body);
   }
 }

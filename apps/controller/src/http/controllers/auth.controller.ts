@@ -1,22 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import {
-  SESSION_COOKIE,
-  sessionCreateSchema,
-  tokenCreateSchema,
-  type Me,
-  type TokenCreated,
-  type TokenView,
-} from '@vmfarm/protocol';
+import { Controller, Req, Res } from '@nestjs/common';
+import { API, SESSION_COOKIE, type Me, type TokenCreated, type TokenView } from '@vmfarm/protocol';
 import type { CookieOptions, Request, Response } from 'express';
 import { AuthService } from '../../auth/auth.service';
 import type { Caller } from '../../auth/caller';
-import { Allow, Public, Who } from '../../auth/guard';
-import { ADMINS, EVERYONE } from '../../auth/policy';
+import { Who } from '../../auth/guard';
+import { credentialOf } from '../../auth/policy';
 import { ApiHttpError } from '../../errors';
-import { idParams } from '../schemas';
-import { validate } from '../validate';
+import { In, Route } from '../route';
 
-/** HttpOnly: page scripts never see the token; SameSite=Strict: other sites cannot send it. */
+/** HttpOnly: page scripts never see the session id; SameSite=Strict: other sites cannot send it. */
 const cookie = (req: Request): CookieOptions => ({
   httpOnly: true,
   sameSite: 'strict',
@@ -25,52 +17,47 @@ const cookie = (req: Request): CookieOptions => ({
 });
 
 /** Sessions (the dashboard's cookie), the caller's identity, and token administration. */
-@Controller('api')
+@Controller()
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
-  @Post('session')
-  @Public()
-  @HttpCode(204)
+  /** The cookie carries a new session id that expires, never the token. */
+  @Route(API.login)
   async login(
-    @Body() body: unknown,
+    @In() input: In<typeof API.login>,
     @Req() req: Request,
     @Res({ passthrough: true }) res: Response,
   ): Promise<void> {
-    const { token } = validate({ body: [sessionCreateSchema, body] }).body;
-    if (!(await this.auth.authenticate(token))) throw new ApiHttpError(401, 'invalid or revoked token');
-    res.cookie(SESSION_COOKIE, token, cookie(req));
+    const session = await this.auth.openSession(input.body.token);
+    if (!session) throw new ApiHttpError(401, 'invalid or revoked token');
+    res.cookie(SESSION_COOKIE, session.id, { ...cookie(req), expires: session.expiresAt });
   }
 
-  @Delete('session')
-  @Public()
-  @HttpCode(204)
-  logout(@Req() req: Request, @Res({ passthrough: true }) res: Response): void {
+  /** Ends the session of the cookie (its id is refused from now on) and clears the cookie. */
+  @Route(API.logout)
+  async logout(@Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    const credential = credentialOf(undefined, req.headers.cookie, SESSION_COOKIE);
+    if (credential) await this.auth.closeSession(credential.secret);
     res.clearCookie(SESSION_COOKIE, cookie(req));
   }
 
-  @Get('me')
-  @Allow(EVERYONE)
+  @Route(API.me)
   me(@Who() caller: Caller): Me {
     return caller.identity;
   }
 
-  @Post('tokens')
-  @Allow(ADMINS)
-  create(@Body() body: unknown): Promise<TokenCreated> {
-    return this.auth.create(validate({ body: [tokenCreateSchema, body] }).body);
+  @Route(API.createToken)
+  create(@In() input: In<typeof API.createToken>): Promise<TokenCreated> {
+    return this.auth.create(input.body);
   }
 
-  @Get('tokens')
-  @Allow(ADMINS)
-  list(): Promise<TokenView[]> {
-    return this.auth.list();
+  @Route(API.listTokens)
+  list(@In() input: In<typeof API.listTokens>): Promise<TokenView[]> {
+    return this.auth.list(input.query);
   }
 
-  @Delete('tokens/:id')
-  @Allow(ADMINS)
-  @HttpCode(204)
-  revoke(@Param() params: unknown): Promise<void> {
-    return this.auth.revoke(validate({ params: [idParams, params] }).params.id);
+  @Route(API.revokeToken)
+  revoke(@In() input: In<typeof API.revokeToken>): Promise<void> {
+    return this.auth.revoke(input.params.id);
   }
 }

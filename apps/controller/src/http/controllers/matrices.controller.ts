@@ -1,75 +1,81 @@
-import { Body, Controller, Get, Param, Post, Query, Res, StreamableFile } from '@nestjs/common';
+import { Controller, Res, StreamableFile } from '@nestjs/common';
 import {
-  matrixRequestSchema,
+  API,
   renderMatrixJUnit,
   type MatrixReport,
+  type MatrixSummary,
   type MatrixView,
   type RunView,
 } from '@vmfarm/protocol';
 import type { Response } from 'express';
 import type { Caller } from '../../auth/caller';
-import { Allow, Who } from '../../auth/guard';
-import { READERS, WRITERS } from '../../auth/policy';
+import { Who } from '../../auth/guard';
 import { MatricesService } from '../../matrices/matrices.service';
 import { RunsService } from '../../runs/runs.service';
-import { artifactParams, idParams, matricesQuery, reportQuery } from '../schemas';
-import { validate } from '../validate';
+import { In, Route } from '../route';
 
-@Controller('api')
+@Controller()
 export class MatricesController {
   constructor(
     private readonly matrices: MatricesService,
     private readonly runs: RunsService,
   ) {}
 
-  @Post('matrices')
-  @Allow(WRITERS)
-  create(@Who() caller: Caller, @Body() body: unknown): Promise<MatrixView> {
-    return this.matrices.create(validate({ body: [matrixRequestSchema, body] }).body, caller);
+  /** 201 for a new matrix; 200 for a repeat of an Idempotency-Key, answering the matrix it made. */
+  @Route(API.createMatrix)
+  async create(
+    @Who() caller: Caller,
+    @In() input: In<typeof API.createMatrix>,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<MatrixView> {
+    const { matrix, replayed } = await this.matrices.submit(input.body, caller, {
+      idempotencyKey: input.headers['idempotency-key'],
+    });
+    if (replayed) res.status(200);
+    return matrix;
   }
 
-  @Get('matrices')
-  @Allow(READERS)
-  list(@Who() caller: Caller, @Query() query: unknown): Promise<MatrixView[]> {
-    const { limit, schedule } = validate({ query: [matricesQuery, query] }).query;
-    return this.matrices.list(limit, caller, { scheduleId: schedule });
+  @Route(API.listMatrices)
+  list(@Who() caller: Caller, @In() input: In<typeof API.listMatrices>): Promise<MatrixSummary[]> {
+    const { schedule, ...page } = input.query;
+    return this.matrices.list(page, caller, { scheduleId: schedule });
   }
 
-  @Get('matrices/:id')
-  @Allow(READERS)
-  get(@Who() caller: Caller, @Param() params: unknown): Promise<MatrixView> {
-    return this.matrices.get(validate({ params: [idParams, params] }).params.id, caller);
+  @Route(API.getMatrix)
+  get(@Who() caller: Caller, @In() input: In<typeof API.getMatrix>): Promise<MatrixView> {
+    return this.matrices.get(input.params.id, caller);
   }
 
-  @Get('matrices/:id/report')
-  @Allow(READERS)
+  @Route(API.cancelMatrix)
+  cancel(@Who() caller: Caller, @In() input: In<typeof API.cancelMatrix>): Promise<MatrixView> {
+    return this.matrices.cancel(input.params.id, input.body.reason, caller);
+  }
+
+  @Route(API.getMatrixReport)
   async report(
     @Who() caller: Caller,
-    @Param() params: unknown,
-    @Query() query: unknown,
+    @In() input: In<typeof API.getMatrixReport>,
     @Res({ passthrough: true }) res: Response,
   ): Promise<MatrixReport | string> {
-    const input = validate({ params: [idParams, params], query: [reportQuery, query] });
-    const report = await this.matrices.report(input.params.id, caller);
-    if (input.query.format === 'json') return report;
+    const { format, offset, limit } = input.query;
+    const report = await this.matrices.report(input.params.id, caller, { offset, limit });
+    if (format === 'json') return report;
     res.type('application/xml');
     return renderMatrixJUnit(report);
   }
 
-  @Get('runs/:id')
-  @Allow(READERS)
-  run(@Who() caller: Caller, @Param() params: unknown): Promise<RunView> {
-    return this.runs.view(validate({ params: [idParams, params] }).params.id, caller);
+  @Route(API.getRun)
+  run(@Who() caller: Caller, @In() input: In<typeof API.getRun>): Promise<RunView> {
+    return this.runs.view(input.params.id, caller);
   }
 
-  @Get('runs/:id/attempts/:attempt/artifacts/:name')
-  @Allow(READERS)
+  @Route(API.getArtifact)
   async artifact(
     @Who() caller: Caller,
-    @Param() params: unknown,
+    @In() input: In<typeof API.getArtifact>,
     @Res({ passthrough: true }) res: Response,
   ): Promise<StreamableFile> {
-    const { id, attempt, name } = validate({ params: [artifactParams, params] }).params;
+    const { id, attempt, name } = input.params;
     const artifact = await this.runs.artifact(id, attempt, name, caller);
     // Agent-chosen media types are downloaded, never rendered or sniffed by a browser.
     res.setHeader('X-Content-Type-Options', 'nosniff');

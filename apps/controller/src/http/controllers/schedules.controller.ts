@@ -1,76 +1,65 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import {
-  scheduleCreateSchema,
-  schedulePatchSchema,
+  API,
   type MatrixView,
   type Regressions,
   type ScheduleFire,
   type ScheduleView,
 } from '@vmfarm/protocol';
 import type { Caller } from '../../auth/caller';
-import { Allow, Who } from '../../auth/guard';
-import { READERS, WRITERS } from '../../auth/policy';
+import { Who } from '../../auth/guard';
 import { HistoryService } from '../../history/history.service';
 import { SchedulesService } from '../../schedules/schedules.service';
-import { idParams, listQuery } from '../schemas';
-import { validate } from '../validate';
+import { In, Route } from '../route';
 
 /** Vendors and admins make and run schedules (a vendor only its own); viewers read them. */
-@Controller('api/schedules')
+@Controller()
 export class SchedulesController {
   constructor(
     private readonly schedules: SchedulesService,
     private readonly history: HistoryService,
   ) {}
 
-  @Post()
-  @Allow(WRITERS)
-  create(@Who() caller: Caller, @Body() body: unknown): Promise<ScheduleView> {
-    return this.schedules.create(validate({ body: [scheduleCreateSchema, body] }).body, caller);
+  @Route(API.createSchedule)
+  create(@Who() caller: Caller, @In() input: In<typeof API.createSchedule>): Promise<ScheduleView> {
+    return this.schedules.create(input.body, caller);
   }
 
-  @Get()
-  @Allow(READERS)
-  list(@Who() caller: Caller): Promise<ScheduleView[]> {
-    return this.schedules.list(caller);
+  @Route(API.listSchedules)
+  list(@Who() caller: Caller, @In() input: In<typeof API.listSchedules>): Promise<ScheduleView[]> {
+    return this.schedules.list(caller, input.query);
   }
 
-  @Get(':id')
-  @Allow(READERS)
-  get(@Who() caller: Caller, @Param() params: unknown): Promise<ScheduleView> {
-    return this.schedules.get(validate({ params: [idParams, params] }).params.id, caller);
+  @Route(API.getSchedule)
+  get(@Who() caller: Caller, @In() input: In<typeof API.getSchedule>): Promise<ScheduleView> {
+    return this.schedules.get(input.params.id, caller);
   }
 
-  @Patch(':id')
-  @Allow(WRITERS)
-  update(@Who() caller: Caller, @Param() params: unknown, @Body() body: unknown): Promise<ScheduleView> {
-    const input = validate({ params: [idParams, params], body: [schedulePatchSchema, body] });
+  @Route(API.patchSchedule)
+  update(@Who() caller: Caller, @In() input: In<typeof API.patchSchedule>): Promise<ScheduleView> {
     return this.schedules.update(input.params.id, input.body, caller);
   }
 
-  @Delete(':id')
-  @Allow(WRITERS)
-  @HttpCode(204)
-  async delete(@Who() caller: Caller, @Param() params: unknown): Promise<void> {
-    await this.schedules.delete(validate({ params: [idParams, params] }).params.id, caller);
+  @Route(API.deleteSchedule)
+  async delete(@Who() caller: Caller, @In() input: In<typeof API.deleteSchedule>): Promise<void> {
+    await this.schedules.delete(input.params.id, caller);
   }
 
-  @Post(':id/run')
-  @Allow(WRITERS)
-  run(@Who() caller: Caller, @Param() params: unknown): Promise<MatrixView> {
-    return this.schedules.runNow(validate({ params: [idParams, params] }).params.id, caller);
+  @Route(API.runSchedule)
+  run(@Who() caller: Caller, @In() input: In<typeof API.runSchedule>): Promise<MatrixView> {
+    return this.schedules.runNow(input.params.id, caller);
   }
 
-  @Get(':id/fires')
-  @Allow(READERS)
-  fires(@Who() caller: Caller, @Param() params: unknown, @Query() query: unknown): Promise<ScheduleFire[]> {
-    const input = validate({ params: [idParams, params], query: [listQuery, query] });
-    return this.schedules.fires(input.params.id, input.query.limit, caller);
+  @Route(API.listScheduleFires)
+  fires(@Who() caller: Caller, @In() input: In<typeof API.listScheduleFires>): Promise<ScheduleFire[]> {
+    return this.schedules.fires(input.params.id, input.query, caller);
   }
 
-  @Get(':id/regressions')
-  @Allow(READERS)
-  regressions(@Who() caller: Caller, @Param() params: unknown): Promise<Regressions> {
-    return this.history.scheduleRegressions(validate({ params: [idParams, params] }).params.id, caller);
+  @Route(API.getScheduleRegressions)
+  regressions(
+    @Who() caller: Caller,
+    @In() input: In<typeof API.getScheduleRegressions>,
+  ): Promise<Regressions> {
+    return this.history.scheduleRegressions(input.params.id, caller);
   }
 }

@@ -1,34 +1,30 @@
-import { Controller, Get, Inject, Res } from '@nestjs/common';
-import type { FarmConfig } from '@vmfarm/protocol';
+import { Controller, Inject, Res } from '@nestjs/common';
+import { API, openApiDocument, type FarmConfig, type RouteTable } from '@vmfarm/protocol';
 import type { Response } from 'express';
 import { sql } from 'kysely';
 import type { ControllerConfig } from '../../config';
 import type { Db } from '../../store/database';
-import { Allow, Public } from '../../auth/guard';
-import { AGENTS } from '../../auth/policy';
 import { DB } from '../../store/tokens';
-import { CONFIG } from '../../tokens';
+import { CONFIG, ROUTE_TABLE } from '../../tokens';
 import { VERSION } from '../../version';
-import { openApiDocument } from '../openapi';
+import { Route } from '../route';
 
-@Controller('api')
+@Controller()
 export class SystemController {
   private document?: Record<string, unknown>;
 
   constructor(
     @Inject(CONFIG) private readonly config: ControllerConfig,
     @Inject(DB) private readonly db: Db,
+    @Inject(ROUTE_TABLE) private readonly routes: RouteTable,
   ) {}
 
-  /** Where the queues are (the Redis URL may carry a password): agents and admins only. */
-  @Get('config')
-  @Allow(AGENTS)
+  @Route(API.getConfig)
   farmConfig(): FarmConfig {
     return { redisUrl: this.config.redisUrl, queuePrefix: this.config.queuePrefix };
   }
 
-  @Get('health')
-  @Public()
+  @Route(API.health)
   async health(
     @Res({ passthrough: true }) res: Response,
   ): Promise<{ ok: boolean; database: string; version: string }> {
@@ -41,9 +37,9 @@ export class SystemController {
     }
   }
 
-  @Get('openapi.json')
-  @Public()
+  /** Generated from the route table the controller serves. */
+  @Route(API.openapi)
   openapi(): Record<string, unknown> {
-    return (this.document ??= openApiDocument(VERSION));
+    return (this.document ??= openApiDocument(this.routes, VERSION));
   }
 }

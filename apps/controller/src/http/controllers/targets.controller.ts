@@ -1,41 +1,35 @@
-import { Body, Controller, Get, Param, Post } from '@nestjs/common';
-import { targetCreateSchema, type SuiteInfo, type TargetProfile } from '@vmfarm/protocol';
-import { Inject } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
+import { API, type SuiteInfo, type TargetProfile } from '@vmfarm/protocol';
 import type { Caller } from '../../auth/caller';
-import { Allow, Who } from '../../auth/guard';
-import { READERS, WRITERS } from '../../auth/policy';
+import { Who } from '../../auth/guard';
 import { SUITE_CATALOG, type SuiteCatalog } from '../../suites';
 import { TargetsService } from '../../targets/targets.service';
-import { targetParams } from '../schemas';
-import { validate } from '../validate';
+import { In, Route } from '../route';
 
-@Controller('api')
+@Controller()
 export class TargetsController {
   constructor(
     private readonly targets: TargetsService,
     @Inject(SUITE_CATALOG) private readonly suites: SuiteCatalog,
   ) {}
 
-  @Get('targets')
-  @Allow(READERS)
-  list(@Who() caller: Caller): Promise<TargetProfile[]> {
-    return this.targets.list(caller);
+  @Route(API.listTargets)
+  async list(@Who() caller: Caller, @In() input: In<typeof API.listTargets>): Promise<TargetProfile[]> {
+    const { offset, limit } = input.query;
+    return (await this.targets.list(caller)).slice(offset, offset + limit);
   }
 
-  @Post('targets')
-  @Allow(WRITERS)
-  create(@Who() caller: Caller, @Body() body: unknown): Promise<TargetProfile> {
-    return this.targets.create(validate({ body: [targetCreateSchema, body] }).body, caller);
+  @Route(API.createTarget)
+  create(@Who() caller: Caller, @In() input: In<typeof API.createTarget>): Promise<TargetProfile> {
+    return this.targets.create(input.body, caller);
   }
 
-  @Get('targets/:id')
-  @Allow(READERS)
-  get(@Who() caller: Caller, @Param() params: unknown): Promise<TargetProfile> {
-    return this.targets.get(validate({ params: [targetParams, params] }).params.id, caller);
+  @Route(API.getTarget)
+  get(@Who() caller: Caller, @In() input: In<typeof API.getTarget>): Promise<TargetProfile> {
+    return this.targets.get(input.params.id, caller);
   }
 
-  @Get('suites')
-  @Allow(READERS)
+  @Route(API.listSuites)
   listSuites(): readonly SuiteInfo[] {
     return this.suites.list();
   }

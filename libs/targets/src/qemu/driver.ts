@@ -1,0 +1,74 @@
+import type { QemuTargetProfile } from '@vmfarm/protocol';
+import {
+  BootError,
+  TargetRefusedError,
+  type Booted,
+  type BootSpec,
+  type TargetDriver,
+} from '@vmfarm/session';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { accepts } from './accepts';
+import { describeMachine } from './machine';
+import { probeHost, resolveHostFile, type HostProbe } from './probe';
+import { applyOverrides, type MachineOverrides, type QemuProfile } from './profile';
+import { QemuSession } from './session';
+
+/** A boot of the qemu driver: the contract's spec, and optionally the host probe to decide with. */
+export interface QemuBootSpec extends Omit<BootSpec, 'overrides'> {
+  /** Any machine field (the contract's VmOverrides are some of them). */
+  overrides?: MachineOverrides;
+  /** Probed now when absent (an admin's host paths among the profile's files included). */
+  probe?: HostProbe;
+}
+
+/**
+ * Boots `profile` (with the spec's overrides) on QEMU. Refuses, with the reasons, a profile this
+ * host cannot run; on any failure after QEMU started, it closes the session before throwing.
+ */
+export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<QemuSession> {
+  const effective = applyOverrides(profile, spec.overrides);
+  const probe = spec.probe ?? (await probeHost({ files: [effective.firmwareCode, effective.firmwareVars] }));
+  const verdict = accepts(effective, probe);
+  if (!verdict.ok) throw new TargetRefusedError(effective.id, verdict.reasons);
+  if (!existsSync(spec.image)) throw new BootError(`no image at ${spec.image}`);
+  const host = (value: string) => {
+    const found = resolveHostFile(probe, value);
+    if (!found.ok) throw new BootError(found.reason); // accepts() said it was there
+    return found.path;
+  };
+  const session = new QemuSession(effective, describeMachine(effective), spec, {
+    qemu: probe.binaries[effective.binary]!.path,
+    qemuImg: probe.binaries['qemu-img']!.path,
+    code: host(effective.firmwareCode),
+    varsTemplate: host(effective.firmwareVars),
+  });
+  try {
+    await session.start(spec.startTimeoutMs ?? 30_000);
+    return session;
+  } catch (err) {
+    await session.close();
+    throw err;
+  }
+}
+
+/** The qemu kind of target, as the agent drives it (the VM-session contract's TargetDriver). */
+export const qemuDriver: TargetDriver<QemuTargetProfile, HostProbe> = {
+  kind: 'qemu',
+  probe: () => probeHost(),
+  accepts,
+  async boot(profile, spec, probe): Promise<Booted> {
+    const fresh = !existsSync(`${spec.instanceDir}/vars.fd`);
+    const session = await boot(profile, { ...spec, probe });
+    return {
+      session,
+      variableStore: {
+        pristine: fresh,
+        template: profile.firmwareVars,
+        detail: fresh
+          ? `new instance ${basename(spec.instanceDir)}: vars.fd was absent and copied from ${profile.firmwareVars} at start`
+          : `vars.fd already existed in ${spec.instanceDir}`,
+      },
+    };
+  },
+};
