@@ -80,6 +80,21 @@ export const knownIssuePatchSchema = z
   .refine((p) => Object.keys(p).length > 0, 'give at least one field to change');
 export type KnownIssuePatch = z.infer<typeof knownIssuePatchSchema>;
 
+/**
+ * An expiry as people write it: an instant with its offset (2026-03-01T00:00:00Z) or a time from
+ * now (7d, 12h, 30m, 90s). Throws on anything else.
+ */
+export function expiryFrom(when: string, now = new Date()): string {
+  const m = /^(\d+)([dhms])$/.exec(when.trim());
+  if (m) {
+    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[m[2] as 'd' | 'h' | 'm' | 's'];
+    return new Date(now.getTime() + Number(m[1]) * unit).toISOString();
+  }
+  if (Number.isNaN(Date.parse(when)) || !/T.*(Z|[+-]\d\d:\d\d)$/.test(when))
+    throw new Error(`'${when}' is neither an instant with its offset nor 7d, 12h, 30m, 90s`);
+  return new Date(when).toISOString();
+}
+
 export const KNOWN_ISSUE_STATES = ['active', 'expired', 'closed'] as const;
 export type KnownIssueState = (typeof KNOWN_ISSUE_STATES)[number];
 

@@ -1,4 +1,4 @@
-import { EXIT, type KnownIssueCreate, type KnownIssueView } from '@vmfarm/protocol';
+import { EXIT, expiryFrom, type KnownIssueCreate, type KnownIssueView } from '@vmfarm/protocol';
 import { clientFor } from '../client';
 import { reported } from '../failure';
 import { parse, UsageError } from '../usage';
@@ -23,7 +23,7 @@ tenant's and explains only its tenant's matrices; an admin's explains every matr
   --reason R            why the FAIL is accepted for now
   --clause PATTERN      a clause or rule ID pattern (repeatable; at least one)
   --link URL            the bug report or waiver
-  --expires WHEN        an instant (2026-03-01T00:00:00Z) or a time from now: 7d, 12h, 30m
+  --expires WHEN        an instant (2026-03-01T00:00:00Z) or a time from now: 7d, 12h, 30m, 90s
   --target PATTERN      target ids it applies to
   --image-name PATTERN, --image-version PATTERN, --image-tag PATTERN
                         images it applies to (a tag pattern matches any of the image's tags)
@@ -40,14 +40,11 @@ add prints the issue's id. Exit codes: 0 done, 2 usage error or a request the co
 
 /** An instant, or a duration from now (7d, 12h, 30m). */
 export function expiryOf(when: string, now = new Date()): string {
-  const m = /^(\d+)([dhm])$/.exec(when);
-  if (m) {
-    const unit = { d: 86_400_000, h: 3_600_000, m: 60_000 }[m[2] as 'd' | 'h' | 'm'];
-    return new Date(now.getTime() + Number(m[1]) * unit).toISOString();
+  try {
+    return expiryFrom(when, now);
+  } catch (err) {
+    throw new UsageError(`--expires: ${(err as Error).message}`);
   }
-  if (Number.isNaN(Date.parse(when)) || !/T.*(Z|[+-]\d\d:\d\d)$/.test(when))
-    throw new UsageError(`--expires: '${when}' is neither an instant with its offset nor 7d, 12h, 30m`);
-  return new Date(when).toISOString();
 }
 
 function row(i: KnownIssueView): string {
