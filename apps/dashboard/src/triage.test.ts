@@ -44,7 +44,7 @@ describe('triaged marks', () => {
     const cells = [
       { runId: 'a', state: 'done', verdict: 'FAIL' },
       { runId: 'b', state: 'done', verdict: 'FAIL' },
-    ] as Parameters<typeof countKnown>[0];
+    ] as const;
     expect(countKnown(cells, byRun)).toBe(1);
   });
 });

@@ -24,6 +24,9 @@ export function triageByRun(triage: MatrixTriage | undefined): Map<string, CellT
 }
 
 /** Runs whose FAIL known issues explain, counted apart from the other FAILs. */
-export function countKnown(cells: readonly Cell[], byRun: ReadonlyMap<string, CellTriage>): number {
+export function countKnown(
+  cells: readonly Pick<Cell, 'runId' | 'state' | 'verdict'>[],
+  byRun: ReadonlyMap<string, CellTriage>,
+): number {
   return cells.filter((c) => triagedMark(c, byRun.get(c.runId)).tone === 'known').length;
 }
