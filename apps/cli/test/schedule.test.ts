@@ -169,3 +169,36 @@ test('schedule create, list, run and delete', async () => {
   assert.match(gone.stderr, /\(404\): no schedule/);
   assert.equal((await run('schedule', 'frobnicate')).code, 2);
 });
+
+test('cancel takes a matrix no agent has run out of the queue: SKIP with the reason', async () => {
+  const submitted = await run(
+    'submit',
+    disk,
+    '--targets',
+    'static',
+    '--suites',
+    'static',
+    '--name',
+    'cancel-me',
+  );
+  assert.equal(submitted.code, 0, submitted.stderr);
+  const id = submitted.stdout.trim();
+  const cancelled = await run('cancel', id, '--reason', 'not this one');
+  assert.equal(cancelled.code, 0, cancelled.stderr);
+  assert.equal(cancelled.stderr, `matrix ${id} cancelled: 1 cell(s) recorded SKIP (1/1 done)\n`);
+  const matrix = matrixViewSchema.parse(await getJson(`/api/matrices/${id}`));
+  assert.deepEqual(
+    [matrix.state, matrix.cancelled?.reason, matrix.cells.map((c) => c.verdict)],
+    ['done', 'not this one', ['SKIP']],
+  );
+  const again = await run('cancel', id);
+  assert.equal(again.stderr, `matrix ${id} was already done: nothing to cancel\n`);
+  const report = await run('report', id);
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(report.stdout, /^cancel-me( \S+)? \([0-9a-f]{16}\) × static × static: done/m);
+  assert.match(report.stdout, /SKIP .*cancelled by .*: not this one/);
+  const unknown = await run('cancel', 'nosuch');
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr, 'vmfarm cancel: matrix nosuch was refused (404): no matrix nosuch\n');
+  assert.equal((await run('cancel')).code, 2);
+});

@@ -182,16 +182,34 @@ describe('RunsService', () => {
     const { repo, service } = setup();
     repo.addRun('r');
     await service.startAttempt('r', 1, 'agent');
-    assert.equal(await service.cancel('r', 'cancelled by test', 't'), true);
+    repo.addRun('queued');
+    const cancelled = await service.cancelRuns(
+      [(await repo.get('r'))!, (await repo.get('queued'))!],
+      'cancelled by test',
+      't',
+    );
+    assert.deepEqual([...cancelled].sort(), ['queued', 'r']);
     await assert.rejects(
       service.recordResult('r', 1, result([v('PASS')])),
       refused(409, /already finished \(cancelled\)/),
     );
     assert.deepEqual(await service.startAttempt('r', 2, 'agent'), { proceed: false, state: 'done' });
     assert.deepEqual(
-      repo.records.map((r) => [r.attempt, r.outcome, r.runVerdict, r.verdicts[0].message]),
-      [[1, 'cancelled', 'SKIP', 'cancelled by test']],
+      repo.records.map((r) => [
+        r.runId,
+        r.attempt,
+        r.agentId,
+        r.outcome,
+        r.runVerdict,
+        r.verdicts[0].message,
+      ]),
+      [
+        ['r', 1, 'agent', 'cancelled', 'SKIP', 'cancelled by test'],
+        ['queued', 1, null, 'cancelled', 'SKIP', 'cancelled by test'],
+      ],
     );
+    // Done already: left as it is.
+    assert.equal((await service.cancelRuns([(await repo.get('r'))!], 'again', 't')).size, 0);
   });
 
   it('an attempt without verdicts gets ERROR for every clause of its suite', async () => {

@@ -145,6 +145,24 @@ describe('matrix page: failing clauses and cancel', () => {
   });
 });
 
+describe('matrix page: runs ended without run events', () => {
+  it('fetches the matrix again when a matrix event says done while cells show pending', async () => {
+    serve({ '/api/matrices/m1': matrix(), '/api/images?limit=500': [] });
+    show('/matrices/m1', '/matrices/:id', <MatrixPage />);
+    await screen.findByRole('table', { name: 'matrix grid' });
+    const fetches = () => vi.mocked(fetch).mock.calls.filter(([u]) => u === '/api/matrices/m1').length;
+    const before = fetches();
+    FakeEventSource.all[0].emit('matrix', {
+      id: 'm1',
+      total: 4,
+      done: 4,
+      counts: { PASS: 0, FAIL: 0, ERROR: 0, SKIP: 4 },
+      state: 'done',
+    });
+    await vi.waitFor(() => expect(fetches()).toBe(before + 1));
+  });
+});
+
 describe('run page', () => {
   it('shows both attempts of a retried ERROR, the evidence, stage timings and the highlighted console', async () => {
     const evidence = {

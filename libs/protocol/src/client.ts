@@ -45,10 +45,6 @@ export type RouteOutput<R extends RouteSpec> =
   | Decoded<SuccessPayload<R>>
   | (R extends { alternate: object } ? string : never);
 
-/** What the controller's handler answers with (before defaults are filled in by validation). */
-export type RouteAnswer<R extends RouteSpec> =
-  SuccessPayload<R> extends infer P ? (P extends z.ZodType ? z.input<P> : unknown) : never;
-
 /**
  * A call that did not get a 2xx answer it could read. `status` is 0 when the controller could not
  * be reached (or did not answer in time: `timedOut`); `unexpected` when a 2xx answer did not match

@@ -163,7 +163,6 @@ export const idempotencyHeaders = z.object({
     .optional(),
 });
 
-export const okSchema = z.object({ ok: z.literal(true) });
 export const healthSchema = z.object({ ok: z.boolean(), database: z.string(), version: z.string() });
 
 /** Content types `PUT /api/images` accepts; the container (gzip, xz) is detected from the bytes. */
@@ -237,10 +236,11 @@ export const API = {
   createTarget: route({
     method: 'post',
     path: '/api/targets',
-    summary: 'Create a target profile, optionally extending a base profile',
+    summary:
+      'Create a target profile, optionally extending a base profile; a host path in it is an admin’s to name (403)',
     auth: WRITERS,
     body: targetCreateSchema,
-    responses: { 201: targetProfileSchema, 400: null, 409: null },
+    responses: { 201: targetProfileSchema, 400: null, 403: null, 409: null },
   }),
   getTarget: route({
     method: 'get',
@@ -739,5 +739,3 @@ export const API = {
 } as const;
 
 export type RouteTable = Readonly<Record<string, RouteSpec>>;
-export type ApiRoutes = typeof API;
-export type RouteName = keyof ApiRoutes;

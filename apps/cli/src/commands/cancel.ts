@@ -34,14 +34,19 @@ export async function cancel(argv: string[]): Promise<number> {
   const client = clientFor(values);
   return reported('cancel', async () => {
     const before = await client.call(`matrix ${id}`, (api) => api.getMatrix({ params: { id } }));
+    if (before.state === 'done') {
+      process.stderr.write(`matrix ${id} was already done: nothing to cancel\n`);
+      return EXIT.ok;
+    }
     const after = await client.call(`matrix ${id}`, (api) =>
       api.cancelMatrix({ params: { id }, body: reason === undefined ? {} : { reason } }),
     );
-    const cancelled = after.progress.done - before.progress.done;
+    // Cells an agent finished meanwhile keep their verdicts: the count is of those cancelled.
+    const cancelled =
+      after.cells.filter((c) => c.verdict === 'SKIP').length -
+      before.cells.filter((c) => c.verdict === 'SKIP').length;
     process.stderr.write(
-      after.cancelled
-        ? `matrix ${id} cancelled: ${cancelled} cell(s) recorded SKIP (${after.progress.done}/${after.progress.total} done)\n`
-        : `matrix ${id} was already done: nothing to cancel\n`,
+      `matrix ${id} cancelled: ${cancelled} cell(s) recorded SKIP (${after.progress.done}/${after.progress.total} done)\n`,
     );
     return EXIT.ok;
   });

@@ -28,7 +28,7 @@ import { CONFIG, RUN_QUEUE } from '../tokens';
 import { cellCount, planMatrix } from './plan';
 
 /** Rejects after `ms` with `message`: Redis that does not answer must not hold a request. */
-export function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(message)), ms);
@@ -219,19 +219,19 @@ export class MatricesService {
     const at = new Date().toISOString();
     const why = `cancelled by ${caller.identity.name} at ${at}${reason ? `: ${reason}` : ''}`;
     await this.matrices.setCancelled(id, { at, by: caller.identity.name, reason: reason ?? '' });
-    for (const run of open) {
-      if (!(await this.runsService.cancel(run.id, why, at))) continue;
-      if (run.state === 'running') continue;
-      // Queued or waiting for a retry: out of the queue (an agent that took it meanwhile is told
-      // the run is done when it starts the attempt).
+    const ended = await this.runsService.cancelRuns(open, why, at);
+    // Queued or waiting for a retry: out of the queue (an agent that took one meanwhile is told the
+    // run is done when it starts the attempt). Running ones are their agents' to stop.
+    const queued = open.filter((r) => ended.has(r.id) && r.state !== 'running');
+    for (let i = 0; i < queued.length; i += 100)
       await this.redis(
-        () => this.queue.remove(run.job.target.kind, run.id),
-        'cannot remove a queued run',
-      ).catch((err: Error) => this.log.warn(`run ${run.id}: ${err.message}`));
-    }
+        () => Promise.all(queued.slice(i, i + 100).map((r) => this.queue.remove(r.job.target.kind, r.id))),
+        'cannot remove queued runs',
+      ).catch((err: Error) => this.log.warn(`matrix ${id}: ${err.message}`));
     this.events
       .matrixChanged(id)
       .catch((err: Error) => this.log.warn(`matrix ${id}: event not published: ${err.message}`));
+    if (ended.size > 0) this.completion.runDone(id);
     return this.get(id, caller);
   }
 

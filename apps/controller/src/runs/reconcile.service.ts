@@ -53,11 +53,11 @@ export class ReconcileService implements OnApplicationBootstrap, OnModuleDestroy
 
   /** Returns how many runs were re-queued and how many recorded as ERROR. */
   async reconcile(): Promise<{ requeued: number; failed: number }> {
-    const requeue = [];
+    const missing = [];
     let failed = 0;
     for (const run of await this.runs.listUnfinished()) {
       const { state, failedReason } = await this.queue.jobState(run.targetKind as TargetKind, run.id);
-      if (state === 'missing') requeue.push(run.job);
+      if (state === 'missing') missing.push(run.job);
       else if (state === 'failed')
         failed += Number(await this.service.recordQueueFailure(run.id, failedReason || 'job failed'));
       else if (state === 'completed')
@@ -65,6 +65,9 @@ export class ReconcileService implements OnApplicationBootstrap, OnModuleDestroy
           await this.service.recordQueueFailure(run.id, 'job completed without a recorded result'),
         );
     }
+    // A run that ended meanwhile (a result, a cancel that also took its job away) stays ended.
+    const still = await this.runs.unfinishedOf(missing.map((j) => j.runId));
+    const requeue = missing.filter((j) => still.has(j.runId));
     if (requeue.length > 0) {
       await this.queue.enqueue(requeue);
       this.log.log(`re-queued ${requeue.length} run(s) missing from the queue`);

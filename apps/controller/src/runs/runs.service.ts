@@ -11,7 +11,7 @@ import { Caller } from '../auth/caller';
 import { ApiHttpError, conflict, notFound } from '../errors';
 import { EventsService } from '../events/events.service';
 import { ImagesRepository } from '../store/images.repository';
-import { RunsRepository, type ArtifactRow, type AttemptRecord } from '../store/runs.repository';
+import { RunsRepository, type ArtifactRow, type AttemptRecord, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
 import { RunCompletion } from '../triage/completion';
@@ -179,33 +179,32 @@ export class RunsService {
   }
 
   /**
-   * Ends a run not done as cancelled: its open attempt (an agent holds it: the agent stops it at its
-   * next heartbeat) or a new one, SKIP for each clause with the reason. false: it was done already.
+   * Ends runs not done as cancelled, in a few transactions however many there are: each on its open
+   * attempt (an agent holds it: the agent stops it at its next heartbeat) or a new one, SKIP for
+   * each clause with the reason. Returns the ids it ended (a run done meanwhile is left as it is).
+   * No run events: the caller publishes the matrix's.
    */
-  async cancel(runId: string, reason: string, at: string): Promise<boolean> {
-    const run = await this.runs.get(runId);
-    if (!run || run.state === 'done') return false;
-    const attempts = await this.runs.attempts(runId);
-    const open = attempts.find((a) => a.startedAt && !a.finishedAt);
-    const attempt = open?.attempt ?? Math.max(0, run.attempts, ...attempts.map((a) => a.attempt)) + 1;
-    const recorded = await this.runs.recordAttempt({
-      runId,
-      attempt,
-      agentId: open?.agentId ?? null,
-      outcome: CANCELLED,
-      error: null,
-      durationMs: null,
-      verdicts: verdictsFor(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'SKIP', reason),
-      artifacts: [],
-      runState: 'done',
-      runVerdict: 'SKIP',
-      at,
+  async cancelRuns(runs: readonly RunRow[], reason: string, at: string): Promise<Set<string>> {
+    const open = runs.filter((r) => r.state !== 'done');
+    const attempts = await this.runs.attemptsOf(open.map((r) => r.id));
+    const records = open.map((run): AttemptRecord => {
+      const own = attempts.get(run.id) ?? [];
+      const held = own.find((a) => a.startedAt && !a.finishedAt);
+      return {
+        runId: run.id,
+        attempt: held?.attempt ?? Math.max(0, run.attempts, ...own.map((a) => a.attempt)) + 1,
+        agentId: held?.agentId ?? null,
+        outcome: CANCELLED,
+        error: null,
+        durationMs: null,
+        verdicts: verdictsFor(run.suite, this.suites.get(run.suite)?.clauses ?? [], 'SKIP', reason),
+        artifacts: [],
+        runState: 'done',
+        runVerdict: 'SKIP',
+        at,
+      };
     });
-    if (recorded) {
-      this.announce(runId);
-      this.completion.runDone(run.matrixId);
-    }
-    return recorded;
+    return this.runs.recordAttempts(records);
   }
 
   /** The result of a cell planned as SKIP (see planMatrix): attempt 1 of no agent, with the reason. */

@@ -178,6 +178,22 @@ export class RunsRepository {
     return rows.map(toAttempt);
   }
 
+  /** The attempts of each of these runs, in a few queries. */
+  async attemptsOf(runIds: readonly string[]): Promise<Map<string, AttemptRow[]>> {
+    const out = new Map<string, AttemptRow[]>();
+    for (let i = 0; i < runIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('attempts')
+        .selectAll()
+        .where('run_id', 'in', runIds.slice(i, i + 500))
+        .orderBy('run_id')
+        .orderBy('attempt')
+        .execute();
+      for (const r of rows) out.set(r.run_id, [...(out.get(r.run_id) ?? []), toAttempt(r)]);
+    }
+    return out;
+  }
+
   async attempt(runId: string, attempt: number): Promise<AttemptRow | undefined> {
     const row = await this.db
       .selectFrom('attempts')
@@ -336,6 +352,42 @@ export class RunsRepository {
         .where('state', '!=', 'done')
         .execute();
     });
+  }
+
+  /**
+   * Many attempts' results, a hundred per transaction; a transaction that meets one already
+   * recorded (a result came in meanwhile) is redone one record at a time. The run ids recorded.
+   */
+  async recordAttempts(records: readonly AttemptRecord[]): Promise<Set<string>> {
+    const recorded = new Set<string>();
+    for (let i = 0; i < records.length; i += 100) {
+      const chunk = records.slice(i, i + 100);
+      try {
+        await this.db.transaction().execute(async (trx) => {
+          for (const rec of chunk) await writeAttempt(trx, rec);
+        });
+        for (const rec of chunk) recorded.add(rec.runId);
+      } catch (err) {
+        if (!(err instanceof AlreadyRecorded)) throw err;
+        for (const rec of chunk) if (await this.recordAttempt(rec)) recorded.add(rec.runId);
+      }
+    }
+    return recorded;
+  }
+
+  /** Of these runs, those not done (what reconciliation may still re-queue). */
+  async unfinishedOf(runIds: readonly string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < runIds.length; i += 500) {
+      const rows = await this.db
+        .selectFrom('runs')
+        .select('id')
+        .where('id', 'in', runIds.slice(i, i + 500))
+        .where('state', '!=', 'done')
+        .execute();
+      for (const r of rows) out.add(r.id);
+    }
+    return out;
   }
 
   /**

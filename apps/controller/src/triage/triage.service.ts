@@ -133,8 +133,9 @@ export class TriageService implements OnModuleInit, OnApplicationBootstrap, OnMo
 
     const { comparison, previous } = await this.compare(matrix);
     const settlementRuns = await this.settlementRuns(runs);
+    // A cancelled matrix is reported as it stands: nobody wants it run again.
     const retries =
-      matrix.scheduleId && previous
+      matrix.scheduleId && previous && !matrix.cancelled
         ? retriesFor(await this.policies.list(Caller.system()), matrix.scheduleId, matrix.owner)
         : 0;
     const retry = runsToRetry(comparison, settlementRuns, retries);

@@ -53,6 +53,17 @@ export class FakeRunsRepository {
   async attempts(runId: string) {
     return this.attemptRows.filter((a) => a.runId === runId).sort((a, b) => a.attempt - b.attempt);
   }
+  async attemptsOf(runIds: readonly string[]) {
+    return new Map(runIds.map((id) => [id, this.attemptRows.filter((a) => a.runId === id)]));
+  }
+  async unfinishedOf(runIds: readonly string[]) {
+    return new Set(runIds.filter((id) => this.runs.get(id)?.state !== 'done'));
+  }
+  async recordAttempts(recs: readonly AttemptRecord[]) {
+    const done = new Set<string>();
+    for (const rec of recs) if (await this.recordAttempt(rec)) done.add(rec.runId);
+    return done;
+  }
   async attempt(runId: string, n: number) {
     return this.attemptRows.find((a) => a.runId === runId && a.attempt === n);
   }

@@ -46,9 +46,15 @@ export function MatrixPage() {
       matrix: (data) => {
         const event = matrixEventSchema.safeParse(data);
         if (!event.success) return;
-        // A retry before regression adds a run: fetch the matrix to show its new cell.
-        if (matrix.data && event.data.total !== matrix.data.cells.length) matrix.reload();
-        else matrix.set((m) => m && applyMatrixEvent(m, event.data));
+        // A retry before regression adds a run, and runs ended all at once (a cancel) come as one
+        // matrix event without a run event each: either way the matrix is fetched again.
+        if (
+          matrix.data &&
+          (event.data.total !== matrix.data.cells.length ||
+            (event.data.state === 'done' && matrix.data.cells.some((c) => c.state !== 'done')))
+        )
+          return matrix.reload();
+        matrix.set((m) => m && applyMatrixEvent(m, event.data));
       },
     },
     matrix.reload,

@@ -2,7 +2,15 @@ import type { VerdictRecord } from '@vmfarm/protocol';
 import { createColumnHelper } from '@tanstack/react-table';
 import { useMemo, useState } from 'react';
 import { Link, useParams } from 'react-router';
-import { api, artifactText, artifactUrl, eventsUrl, runViewSchema, type RunView } from '../api';
+import {
+  api,
+  artifactText,
+  artifactUrl,
+  eventsUrl,
+  matrixEventSchema,
+  runViewSchema,
+  type RunView,
+} from '../api';
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { Async, ErrorBox, Json, RunBadge, VerdictBadge } from '../components/ui';
@@ -23,6 +31,11 @@ export function RunPage() {
       run: (data) => {
         const view = runViewSchema.safeParse(data);
         if (view.success && view.data.id === id) run.set(() => view.data);
+      },
+      // A cancelled matrix ends its runs without a run event each: its done matrix says so.
+      matrix: (data) => {
+        const event = matrixEventSchema.safeParse(data);
+        if (event.success && event.data.id === matrixId && event.data.state === 'done') run.reload();
       },
     },
     run.reload,
