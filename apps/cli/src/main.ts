@@ -29,6 +29,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'cancel a matrix: queued runs leave the queue, running ones are stopped (SKIP, with the reason)',
     load: async () => (await import('./commands/cancel.js')).cancel,
   },
+  issue: {
+    summary: 'add, list or close known issues (FAILs they match stay FAIL, named, never a regression)',
+    load: async () => (await import('./commands/issue.js')).issue,
+  },
   report: {
     summary: "print a matrix's report (text, JSON or JUnit XML)",
     load: async () => (await import('./commands/report.js')).report,

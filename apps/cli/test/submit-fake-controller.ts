@@ -108,6 +108,9 @@ export async function fakeController(): Promise<FakeController> {
       },
       verdicts: done ? fake.verdicts : [],
       summary: summarize(done ? fake.verdicts : []),
+      known: [],
+      retryOf: null,
+      supersededBy: null,
     }));
     return {
       matrix: {

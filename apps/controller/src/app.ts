@@ -26,6 +26,7 @@ import { SystemController } from './http/controllers/system.controller';
 import { TargetsController } from './http/controllers/targets.controller';
 import { HistoryController } from './http/controllers/history.controller';
 import { SchedulesController } from './http/controllers/schedules.controller';
+import { TriageController } from './http/controllers/triage.controller';
 import { RedisEventBus, type EventBus } from './events/event-bus';
 import { EventsService } from './events/events.service';
 import { HistoryService } from './history/history.service';
@@ -51,6 +52,20 @@ import { TokensRepository } from './store/tokens.repository';
 import { DB } from './store/tokens';
 import { registryCatalog, SUITE_CATALOG, type SuiteCatalog } from './suites';
 import { TargetsService } from './targets/targets.service';
+import { HooksRepository } from './store/hooks.repository';
+import { KnownIssuesRepository } from './store/known-issues.repository';
+import { PoliciesRepository } from './store/policies.repository';
+import { RetentionRepository } from './store/retention.repository';
+import { SettlementsRepository } from './store/settlements.repository';
+import { RunCompletion } from './triage/completion';
+import { HooksService } from './triage/hooks.service';
+import { JanitorService } from './triage/janitor.service';
+import { KcidbService } from './triage/kcidb.service';
+import { KnownIssuesService } from './triage/known-issues.service';
+import { NotificationsService } from './triage/notifications.service';
+import { PoliciesService } from './triage/policies.service';
+import { ScopeAccess } from './triage/scopes';
+import { TriageService } from './triage/triage.service';
 import { ARTIFACT_STORE, CONFIG, EVENT_BUS, IMAGE_STORE, ROUTE_TABLE, RUN_QUEUE, SCHEDULER } from './tokens';
 
 /** Replaceable adapters for in-process tests. */
@@ -116,6 +131,7 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       AuthController,
       SchedulesController,
       HistoryController,
+      TriageController,
       ...(overrides.controllers ?? []),
     ],
     providers: [
@@ -157,6 +173,21 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       TokensRepository,
       SessionsRepository,
       AuthService,
+      // Triage: known issues, retry before regression, notifications, retention, KCIDB export.
+      RunCompletion,
+      KnownIssuesRepository,
+      SettlementsRepository,
+      PoliciesRepository,
+      HooksRepository,
+      RetentionRepository,
+      ScopeAccess,
+      KnownIssuesService,
+      NotificationsService,
+      TriageService,
+      PoliciesService,
+      HooksService,
+      JanitorService,
+      KcidbService,
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_INTERCEPTOR, useClass: RouteInterceptor },
     ],

@@ -26,6 +26,18 @@ export interface ControllerConfig {
   heartbeatSeconds: number;
   /** Registered as an admin token at start (VMFARM_ADMIN_TOKEN); without it one is made on first start. */
   adminToken?: string;
+  /** Where people reach the controller (VMFARM_PUBLIC_URL): links in notifications and exports. */
+  publicUrl?: string;
+  /** Notifications: the wait after a failed delivery doubles from this (VMFARM_WEBHOOK_BACKOFF_MS). */
+  deliveryBackoffMs: number;
+  /** … up to this many attempts, then the delivery is failed (VMFARM_WEBHOOK_ATTEMPTS). */
+  deliveryAttempts: number;
+  /** SMTP server for e-mail hooks (VMFARM_SMTP_URL, e.g. smtp://mail:25); none: e-mail hooks refused. */
+  smtpUrl?: string;
+  /** Sender of those mails (VMFARM_SMTP_FROM). */
+  smtpFrom: string;
+  /** The janitor runs this often (VMFARM_JANITOR_INTERVAL_SECONDS); 0: only when asked. */
+  janitorIntervalSeconds: number;
 }
 
 /** From dist/src/ of this app up to the repository root. */
@@ -63,6 +75,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerC
     validateResponses: env.VMFARM_VALIDATE_RESPONSES === '1',
     targetsDir: env.VMFARM_TARGETS_DIR || undefined,
     adminToken: env.VMFARM_ADMIN_TOKEN || undefined,
+    publicUrl: env.VMFARM_PUBLIC_URL || undefined,
+    deliveryBackoffMs: integer('VMFARM_WEBHOOK_BACKOFF_MS', env.VMFARM_WEBHOOK_BACKOFF_MS, 30_000),
+    deliveryAttempts: integer('VMFARM_WEBHOOK_ATTEMPTS', env.VMFARM_WEBHOOK_ATTEMPTS, 8),
+    smtpUrl: env.VMFARM_SMTP_URL || undefined,
+    smtpFrom: env.VMFARM_SMTP_FROM || undefined,
+    janitorIntervalSeconds: integer(
+      'VMFARM_JANITOR_INTERVAL_SECONDS',
+      env.VMFARM_JANITOR_INTERVAL_SECONDS,
+      3600,
+    ),
   });
 }
 
@@ -86,5 +108,12 @@ export function resolveConfig(
     targetsDir: partial.targetsDir ?? BUNDLED_TARGETS,
     heartbeatSeconds: partial.heartbeatSeconds ?? 5,
     adminToken: partial.adminToken,
+    publicUrl: partial.publicUrl,
+    deliveryBackoffMs: partial.deliveryBackoffMs ?? 30_000,
+    deliveryAttempts: partial.deliveryAttempts ?? 8,
+    smtpUrl: partial.smtpUrl,
+    smtpFrom: partial.smtpFrom ?? 'vmfarm@localhost',
+    // In process (tests, embedding) the janitor runs when asked; `vmfarm serve` and main set it.
+    janitorIntervalSeconds: partial.janitorIntervalSeconds ?? 0,
   };
 }

@@ -19,6 +19,7 @@ function row(over: Partial<ClauseVerdictRow> & { verdict: Verdict }): ClauseVerd
   return {
     matrixId: 'm1',
     matrixAt: '2026-01-01T00:00:00.000Z',
+    matrixOwner: null,
     scheduleId: null,
     runId: `r${seq}`,
     at: `2026-01-01T00:00:${String(seq).padStart(2, '0')}.000Z`,
@@ -142,11 +143,44 @@ describe('regressions', () => {
       r.fixes.map((f) => [f.clause, f.before, f.after]),
       [['IMG-ESP', 'FAIL', 'PASS']],
     );
+    assert.deepEqual(
+      r.errors.map((f) => [f.clause, f.before, f.after]),
+      [['IMG-EFI-APP', 'PASS', 'ERROR']],
+      'PASS → ERROR is listed apart: the farm broke, not the image',
+    );
+    assert.deepEqual(r.known, []);
+  });
+
+  it('lists a PASS → FAIL a known issue explains as known, not as a regression', () => {
+    const previous = [row({ verdict: 'PASS', clause: 'IMG-GPT', runId: 'p1' })];
+    const latest = [
+      row({ verdict: 'FAIL', clause: 'IMG-GPT', runId: 'l1' }),
+      row({ verdict: 'FAIL', clause: 'IMG-ESP', runId: 'l1' }),
+    ];
+    const issue = { id: 'ki-1', title: 'GPT rewritten by the installer' };
+    const r = compareMatrices(
+      { matrixId: 'L', at, rows: latest },
+      { matrixId: 'P', at, rows: previous },
+      (x) => (x.clause === 'IMG-GPT' ? [issue] : []),
+    );
+    assert.deepEqual(r.regressions, []);
+    assert.deepEqual(
+      r.known.map((k) => [k.clause, k.before, k.after, k.issues]),
+      [['IMG-GPT', 'PASS', 'FAIL', [issue]]],
+    );
   });
 
   it('without a previous matrix there is nothing to compare', () => {
     const r = compareMatrices({ matrixId: 'L', at, rows: [row({ verdict: 'FAIL' })] }, null);
-    assert.deepEqual(r, { latest: { matrixId: 'L', at }, previous: null, regressions: [], fixes: [] });
+    assert.deepEqual(r, {
+      latest: { matrixId: 'L', at },
+      previous: null,
+      regressions: [],
+      fixes: [],
+      known: [],
+      errors: [],
+      flaky: [],
+    });
     assert.deepEqual(compareMatrices(null, null).latest, null);
   });
 });
@@ -168,6 +202,21 @@ describe('certification', () => {
     assert.equal(by.get('FW-UEFI')?.verdict, 'NOT-COVERED');
     assert.match(by.get('FW-UEFI')!.requirement, /UEFI/);
     assert.equal(by.get('FW-UEFI')?.level, 'MUST');
+    assert.deepEqual(by.get('IMG-EFI-APP')?.waivedBy, [], 'no known issue given');
+  });
+
+  it('waives a FAIL only when a known issue explains every latest failing run of the clause', () => {
+    const ki = { id: 'ki-1', title: 'stub loader' };
+    const a = row({ verdict: 'FAIL', clause: 'IMG-EFI-APP', runId: 'a', targetId: 't1' });
+    const b = row({ verdict: 'FAIL', clause: 'IMG-EFI-APP', runId: 'b', targetId: 't2' });
+    const onlyT1 = (r: ClauseVerdictRow) => (r.targetId === 't1' ? [ki] : []);
+    const by = (
+      rows: ClauseVerdictRow[],
+      explain: (r: ClauseVerdictRow) => { id: string; title: string }[],
+    ) => new Map(certify(CLAUSES, new Set(), rows, explain).map((c) => [c.clause, c]));
+    assert.deepEqual(by([a, b], onlyT1).get('IMG-EFI-APP')?.waivedBy, [], 'one failure is not explained');
+    const waived = by([a], onlyT1).get('IMG-EFI-APP');
+    assert.deepEqual([waived?.verdict, waived?.waivedBy], ['FAIL', [ki]], 'still a FAIL, named');
   });
 });
 

@@ -10,10 +10,13 @@ import {
   scheduleFireSchema,
   scheduleViewSchema,
   trendPointSchema,
+  triagedRegressionsSchema,
   type MatrixView,
   type Verdict,
 } from '@vmfarm/protocol';
 import { createApp } from '../src/app';
+import { Caller } from '../src/auth/caller';
+import { TriageService } from '../src/triage/triage.service';
 import { resolveConfig, type ControllerConfig } from '../src/config';
 import { SchedulesService } from '../src/schedules/schedules.service';
 import { databaseTarget, openDatabase } from '../src/store/database';
@@ -52,10 +55,36 @@ describe('schedules and history (SQLite, real Redis)', () => {
         .expect(201)
     ).body as { sha256: string; version: string | null; tags: string[] };
 
-  /** What an agent would do: start attempt 1 of every run, report one verdict per clause given. */
-  async function complete(matrix: MatrixView, verdicts: Record<string, Verdict>) {
+  /**
+   * What an agent would do: start attempt 1 of every run, report one verdict per clause given; the
+   * same for the retries the farm asks for before it calls a regression, until the matrix is
+   * settled. Returns the matrix as it ends.
+   */
+  async function complete(matrix: MatrixView, verdicts: Record<string, Verdict>): Promise<MatrixView> {
+    const settled = async () =>
+      (await app.get(TriageService).matrixTriage(matrix.id, Caller.system())).settlement?.state === 'settled';
+    for (;;) {
+      await report(
+        matrix.cells.filter((c) => c.state !== 'done'),
+        verdicts,
+      );
+      const next = await eventually(async () =>
+        (await settled()) ? 'settled' : (await pending(matrix.id)).length > 0 ? 'retries' : undefined,
+      );
+      if (next === 'settled') break;
+      matrix = (await http().get(`/api/matrices/${matrix.id}`).expect(200)).body as MatrixView;
+    }
+    return (await http().get(`/api/matrices/${matrix.id}`).expect(200)).body as MatrixView;
+  }
+
+  const pending = async (id: string) =>
+    ((await http().get(`/api/matrices/${id}`).expect(200)).body as MatrixView).cells.filter(
+      (c) => c.state !== 'done',
+    );
+
+  async function report(cells: MatrixView['cells'], verdicts: Record<string, Verdict>) {
     const agentId = await registerAgent(http());
-    for (const cell of matrix.cells) {
+    for (const cell of cells) {
       await http().post(`/api/runs/${cell.runId}/attempts/1/start`).send({ agentId }).expect(200);
       await http()
         .post(`/api/runs/${cell.runId}/attempts/1/result`)
@@ -195,15 +224,20 @@ describe('schedules and history (SQLite, real Redis)', () => {
     v3 = (await upload(4, 'name=debian&version=3&tags=nightly')).sha256;
     second = (await http().post(`/api/schedules/${scheduleId}/run`).expect(201)).body as MatrixView;
     assert.deepEqual(second.request.images, [v3]);
-    await complete(second, { 'IMG-GPT': 'FAIL', 'IMG-ESP': 'PASS' });
+    second = await complete(second, { 'IMG-GPT': 'FAIL', 'IMG-ESP': 'PASS' });
+    // The PASS → FAIL cell was re-run once before the regression was called; it failed again.
+    const retry = second.cells.find((c) => c.runId !== second.cells[0].runId)!;
+    assert.equal(second.cells.length, 2);
+    assert.equal(retry.verdict, 'FAIL');
 
-    const r = regressionsSchema.parse(
+    const r = triagedRegressionsSchema.parse(
       (await http().get(`/api/schedules/${scheduleId}/regressions`).expect(200)).body,
     );
     assert.deepEqual([r.latest?.matrixId, r.previous?.matrixId], [second.id, first.id]);
+    assert.deepEqual([r.flaky, r.known, r.errors], [[], [], []], 'it failed again when re-run: not flaky');
     assert.deepEqual(
       r.regressions.map((x) => [x.imageName, x.targetId, x.clause, x.before, x.after, x.runId]),
-      [['debian', 'static', 'IMG-GPT', 'PASS', 'FAIL', second.cells[0].runId]],
+      [['debian', 'static', 'IMG-GPT', 'PASS', 'FAIL', retry.runId]],
     );
     assert.deepEqual(
       r.fixes.map((x) => x.clause),

@@ -19,6 +19,7 @@ import { classify } from '../src/images/images.service';
 import { planMatrix } from '../src/matrices/plan';
 import { outcomeOf, nextState } from '../src/runs/outcome';
 import { ReconcileService } from '../src/runs/reconcile.service';
+import { RunCompletion } from '../src/triage/completion';
 import { RunsService } from '../src/runs/runs.service';
 import { catalogOf, registryCatalog, type SuiteCatalog } from '../src/suites';
 import { resolveProfile } from '../src/targets/targets.service';
@@ -66,6 +67,7 @@ function setup() {
     nullArtifacts,
     new FakeImages().asRepository(),
     nullEvents,
+    new RunCompletion(),
   );
   return { repo, service };
 }
@@ -168,6 +170,7 @@ describe('RunsService', () => {
       nullArtifacts,
       images.asRepository(),
       nullEvents,
+      new RunCompletion(),
     );
     repo.addRun('r');
     await service.startAttempt('r', 1, 'agent');
@@ -262,6 +265,7 @@ describe('reconciliation', () => {
       nullArtifacts,
       new FakeImages().asRepository(),
       nullEvents,
+      new RunCompletion(),
     );
     const reconcile = new ReconcileService(repo.asRepository(), service, queue);
     repo.addRun('lost', { job: { runId: 'lost' } as never });

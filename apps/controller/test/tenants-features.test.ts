@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import {
-  certificationSchema,
-  regressionsSchema,
+  triagedCertificationSchema,
+  triagedRegressionsSchema,
   type Certification,
   type HistorySeries,
   type ImageResource,
@@ -109,6 +109,8 @@ for (const store of STORES) {
       tokens.globex = await make({ name: 'globex ci', role: 'vendor', tenant: 'globex' });
       tokens.viewer = await make({ name: 'auditor', role: 'viewer' });
       tokens.agent = await make({ name: 'rack', role: 'agent' });
+      // Tenancy is the point here, not retry before regression (triage-flow.test.ts): none.
+      await admin().put('/api/policies/farm').send({ retries: 0 }).expect(200);
     });
     after(async () => {
       await farm.close();
@@ -228,7 +230,7 @@ for (const store of STORES) {
     });
 
     it("keeps another tenant's runs out of a vendor's regressions and history", async () => {
-      const r = regressionsSchema.parse(
+      const r = triagedRegressionsSchema.parse(
         (await as('acme').get(`/api/schedules/${acmeSchedule.id}/regressions`).expect(200)).body,
       );
       assert.deepEqual(r.regressions.map((x) => [x.imageName, x.clause]).sort(), [
@@ -266,7 +268,7 @@ for (const store of STORES) {
 
     it("certifies from a vendor's own and public runs only", async () => {
       const certify = async (who: Who, path: string) =>
-        certificationSchema.parse((await as(who).get(`/api/certification/${path}`).expect(200)).body);
+        triagedCertificationSchema.parse((await as(who).get(`/api/certification/${path}`).expect(200)).body);
       const gpt = (c: Certification) => c.clauses.find((x) => x.clause === 'IMG-GPT')?.verdict;
       await as('globex').get(`/api/certification/images/${acmeImage.sha256}`).expect(404);
       assert.equal(gpt(await certify('acme', `images/${acmeImage.sha256}`)), 'FAIL');

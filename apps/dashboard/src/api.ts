@@ -2,7 +2,7 @@ import {
   API,
   buildRequest,
   createClient,
-  type CertificationClause,
+  type TriagedCertificationClause,
   type ImageResource,
   type MatrixSummary,
   type MatrixView,
@@ -25,14 +25,14 @@ export { ApiRequestError as ApiError } from '@vmfarm/protocol';
 
 export { matrixEventSchema, runViewSchema } from '@vmfarm/protocol';
 export type {
-  Certification,
   HistorySeries,
   MatrixEvent,
   Me,
-  Regressions,
   Role,
   RunView,
   TrendPoint,
+  TriagedCertification as Certification,
+  TriagedRegressions as Regressions,
 } from '@vmfarm/protocol';
 
 export type Image = ImageResource;
@@ -45,8 +45,8 @@ export type ScheduleRequest = Omit<ScheduleCreate, 'timezone' | 'enabled'> &
   Partial<Pick<ScheduleCreate, 'timezone' | 'enabled'>>;
 export type Token = TokenView;
 export type Change = VerdictChange;
-export type CertificationEntry = CertificationClause;
-export type CertificationVerdict = CertificationClause['verdict'];
+export type CertificationEntry = TriagedCertificationClause;
+export type CertificationVerdict = TriagedCertificationClause['verdict'];
 
 /** The most the controller gives in one page by default (VMFARM_MAX_PAGE_SIZE). */
 export const PAGE = 500;

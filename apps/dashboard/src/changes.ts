@@ -2,7 +2,7 @@ import type { Verdict } from '@vmfarm/protocol';
 import type { Change, HistorySeries, Regressions, TrendPoint } from './api';
 
 export interface ChangeRow extends Change {
-  kind: 'regression' | 'fix';
+  kind: 'regression' | 'fix' | 'error';
 }
 
 const order = (a: Change, b: Change) =>
@@ -11,7 +11,9 @@ const order = (a: Change, b: Change) =>
   a.clause.localeCompare(b.clause);
 
 /** Regressions first (what needs attention), then fixes, each by image, target and clause. */
-export function changeRows(r: Regressions): ChangeRow[] {
+export function changeRows(
+  r: Pick<Regressions, 'regressions' | 'fixes'> & Partial<Regressions>,
+): ChangeRow[] {
   return [
     ...[...r.regressions].sort(order).map((c) => ({ ...c, kind: 'regression' as const })),
     ...[...r.fixes].sort(order).map((c) => ({ ...c, kind: 'fix' as const })),

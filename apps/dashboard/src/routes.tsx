@@ -4,6 +4,9 @@ import { Layout } from './components/Layout';
 import { CertificationIndex, ImageCertification, TargetCertification } from './pages/Certification';
 import { History } from './pages/History';
 import { Images } from './pages/Images';
+import { KnownIssues } from './pages/KnownIssues';
+import { Notifications } from './pages/Notifications';
+import { Retention } from './pages/Retention';
 import { Login } from './pages/Login';
 import { Matrices } from './pages/Matrices';
 import { MatrixPage } from './pages/Matrix';
@@ -34,6 +37,9 @@ export const routes: RouteObject[] = [
       { path: 'certification/targets/:id', element: <TargetCertification /> },
       { path: 'certification/images/:sha256', element: <ImageCertification /> },
       { path: 'tokens', element: <Tokens /> },
+      { path: 'known-issues', element: <KnownIssues /> },
+      { path: 'notifications', element: <Notifications /> },
+      { path: 'retention', element: <Retention /> },
       { path: '*', element: <p className="error">No such page.</p> },
     ],
   },

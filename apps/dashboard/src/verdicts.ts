@@ -7,7 +7,7 @@ export type RunState = 'queued' | 'running' | 'retrying' | 'done';
 export interface Mark {
   letter: string;
   word: string;
-  tone: 'pass' | 'fail' | 'error' | 'skip' | 'pending' | 'none';
+  tone: 'pass' | 'fail' | 'error' | 'skip' | 'pending' | 'none' | 'known';
 }
 
 const VERDICT_MARKS: Record<Verdict, Mark> = {

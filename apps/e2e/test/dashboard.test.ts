@@ -169,6 +169,16 @@ test('a schedule run twice with a changed result lists the regression', TEST, as
         `${(err as Error).message}\npage shows "${shown}"; the API says ${JSON.stringify(api)}`,
       );
     }
+    // A cell that went PASS → FAIL is re-run once before the regression is reported: the matrix
+    // is settled when that retry is done too (the page shows it running again meanwhile).
+    for (const deadline = Date.now() + WAIT.timeout; ; ) {
+      const t = (await farm.api.call('GET', `/api/matrices/${id}/triage`)) as {
+        settlement: { state: string } | null;
+      };
+      if (t.settlement?.state === 'settled') break;
+      if (Date.now() > deadline) throw new Error(`matrix ${id} not settled: ${JSON.stringify(t)}`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
   };
   await runNow();
   // The next version of the same image name breaks its GPT: the schedule picks the newest version.

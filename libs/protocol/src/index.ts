@@ -13,3 +13,4 @@ export * from './client';
 export * from './openapi';
 export * from './pattern';
 export * from './verdicts';
+export * from './triage';

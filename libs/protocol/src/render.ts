@@ -1,5 +1,10 @@
-import type { ImageReport, MatrixReport, Summary } from './report';
+import type { ImageReport, MatrixCell, MatrixReport, Summary } from './report';
 import type { VerdictRecord } from './verdict';
+
+/** Per FAIL clause of a cell, the known issues that explain it, as "ki-…: title; …". */
+function knownByClause(known: MatrixCell['known'] = []): Map<string, string> {
+  return new Map(known.map((k) => [k.clause, k.issues.map((i) => `${i.id}: ${i.title}`).join('; ')]));
+}
 
 const LETTER: Record<string, string> = { PASS: 'P', FAIL: 'F', ERROR: 'E', SKIP: 'S' };
 
@@ -11,9 +16,14 @@ function evidenceLine(evidence: Record<string, unknown>): string {
   return line.length > 400 ? `${line.slice(0, 397)}...` : line;
 }
 
-function verdictLines(verdicts: readonly VerdictRecord[]): string[] {
+function verdictLines(
+  verdicts: readonly VerdictRecord[],
+  known: ReadonlyMap<string, string> = new Map(),
+): string[] {
+  const knownNote = (v: VerdictRecord) =>
+    v.verdict === 'FAIL' && known.has(v.clause) ? ` (known: ${known.get(v.clause)})` : '';
   return verdicts.flatMap((v) => [
-    `  [${LETTER[v.verdict]}] ${v.verdict.padEnd(5)} ${v.clause.padEnd(20)} ${v.level.padEnd(6)} ${v.message}`,
+    `  [${LETTER[v.verdict]}] ${v.verdict.padEnd(5)} ${v.clause.padEnd(20)} ${v.level.padEnd(6)} ${v.message}${knownNote(v)}`,
     ...(Object.keys(v.evidence).length > 0 ? [`        evidence: ${evidenceLine(v.evidence)}`] : []),
   ]);
 }
@@ -23,7 +33,8 @@ function summaryLine(s: Summary): string {
     s.mustFailures.length ? `MUST failures: ${s.mustFailures.join(', ')}` : '',
     s.warnings.length ? `warnings: ${s.warnings.join(', ')}` : '',
   ].filter(Boolean);
-  return `${s.result}: ${s.pass} pass, ${s.fail} fail, ${s.error} error, ${s.skip} skip${tail.length ? ` (${tail.join('; ')})` : ''}`;
+  const known = s.known ? `, ${s.known} known fail` : '';
+  return `${s.result}: ${s.pass} pass, ${s.fail} fail${known}, ${s.error} error, ${s.skip} skip${tail.length ? ` (${tail.join('; ')})` : ''}`;
 }
 
 export function renderImageText(report: ImageReport): string {
@@ -42,9 +53,11 @@ export function renderMatrixText(report: MatrixReport): string {
   for (const cell of report.cells) {
     lines.push(
       `${imageLabel(cell.image)} (${cell.image.sha256?.slice(0, 16)}) × ${cell.target} × ${cell.suite}: ${cell.state}` +
-        `${cell.attempts > 1 ? ` (${cell.attempts} attempts)` : ''} ${cell.state === 'done' ? cell.summary.result : ''}`.trimEnd(),
+        `${cell.attempts > 1 ? ` (${cell.attempts} attempts)` : ''}` +
+        `${cell.retryOf ? ` (retry of ${cell.retryOf})` : ''}${cell.supersededBy ? ` (replaced by retry ${cell.supersededBy})` : ''}` +
+        ` ${cell.state === 'done' ? cell.summary.result : ''}`.trimEnd(),
     );
-    lines.push(...verdictLines(cell.verdicts));
+    lines.push(...verdictLines(cell.verdicts, knownByClause(cell.known)));
   }
   lines.push(summaryLine(report.summary), '');
   return lines.join('\n');
@@ -67,15 +80,22 @@ function junitSuite(
   name: string,
   verdicts: readonly VerdictRecord[],
   properties: Record<string, string | null> = {},
+  known: ReadonlyMap<string, string> = new Map(),
 ): string {
   const failures = verdicts.filter((v) => v.verdict === 'FAIL').length;
   const errors = verdicts.filter((v) => v.verdict === 'ERROR').length;
   const skipped = verdicts.filter((v) => v.verdict === 'SKIP').length;
   const cases = verdicts.map((v) => {
     const body = `${v.message}\n${JSON.stringify(v.evidence, null, 2)}`;
+    // A known FAIL stays a failure, with the issue named in its message and as a property.
+    const issue = v.verdict === 'FAIL' ? known.get(v.clause) : undefined;
+    const message = issue ? `${v.message} (known: ${issue})` : v.message;
+    const caseProperties = issue
+      ? `<properties><property name="known-issue" value="${xml(issue)}"/></properties>`
+      : '';
     const inner =
       v.verdict === 'FAIL'
-        ? `<failure message="${xml(v.message)}" type="${v.level}">${xml(body)}</failure>`
+        ? `${caseProperties}<failure message="${xml(message)}" type="${v.level}">${xml(body)}</failure>`
         : v.verdict === 'ERROR'
           ? `<error message="${xml(v.message)}">${xml(body)}</error>`
           : v.verdict === 'SKIP'
@@ -113,14 +133,21 @@ export function renderMatrixJUnit(report: MatrixReport): string {
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="vmfarm matrix ${xml(report.matrix.id)}">`,
     ...report.cells.map((c) =>
-      junitSuite(`${imageLabel(c.image)} ${c.target} ${c.suite}`, c.verdicts, {
-        'image.name': c.image.name,
-        'image.version': c.image.version,
-        'image.sha256': c.image.sha256,
-        target: c.target,
-        suite: c.suite,
-        runId: c.runId,
-      }),
+      junitSuite(
+        `${imageLabel(c.image)} ${c.target} ${c.suite}`,
+        c.verdicts,
+        {
+          'image.name': c.image.name,
+          'image.version': c.image.version,
+          'image.sha256': c.image.sha256,
+          target: c.target,
+          suite: c.suite,
+          runId: c.runId,
+          retryOf: c.retryOf,
+          supersededBy: c.supersededBy,
+        },
+        knownByClause(c.known),
+      ),
     ),
     '</testsuites>',
     '',

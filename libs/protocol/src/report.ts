@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { knownFailureSchema } from './triage';
 import { archSchema, imageFormatSchema, verdictRecordSchema, type VerdictRecord } from './verdict';
 
 /** The documented JSON report contract (README "Reports"). */
@@ -17,13 +18,18 @@ export type ImageInfo = z.infer<typeof imageInfoSchema>;
 export const summarySchema = z.object({
   total: z.number().int(),
   pass: z.number().int(),
+  /** FAILs no known issue explains. */
   fail: z.number().int(),
+  /** FAILs a known issue explains: still FAILs (in mustFailures, in `result`), counted apart. */
+  known: z.number().int().default(0),
   error: z.number().int(),
   skip: z.number().int(),
   /** Clause IDs with a MUST-level FAIL. */
   mustFailures: z.array(z.string()),
   /** Clause IDs with a SHOULD-level FAIL: warnings the report shows. */
   warnings: z.array(z.string()),
+  /** Clause IDs whose FAIL a known issue explains. */
+  knownFailures: z.array(z.string()).default([]),
   /** FAIL when a MUST clause fails; else ERROR when anything errored; else PASS. */
   result: z.enum(['PASS', 'FAIL', 'ERROR']),
 });
@@ -47,6 +53,12 @@ export const matrixCellSchema = imageReportSchema.extend({
   suite: z.string(),
   state: runStateSchema,
   attempts: z.number().int(),
+  /** FAILs of this cell that known issues explain, naming them. */
+  known: z.array(knownFailureSchema).default([]),
+  /** A re-run of this run (retry before regression); null for a run of the original plan. */
+  retryOf: z.string().nullable().default(null),
+  /** The retry whose verdict replaced this cell's: the matrix summary counts that one instead. */
+  supersededBy: z.string().nullable().default(null),
 });
 export type MatrixCell = z.infer<typeof matrixCellSchema>;
 
@@ -64,8 +76,13 @@ export const matrixReportSchema = z.object({
 });
 export type MatrixReport = z.infer<typeof matrixReportSchema>;
 
-export function summarize(verdicts: readonly VerdictRecord[]): Summary {
+/** `known(v)`: a known issue explains this FAIL (then it is counted apart, and still fails). */
+export function summarize(
+  verdicts: readonly VerdictRecord[],
+  known: (v: VerdictRecord) => boolean = () => false,
+): Summary {
   const count = (v: string) => verdicts.filter((x) => x.verdict === v).length;
+  const knownFails = verdicts.filter((x) => x.verdict === 'FAIL' && known(x));
   const failing = (level: string) => [
     ...new Set(verdicts.filter((x) => x.verdict === 'FAIL' && x.level === level).map((x) => x.clause)),
   ];
@@ -74,11 +91,13 @@ export function summarize(verdicts: readonly VerdictRecord[]): Summary {
   return {
     total: verdicts.length,
     pass: count('PASS'),
-    fail: count('FAIL'),
+    fail: count('FAIL') - knownFails.length,
+    known: knownFails.length,
     error,
     skip: count('SKIP'),
     mustFailures,
     warnings: failing('SHOULD'),
+    knownFailures: [...new Set(knownFails.map((x) => x.clause))],
     result: mustFailures.length > 0 ? 'FAIL' : error > 0 ? 'ERROR' : 'PASS',
   };
 }

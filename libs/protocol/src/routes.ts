@@ -8,7 +8,6 @@ import {
   attemptResultSchema,
   attemptStartedSchema,
   attemptStartSchema,
-  certificationSchema,
   farmConfigSchema,
   heartbeatAnswerSchema,
   historySeriesSchema,
@@ -19,7 +18,6 @@ import {
   matrixRequestSchema,
   matrixSummarySchema,
   matrixViewSchema,
-  regressionsSchema,
   runViewSchema,
   scheduleCreateSchema,
   scheduleFireSchema,
@@ -40,6 +38,24 @@ import {
 import { DEFAULT_PAGE_SIZE, type LimitName } from './limits';
 import { matrixReportSchema } from './report';
 import { targetCreateSchema, targetIdSchema, targetProfileSchema } from './target';
+import {
+  deletionSchema,
+  deliveryViewSchema,
+  diskUsageSchema,
+  hookCreatedSchema,
+  hookCreateSchema,
+  hookViewSchema,
+  janitorReportSchema,
+  knownIssueCreateSchema,
+  knownIssuePatchSchema,
+  knownIssueViewSchema,
+  matrixTriageSchema,
+  policySetSchema,
+  policyViewSchema,
+  triagedCertificationSchema,
+  triagedRegressionsSchema,
+} from './triage';
+import { tenantSchema } from './auth';
 
 /**
  * The REST API as one table: every route's method, path, parameters, query, headers, body, answers,
@@ -129,6 +145,15 @@ export const trendQuery = z.object({
   limit: pageQuery.shape.limit,
 });
 export const againstQuery = z.object({ against: id.optional() });
+/** `?all=true`: closed known issues too. */
+export const knownIssuesQuery = pageQuery.extend({
+  all: z
+    .enum(['true', 'false'])
+    .transform((v) => v === 'true')
+    .default(false),
+});
+export const tenantParams = z.object({ tenant: tenantSchema });
+export const janitorRunSchema = z.object({ dryRun: z.boolean().default(false) }).strict();
 export const eventsQuery = z.object({ matrix: id.optional() });
 /** A retried submit with the same key answers the matrix the first one made (printable ASCII). */
 export const idempotencyHeaders = z.object({
@@ -288,7 +313,7 @@ export const API = {
     auth: READERS,
     params: idParams,
     query: againstQuery,
-    responses: { 200: regressionsSchema, 400: null, 404: null },
+    responses: { 200: triagedRegressionsSchema, 400: null, 404: null },
   }),
   createSchedule: route({
     method: 'post',
@@ -353,10 +378,11 @@ export const API = {
   getScheduleRegressions: route({
     method: 'get',
     path: '/api/schedules/:id/regressions',
-    summary: "The schedule's latest finished matrix against the finished one before it",
+    summary:
+      "The schedule's latest finished matrix against the finished one before it: regressions, fixes, known, errors, flaky",
     auth: READERS,
     params: idParams,
-    responses: { 200: regressionsSchema, 404: null },
+    responses: { 200: triagedRegressionsSchema, 404: null },
   }),
   listHistory: route({
     method: 'get',
@@ -382,7 +408,7 @@ export const API = {
     summary: 'Every clause with the latest verdict on this target, or NOT-COVERED / NOT-RUN',
     auth: READERS,
     params: targetParams,
-    responses: { 200: certificationSchema, 404: null },
+    responses: { 200: triagedCertificationSchema, 404: null },
   }),
   getImageCertification: route({
     method: 'get',
@@ -390,7 +416,7 @@ export const API = {
     summary: 'Every clause with the latest verdict for this image, or NOT-COVERED / NOT-RUN',
     auth: READERS,
     params: shaParams,
-    responses: { 200: certificationSchema, 404: null },
+    responses: { 200: triagedCertificationSchema, 404: null },
   }),
   streamEvents: route({
     method: 'get',
@@ -531,6 +557,184 @@ export const API = {
     auth: ADMINS,
     params: idParams,
     responses: { 204: null, 404: null },
+  }),
+  /* Triage: known issues, retry before regression, notifications, retention, export. */
+  listKnownIssues: route({
+    method: 'get',
+    path: '/api/known-issues',
+    summary:
+      'Known issues (waivers) the caller may see, oldest first, with state and whether possibly fixed; ?all=true: closed ones too',
+    auth: READERS,
+    query: knownIssuesQuery,
+    responses: { 200: list(knownIssueViewSchema), 400: null },
+    limits: { page: true },
+  }),
+  createKnownIssue: route({
+    method: 'post',
+    path: '/api/known-issues',
+    summary:
+      "Add a known issue: FAILs it matches stay FAIL, named as known, and are no regression (a vendor's explains its tenant's matrices)",
+    auth: WRITERS,
+    body: knownIssueCreateSchema,
+    responses: { 201: knownIssueViewSchema, 400: null },
+  }),
+  getKnownIssue: route({
+    method: 'get',
+    path: '/api/known-issues/:id',
+    summary: 'One known issue',
+    auth: READERS,
+    params: idParams,
+    responses: { 200: knownIssueViewSchema, 404: null },
+  }),
+  patchKnownIssue: route({
+    method: 'patch',
+    path: '/api/known-issues/:id',
+    summary: 'Change a known issue (its version goes up); expiresAt null: never expires',
+    auth: WRITERS,
+    params: idParams,
+    body: knownIssuePatchSchema,
+    responses: { 200: knownIssueViewSchema, 400: null, 403: null, 404: null, 409: null },
+  }),
+  closeKnownIssue: route({
+    method: 'post',
+    path: '/api/known-issues/:id/close',
+    summary: 'Close a known issue: it explains nothing any more',
+    auth: WRITERS,
+    params: idParams,
+    responses: { 200: knownIssueViewSchema, 403: null, 404: null },
+  }),
+  getMatrixTriage: route({
+    method: 'get',
+    path: '/api/matrices/:id/triage',
+    summary:
+      'Per run of a matrix: retries (retry before regression), flaky, FAILs known issues explain; and how the matrix was settled',
+    auth: READERS,
+    params: idParams,
+    responses: { 200: matrixTriageSchema, 404: null },
+  }),
+  getMatrixKcidb: route({
+    method: 'get',
+    path: '/api/matrices/:id/kcidb',
+    summary:
+      'The matrix as KCIDB v5 report data: images as checkouts, image × target as builds, clause verdicts as tests, known issues as issues and incidents',
+    auth: READERS,
+    params: idParams,
+    responses: { 200: z.record(z.string(), z.unknown()), 404: null },
+  }),
+  listPolicies: route({
+    method: 'get',
+    path: '/api/policies',
+    summary: 'Retry and retention policies of the farm, of tenants and of schedules (the most specific wins)',
+    auth: READERS,
+    responses: { 200: list(policyViewSchema) },
+  }),
+  putFarmPolicy: route({
+    method: 'put',
+    path: '/api/policies/farm',
+    summary: "Set the farm's policy (admin): retries, keepDays, keepMatrices; null inherits the default",
+    auth: ADMINS,
+    body: policySetSchema,
+    responses: { 200: policyViewSchema, 400: null },
+  }),
+  deleteFarmPolicy: route({
+    method: 'delete',
+    path: '/api/policies/farm',
+    summary: "Remove the farm's policy",
+    auth: ADMINS,
+    responses: { 204: null, 404: null },
+  }),
+  putTenantPolicy: route({
+    method: 'put',
+    path: '/api/policies/tenants/:tenant',
+    summary: "Set a tenant's policy (its vendors or an admin)",
+    auth: WRITERS,
+    params: tenantParams,
+    body: policySetSchema,
+    responses: { 200: policyViewSchema, 400: null, 403: null },
+  }),
+  deleteTenantPolicy: route({
+    method: 'delete',
+    path: '/api/policies/tenants/:tenant',
+    summary: "Remove a tenant's policy",
+    auth: WRITERS,
+    params: tenantParams,
+    responses: { 204: null, 403: null, 404: null },
+  }),
+  putSchedulePolicy: route({
+    method: 'put',
+    path: '/api/policies/schedules/:id',
+    summary: "Set a schedule's policy (whoever may change the schedule)",
+    auth: WRITERS,
+    params: idParams,
+    body: policySetSchema,
+    responses: { 200: policyViewSchema, 400: null, 403: null, 404: null },
+  }),
+  deleteSchedulePolicy: route({
+    method: 'delete',
+    path: '/api/policies/schedules/:id',
+    summary: "Remove a schedule's policy",
+    auth: WRITERS,
+    params: idParams,
+    responses: { 204: null, 403: null, 404: null },
+  }),
+  listHooks: route({
+    method: 'get',
+    path: '/api/hooks',
+    summary: "Webhooks and e-mail hooks (a vendor sees its tenant's), without secrets",
+    auth: READERS,
+    responses: { 200: list(hookViewSchema) },
+  }),
+  createHook: route({
+    method: 'post',
+    path: '/api/hooks',
+    summary:
+      'Add a webhook (JSON body, X-Vmfarm-Signature: sha256=HMAC of the body) or e-mail hook for a schedule, a tenant or the farm; the secret is shown this once',
+    auth: WRITERS,
+    body: hookCreateSchema,
+    responses: { 201: hookCreatedSchema, 400: null, 403: null, 404: null },
+  }),
+  deleteHook: route({
+    method: 'delete',
+    path: '/api/hooks/:id',
+    summary: 'Delete a hook and its delivery log',
+    auth: WRITERS,
+    params: idParams,
+    responses: { 204: null, 403: null, 404: null },
+  }),
+  listDeliveries: route({
+    method: 'get',
+    path: '/api/hooks/:id/deliveries',
+    summary: "A hook's delivery log, newest first: state, attempts, each attempt's answer",
+    auth: READERS,
+    params: idParams,
+    query: pageQuery,
+    responses: { 200: list(deliveryViewSchema), 400: null, 404: null },
+    limits: { page: true },
+  }),
+  runJanitor: route({
+    method: 'post',
+    path: '/api/janitor/run',
+    summary:
+      'Remove artifacts and image bytes past their retention policy now (dryRun: only say what would go); never those of a run under a known issue or of the latest certification',
+    auth: ADMINS,
+    body: janitorRunSchema,
+    responses: { 200: janitorReportSchema, 400: null },
+  }),
+  listDeletions: route({
+    method: 'get',
+    path: '/api/janitor/deletions',
+    summary: 'What the janitor removed, newest first, with the rule that let it go',
+    auth: ['admin', 'viewer'],
+    query: pageQuery,
+    responses: { 200: list(deletionSchema), 400: null },
+    limits: { page: true },
+  }),
+  getDiskUsage: route({
+    method: 'get',
+    path: '/api/disk',
+    summary: 'Disk usage: image bytes, artifacts per schedule, the data directory’s file system',
+    auth: ['admin', 'viewer'],
+    responses: { 200: diskUsageSchema },
   }),
 } as const;
 

@@ -1,12 +1,14 @@
 import {
   REQUIREMENTS,
-  type CertificationClause,
   type Clause,
   type HistoryPoint,
   type HistorySeries,
   type ImageResource,
-  type Regressions,
+  type KnownChange,
+  type KnownRef,
   type TrendPoint,
+  type TriagedCertificationClause,
+  type TriagedRegressions,
   type Verdict,
   type VerdictChange,
 } from '@vmfarm/protocol';
@@ -122,14 +124,19 @@ function verdictsByName(rows: readonly ClauseVerdictRow[]): Map<string, ClauseVe
 
 /**
  * PASS → FAIL and FAIL → PASS between two matrices, keyed by image *name* so that a new version of an
- * image lines up with the one it replaced. Clauses judged in only one of them are neither.
+ * image lines up with the one it replaced. Clauses judged in only one of them are neither. A
+ * PASS → FAIL that a known issue explains (`explain`) is listed as known, not as a regression;
+ * PASS → ERROR is listed apart (the farm broke, not the subject). Flaky cells are the caller's.
  */
 export function compareMatrices(
   latest: { matrixId: string; at: string; rows: readonly ClauseVerdictRow[] } | null,
   previous: { matrixId: string; at: string; rows: readonly ClauseVerdictRow[] } | null,
-): Regressions {
+  explain: (row: ClauseVerdictRow) => KnownRef[] = () => [],
+): TriagedRegressions {
   const regressions: VerdictChange[] = [];
   const fixes: VerdictChange[] = [];
+  const known: KnownChange[] = [];
+  const errors: VerdictChange[] = [];
   if (latest && previous) {
     const before = verdictsByName(previous.rows);
     for (const [k, after] of [...verdictsByName(latest.rows)].sort(([a], [b]) => a.localeCompare(b))) {
@@ -144,28 +151,46 @@ export function compareMatrices(
         runId: after.runId,
         previousRunId: prior.runId,
       };
-      if (prior.verdict === 'PASS' && after.verdict === 'FAIL') regressions.push(change);
-      else if (prior.verdict === 'FAIL' && after.verdict === 'PASS') fixes.push(change);
+      if (prior.verdict === 'PASS' && after.verdict === 'FAIL') {
+        const issues = explain(after);
+        if (issues.length > 0) known.push({ ...change, issues });
+        else regressions.push(change);
+      } else if (prior.verdict === 'FAIL' && after.verdict === 'PASS') fixes.push(change);
+      else if (prior.verdict === 'PASS' && after.verdict === 'ERROR') errors.push(change);
     }
   }
   const ref = (m: { matrixId: string; at: string } | null) => m && { matrixId: m.matrixId, at: m.at };
-  return { latest: ref(latest), previous: ref(previous), regressions, fixes };
+  return { latest: ref(latest), previous: ref(previous), regressions, fixes, known, errors, flaky: [] };
 }
 
 /**
  * Every clause of the catalogue with the latest verdict that judged it (worst of ties), NOT-COVERED
- * when no suite able to run here cites it, NOT-RUN when one does but nothing has judged it yet.
+ * when no suite able to run here cites it, NOT-RUN when one does but nothing has judged it yet. A
+ * FAIL every latest failing run of which a known issue explains is waived by those issues: it stays
+ * a FAIL, named.
  */
 export function certify(
   catalogue: readonly Clause[],
   covered: ReadonlySet<string>,
   latest: readonly ClauseVerdictRow[],
-): CertificationClause[] {
+  explain: (row: ClauseVerdictRow) => KnownRef[] = () => [],
+): TriagedCertificationClause[] {
   const byClause = new Map<string, ClauseVerdictRow>();
+  const fails = new Map<string, ClauseVerdictRow[]>();
   for (const r of latest) {
     const seen = byClause.get(r.clause);
     if (!seen || worst(seen.verdict, r.verdict) !== seen.verdict) byClause.set(r.clause, r);
+    if (r.verdict === 'FAIL') fails.set(r.clause, [...(fails.get(r.clause) ?? []), r]);
   }
+  const waivers = (clause: string): KnownRef[] => {
+    const refs = new Map<string, KnownRef>();
+    for (const r of fails.get(clause) ?? []) {
+      const issues = explain(r);
+      if (issues.length === 0) return [];
+      for (const i of issues) refs.set(i.id, i);
+    }
+    return [...refs.values()];
+  };
   return catalogue.map((c) => {
     const r = byClause.get(c.id);
     const base = {
@@ -187,6 +212,7 @@ export function certify(
         imageSha256: null,
         targetId: null,
         at: null,
+        waivedBy: [],
       };
     return {
       ...base,
@@ -199,6 +225,7 @@ export function certify(
       imageSha256: r.imageSha256,
       targetId: r.targetId,
       at: r.at,
+      waivedBy: r.verdict === 'FAIL' ? waivers(c.id) : [],
     };
   });
 }

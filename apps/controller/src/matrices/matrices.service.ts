@@ -8,6 +8,7 @@ import {
   type MatrixView,
   type RunJobData,
   type TargetProfile,
+  type VerdictRecord,
 } from '@vmfarm/protocol';
 import { createHash, randomUUID } from 'node:crypto';
 import { Caller } from '../auth/caller';
@@ -21,6 +22,8 @@ import { RunsService } from '../runs/runs.service';
 import { RunsRepository, type AttemptRecord, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
+import { RunCompletion } from '../triage/completion';
+import { KnownIssuesService } from '../triage/known-issues.service';
 import { CONFIG, RUN_QUEUE } from '../tokens';
 import { cellCount, planMatrix } from './plan';
 
@@ -49,6 +52,8 @@ export class MatricesService {
     @Inject(RUN_QUEUE) private readonly queue: RunQueue,
     @Inject(CONFIG) private readonly config: ControllerConfig,
     private readonly events: EventsService,
+    private readonly knownIssues: KnownIssuesService,
+    private readonly completion: RunCompletion,
   ) {}
 
   private redis<T>(work: () => Promise<T>, what: string): Promise<T> {
@@ -195,6 +200,8 @@ export class MatricesService {
     this.events
       .matrixChanged(matrix.id)
       .catch((err: Error) => this.log.warn(`matrix ${matrix.id}: event not published: ${err.message}`));
+    // Every cell planned as SKIP: the matrix is done already.
+    if (queued.length === 0) this.completion.runDone(matrix.id);
     return this.get(matrix.id, caller);
   }
 
@@ -224,6 +231,7 @@ export class MatricesService {
     this.events
       .matrixChanged(id)
       .catch((err: Error) => this.log.warn(`matrix ${id}: event not published: ${err.message}`));
+    if (ended.size > 0) this.completion.runDone(id);
     return this.get(id, caller);
   }
 
@@ -296,14 +304,30 @@ export class MatricesService {
     const paged = page.offset !== undefined || page.limit !== undefined;
     const offset = page.offset ?? 0;
     const runs = paged ? all.slice(offset, offset + (page.limit ?? all.length)) : all;
-    const verdicts = await this.runs.finalVerdicts(runs);
+    // Summaries count every cell, not only the page's.
+    const verdicts = await this.runs.finalVerdicts(paged ? all : runs);
     // The matrix is the caller's to see, and so is what its cells ran.
     const images = new Map(
-      (await this.images.getMany([...new Set(runs.map((r) => r.image))], Caller.system())).map((i) => [
+      (await this.images.getMany([...new Set(all.map((r) => r.image))], Caller.system())).map((i) => [
         i.sha256,
         i,
       ]),
     );
+    // Known issues in force now name the FAILs they explain; a run a retry replaced is shown but
+    // its retry's verdict is what the summary counts.
+    const explained = KnownIssuesService.annotate(
+      await this.knownIssues.matcher(),
+      all.map((r) => ({ id: r.id, image: r.image, targetId: r.targetId, matrixOwner: matrix.owner })),
+      verdicts,
+      images,
+    );
+    const supersededBy = new Map(all.flatMap((r) => (r.retryOf ? [[r.retryOf, r.id] as const] : [])));
+    const isKnown = new Set<VerdictRecord>(
+      all.flatMap((r) =>
+        (verdicts.get(r.id) ?? []).filter((_, i) => (explained.get(r.id)?.[i] ?? []).length > 0),
+      ),
+    );
+    const known = (v: VerdictRecord) => isKnown.has(v);
     const cells = runs.map((r) => {
       const image = images.get(r.image);
       const v = verdicts.get(r.id) ?? [];
@@ -322,12 +346,16 @@ export class MatricesService {
           version: image?.version ?? null,
         },
         verdicts: v,
-        summary: summarize(v),
+        summary: summarize(v, known),
+        known: KnownIssuesService.split(v, explained.get(r.id) ?? []).known,
+        retryOf: r.retryOf,
+        supersededBy: supersededBy.get(r.id) ?? null,
       };
     });
-    const summary = paged
-      ? summarize([...(await this.runs.finalVerdicts(all)).values()].flat())
-      : summarize(cells.flatMap((c) => c.verdicts));
+    const summary = summarize(
+      all.filter((r) => !supersededBy.has(r.id)).flatMap((r) => verdicts.get(r.id) ?? []),
+      known,
+    );
     return {
       matrix: {
         id: matrix.id,

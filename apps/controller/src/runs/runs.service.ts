@@ -14,6 +14,7 @@ import { ImagesRepository } from '../store/images.repository';
 import { RunsRepository, type ArtifactRow, type AttemptRecord, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { ARTIFACT_STORE } from '../tokens';
+import { RunCompletion } from '../triage/completion';
 import type { ArtifactStore } from './artifact-store';
 import { nextState, outcomeOf } from './outcome';
 
@@ -33,6 +34,7 @@ export class RunsService {
     @Inject(ARTIFACT_STORE) private readonly artifacts: ArtifactStore,
     private readonly images: ImagesRepository,
     private readonly events: EventsService,
+    private readonly completion: RunCompletion,
   ) {}
 
   /** Tells event subscribers; in the background, so that an agent's call never waits on Redis. */
@@ -172,6 +174,7 @@ export class RunsService {
       throw conflict(`attempt ${attempt} of run ${runId} was finished meanwhile: nothing recorded`);
     if (result.image?.arch) await this.images.setArchIfUnknown(run.image, result.image.arch);
     this.announce(runId);
+    if (state === 'done') this.completion.runDone(run.matrixId);
     return { recorded: true, retry };
   }
 
@@ -248,6 +251,7 @@ export class RunsService {
     if (recorded) {
       this.log.warn(`run ${runId} recorded ERROR: ${message}`);
       this.announce(runId);
+      this.completion.runDone(run.matrixId);
     }
     return recorded;
   }

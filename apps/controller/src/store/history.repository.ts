@@ -12,6 +12,8 @@ import { DB } from './tokens';
 export interface ClauseVerdictRow {
   matrixId: string;
   matrixAt: string;
+  /** The matrix's tenant (null: public): a tenant's known issues explain only its matrices. */
+  matrixOwner: string | null;
   scheduleId: string | null;
   runId: string;
   /** When the run finished. */
@@ -53,7 +55,8 @@ export class HistoryRepository {
   /**
    * verdicts ⋈ runs (final attempt only) ⋈ images ⋈ matrices ⋈ user targets, filtered, and only
    * the rows the caller may see: for a vendor, runs of its own or public matrices on images and
-   * targets it may see (bundled targets are in no table: public).
+   * targets it may see (bundled targets are in no table: public). A run a retry replaced is left
+   * out: the retry's verdict is the cell's.
    */
   private joined(filter: HistoryFilter, caller: Caller) {
     let q = this.db
@@ -63,7 +66,12 @@ export class HistoryRepository {
       )
       .innerJoin('images', 'images.sha256', 'runs.image_sha256')
       .innerJoin('matrices', 'matrices.id', 'runs.matrix_id')
-      .leftJoin('targets', 'targets.id', 'runs.target_id');
+      .leftJoin('targets', 'targets.id', 'runs.target_id')
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(selectFrom('runs as retry').select('retry.id').whereRef('retry.retry_of', '=', 'runs.id')),
+        ),
+      );
     q = visibleRows(q, caller, 'matrices.owner');
     q = visibleRows(q, caller, 'images.owner', grantedTo);
     q = visibleRows(q, caller, 'targets.owner');
@@ -81,6 +89,7 @@ export class HistoryRepository {
     return q.select([
       'matrices.id as matrix_id',
       'matrices.created_at as matrix_at',
+      'matrices.owner as matrix_owner',
       'matrices.schedule_id',
       'runs.id as run_id',
       'runs.finished_at',
@@ -100,6 +109,7 @@ export class HistoryRepository {
   private static toRow(r: {
     matrix_id: string;
     matrix_at: string;
+    matrix_owner: string | null;
     schedule_id: string | null;
     run_id: string;
     finished_at: string | null;
@@ -117,6 +127,7 @@ export class HistoryRepository {
     return {
       matrixId: r.matrix_id,
       matrixAt: r.matrix_at,
+      matrixOwner: r.matrix_owner,
       scheduleId: r.schedule_id,
       runId: r.run_id,
       at: r.finished_at ?? r.matrix_at,

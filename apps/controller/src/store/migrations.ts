@@ -1,4 +1,4 @@
-import { Kysely, Migrator, PostgresAdapter, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, sql, type Migration, type MigrationProvider } from 'kysely';
 
 /** Versioned, in code: the compiled app needs no migration files on disk. Append, never edit. */
 const MIGRATIONS: Record<string, Migration> = {
@@ -263,6 +263,134 @@ const MIGRATIONS: Record<string, Migration> = {
         await db.schema.alterTable('matrices').dropColumn(c).execute();
       await db.schema.alterTable('agents').dropColumn('token_id').execute();
       await db.schema.dropTable('sessions').execute();
+    },
+  },
+  '0007_triage': {
+    // Known issues, retry before regression, notifications and retention (issue 14).
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('known_issues')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('title', 'text', (c) => c.notNull())
+        .addColumn('owner', 'text', (c) => c.notNull())
+        .addColumn('link', 'text')
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .addColumn('expires_at', 'varchar(32)')
+        .addColumn('match', 'text', (c) => c.notNull())
+        .addColumn('fixed_after', 'integer', (c) => c.notNull())
+        .addColumn('tenant', 'varchar(64)')
+        .addColumn('version', 'integer', (c) => c.notNull())
+        .addColumn('created_by', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('closed_at', 'varchar(32)')
+        // Set once the expiry was announced: a restart or a second controller announces it no more.
+        .addColumn('expiry_notified_at', 'varchar(32)')
+        .execute();
+      await db.schema.createIndex('known_issues_tenant').on('known_issues').column('tenant').execute();
+      // A retry before regression is a run of its own in the same matrix, pointing at the run it re-runs.
+      await db.schema.alterTable('runs').addColumn('retry_of', 'varchar(64)').execute();
+      await db.schema.createIndex('runs_retry_of').on('runs').column('retry_of').execute();
+      await db.schema
+        .createTable('matrix_settlements')
+        .addColumn('matrix_id', 'varchar(64)', (c) => c.notNull())
+        // Round n: the matrix was done for the n-th time (0: its plan; 1: after the first retries…).
+        .addColumn('round', 'integer', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('retried', 'integer', (c) => c.notNull())
+        .addColumn('outcome', 'text')
+        .addColumn('at', 'varchar(32)', (c) => c.notNull())
+        .addPrimaryKeyConstraint('matrix_settlements_pk', ['matrix_id', 'round'])
+        .execute();
+      await db.schema
+        .createTable('policies')
+        // 'farm', 'tenant:<tenant>' or 'schedule:<id>'.
+        .addColumn('scope', 'varchar(200)', (c) => c.primaryKey())
+        .addColumn('tenant', 'varchar(64)')
+        .addColumn('retries', 'integer')
+        .addColumn('keep_days', 'integer')
+        .addColumn('keep_matrices', 'integer')
+        .addColumn('updated_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('hooks')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('scope', 'varchar(200)', (c) => c.notNull())
+        .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+        .addColumn('url', 'text')
+        .addColumn('recipients', 'text')
+        .addColumn('secret', 'text')
+        .addColumn('events', 'text', (c) => c.notNull())
+        .addColumn('enabled', 'integer', (c) => c.notNull())
+        .addColumn('tenant', 'varchar(64)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('hooks_scope').on('hooks').column('scope').execute();
+      await db.schema
+        .createTable('deliveries')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('hook_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('event_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('event', 'varchar(32)', (c) => c.notNull())
+        // The exact bytes sent (and signed), the same in every retry.
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('state', 'varchar(16)', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_at', 'varchar(32)')
+        // A sender holds a delivery until then: another controller leaves it alone meanwhile.
+        .addColumn('claimed_until', 'varchar(32)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('delivered_at', 'varchar(32)')
+        .addUniqueConstraint('deliveries_once', ['hook_id', 'event_id'])
+        .execute();
+      await db.schema.createIndex('deliveries_due').on('deliveries').columns(['state', 'next_at']).execute();
+      await db.schema
+        .createIndex('deliveries_hook')
+        .on('deliveries')
+        .columns(['hook_id', 'created_at'])
+        .execute();
+      await db.schema
+        .createTable('delivery_attempts')
+        .addColumn('delivery_id', 'varchar(64)', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('duration_ms', 'double precision', (c) => c.notNull())
+        .addPrimaryKeyConstraint('delivery_attempts_pk', ['delivery_id', 'attempt'])
+        .execute();
+      await db.schema
+        .createTable('deletions')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('at', 'varchar(32)', (c) => c.notNull())
+        .addColumn('kind', 'varchar(16)', (c) => c.notNull())
+        .addColumn('run_id', 'varchar(64)')
+        .addColumn('attempt', 'integer')
+        .addColumn('name', 'varchar(100)')
+        .addColumn('sha256', 'varchar(64)')
+        .addColumn('bytes', 'bigint', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('reason', 'text', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('deletions_at').on('deletions').column('at').execute();
+      // Matrices finished before triage existed are settled as they are: nothing is reported for them.
+      await sql`insert into matrix_settlements (matrix_id, round, state, retried, outcome, at)
+        select m.id, 0, 'settled', 0, null, m.created_at from matrices m
+        where not exists (select 1 from runs r where r.matrix_id = m.id and r.state <> 'done')`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      for (const t of [
+        'deletions',
+        'delivery_attempts',
+        'deliveries',
+        'hooks',
+        'policies',
+        'matrix_settlements',
+        'known_issues',
+      ])
+        await db.schema.dropTable(t).execute();
+      await db.schema.dropIndex('runs_retry_of').execute();
+      await db.schema.alterTable('runs').dropColumn('retry_of').execute();
     },
   },
 };

@@ -13,6 +13,8 @@ export interface NewRun {
   seq: number;
   job: RunJobData;
   createdAt: string;
+  /** A retry before regression: the run it re-runs. */
+  retryOf?: string;
 }
 
 export interface RunRow {
@@ -30,6 +32,7 @@ export interface RunRow {
   job: RunJobData;
   createdAt: string;
   finishedAt: string | null;
+  retryOf: string | null;
 }
 
 export interface AttemptRow {
@@ -83,6 +86,7 @@ export function runValues(run: NewRun): Insertable<RunsTable> {
     job: JSON.stringify(run.job),
     created_at: run.createdAt,
     finished_at: null,
+    retry_of: run.retryOf ?? null,
   };
 }
 
@@ -102,6 +106,7 @@ function toRun(r: Selectable<RunsTable>): RunRow {
     job: JSON.parse(r.job) as RunJobData,
     createdAt: r.created_at,
     finishedAt: r.finished_at,
+    retryOf: r.retry_of,
   };
 }
 

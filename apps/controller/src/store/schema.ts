@@ -53,6 +53,8 @@ export interface RunsTable {
   job: string;
   created_at: string;
   finished_at: string | null;
+  /** The run this one re-runs (retry before regression); null for a run of the matrix's plan. */
+  retry_of: Generated<string | null>;
 }
 
 export interface AttemptsTable {
@@ -166,6 +168,95 @@ export interface ScheduleFiresTable {
   reason: string | null;
 }
 
+export interface KnownIssuesTable {
+  id: string;
+  title: string;
+  owner: string;
+  link: string | null;
+  reason: string;
+  expires_at: string | null;
+  /** JSON: KnownIssueMatch. */
+  match: string;
+  fixed_after: number;
+  tenant: string | null;
+  version: number;
+  created_by: string;
+  created_at: string;
+  updated_at: string;
+  closed_at: string | null;
+  expiry_notified_at: string | null;
+}
+
+export interface MatrixSettlementsTable {
+  matrix_id: string;
+  round: number;
+  state: string;
+  retried: number;
+  /** JSON: what was reported when settled. */
+  outcome: string | null;
+  at: string;
+}
+
+export interface PoliciesTable {
+  scope: string;
+  tenant: string | null;
+  retries: number | null;
+  keep_days: number | null;
+  keep_matrices: number | null;
+  updated_at: string;
+}
+
+export interface HooksTable {
+  id: string;
+  scope: string;
+  kind: string;
+  url: string | null;
+  /** JSON: e-mail addresses. */
+  recipients: string | null;
+  secret: string | null;
+  /** JSON: HookEvent[]. */
+  events: string;
+  enabled: number;
+  tenant: string | null;
+  created_at: string;
+}
+
+export interface DeliveriesTable {
+  id: string;
+  hook_id: string;
+  event_id: string;
+  event: string;
+  body: string;
+  state: string;
+  attempts: number;
+  next_at: string | null;
+  claimed_until: string | null;
+  created_at: string;
+  delivered_at: string | null;
+}
+
+export interface DeliveryAttemptsTable {
+  delivery_id: string;
+  attempt: number;
+  at: string;
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface DeletionsTable {
+  id: string;
+  at: string;
+  kind: string;
+  run_id: string | null;
+  attempt: number | null;
+  name: string | null;
+  sha256: string | null;
+  bytes: number | string;
+  path: string;
+  reason: string;
+}
+
 export interface Database {
   images: ImagesTable;
   targets: TargetsTable;
@@ -182,4 +273,11 @@ export interface Database {
   schedule_fires: ScheduleFiresTable;
   sessions: SessionsTable;
   idempotency_keys: IdempotencyKeysTable;
+  known_issues: KnownIssuesTable;
+  matrix_settlements: MatrixSettlementsTable;
+  policies: PoliciesTable;
+  hooks: HooksTable;
+  deliveries: DeliveriesTable;
+  delivery_attempts: DeliveryAttemptsTable;
+  deletions: DeletionsTable;
 }

@@ -33,6 +33,7 @@ export class FakeRunsRepository {
       job: {} as RunJobData,
       createdAt: 't',
       finishedAt: null,
+      retryOf: null,
       ...over,
     };
     this.runs.set(id, run);

@@ -19,6 +19,9 @@ export function Layout() {
           <NavLink to="/schedules">Schedules</NavLink>
           <NavLink to="/history">History</NavLink>
           <NavLink to="/certification">Certification</NavLink>
+          <NavLink to="/known-issues">Known issues</NavLink>
+          <NavLink to="/notifications">Notifications</NavLink>
+          <NavLink to="/retention">Retention</NavLink>
           {me?.role === 'admin' ? <NavLink to="/tokens">Tokens</NavLink> : null}
         </nav>
         {me ? (

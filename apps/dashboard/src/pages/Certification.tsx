@@ -65,11 +65,27 @@ function columns(kind: Certification['kind'], images: ReadonlyMap<string, Image>
     col.accessor('requirement', { header: 'Requirement' }),
     col.accessor('verdict', {
       header: 'Verdict',
-      cell: (c) => (
-        <>
-          <MarkBadge mark={certificationMark(c.getValue())} /> {certificationMark(c.getValue()).word}
-        </>
-      ),
+      cell: (c) => {
+        const waivers = c.row.original.waivedBy;
+        const mark = certificationMark(c.getValue());
+        // A waived clause stays a FAIL, shown apart with the waiver that explains it.
+        if (waivers.length > 0)
+          return (
+            <span className="waived" data-testid="waived">
+              <MarkBadge mark={{ ...mark, tone: 'known', word: 'FAIL (waived)' }} /> FAIL, waived by{' '}
+              {waivers.map((w) => (
+                <Link key={w.id} to={`/known-issues#${w.id}`}>
+                  {w.title}
+                </Link>
+              ))}
+            </span>
+          );
+        return (
+          <>
+            <MarkBadge mark={mark} /> {mark.word}
+          </>
+        );
+      },
     }),
     col.accessor('message', { header: 'Message', cell: (c) => c.getValue() ?? '' }),
     col.accessor('evidence', {
@@ -96,11 +112,26 @@ function Summary({ cert }: { cert: Certification }) {
   const mustFailed = cert.clauses
     .filter((e) => e.level === 'MUST' && e.verdict === 'FAIL')
     .map((e) => e.clause);
+  const waived = cert.clauses.filter((e) => e.waivedBy.length > 0).length;
   return (
     <p className="summary" data-testid="certification-summary">
       {cert.clauses.length} clauses: {n('PASS')} PASS, {n('FAIL')} FAIL, {n('ERROR')} ERROR, {n('SKIP')} SKIP,{' '}
       {n('NOT-RUN')} not run, {n('NOT-COVERED')} not covered by any suite.{' '}
       {mustFailed.length > 0 ? <b>MUST clauses failed: {mustFailed.join(', ')}.</b> : null}
+      {cert.waivers.length > 0 ? (
+        <>
+          {' '}
+          <b data-testid="waivers">
+            Not all PASS: {waived} clause{waived === 1 ? '' : 's'} FAIL under a waiver in force (
+            {cert.waivers.map((w) => w.title).join('; ')}).
+          </b>
+        </>
+      ) : cert.allPass ? (
+        <>
+          {' '}
+          <b>Every covered clause PASS.</b>
+        </>
+      ) : null}
     </p>
   );
 }

@@ -13,9 +13,11 @@ import {
 import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { useAuth } from '../auth';
-import { Async, ErrorBox, Legend, ProgressBar, RunBadge } from '../components/ui';
+import { Async, ErrorBox, Legend, MarkBadge, ProgressBar } from '../components/ui';
 import { applyMatrixEvent, applyRun, buildGrid, countCells, newerCells, type GridRow } from '../grid';
 import { useEvents, useLoad } from '../hooks';
+import { countKnown, triageByRun, triagedMark } from '../triage';
+import type { MatrixTriage } from '@vmfarm/protocol';
 
 /** Images the caller may list label the rows; without them rows show hash prefixes. */
 async function imagesBySha(): Promise<Map<string, Image>> {
@@ -27,6 +29,12 @@ export function MatrixPage() {
   const { id = '' } = useParams();
   const matrix = useLoad(`matrix:${id}`, () => api.getMatrix({ params: { id } }), newerCells);
   const images = useLoad('images', imagesBySha);
+  // Known issues, retries and flaky cells: read when the page opens, when the matrix is done and
+  // when a retry adds a cell (live events alone fill the grid meanwhile).
+  const phase = `${matrix.data?.state ?? ''}:${matrix.data?.cells.length ?? 0}`;
+  const triage = useLoad(`triage:${id}:${phase}`, () => api.getMatrixTriage({ params: { id } }));
+  const [shownTriage, setShownTriage] = useState<MatrixTriage>();
+  if (triage.data && triage.data !== shownTriage) setShownTriage(triage.data);
   // Live: every run change and progress of this matrix, pushed by the controller.
   useEvents(
     eventsUrl(id),
@@ -38,8 +46,13 @@ export function MatrixPage() {
       matrix: (data) => {
         const event = matrixEventSchema.safeParse(data);
         if (!event.success) return;
-        // Runs ended all at once (a cancel) come as one matrix event, without a run event each.
-        if (event.data.state === 'done' && matrix.data?.cells.some((c) => c.state !== 'done'))
+        // A retry before regression adds a run, and runs ended all at once (a cancel) come as one
+        // matrix event without a run event each: either way the matrix is fetched again.
+        if (
+          matrix.data &&
+          (event.data.total !== matrix.data.cells.length ||
+            (event.data.state === 'done' && matrix.data.cells.some((c) => c.state !== 'done')))
+        )
           return matrix.reload();
         matrix.set((m) => m && applyMatrixEvent(m, event.data));
       },
@@ -51,7 +64,7 @@ export function MatrixPage() {
       <Async loaded={matrix}>
         {(m) => (
           <>
-            <MatrixView matrix={m} images={images.data ?? new Map()} />
+            <MatrixView matrix={m} images={images.data ?? new Map()} triage={shownTriage} />
             <CancelMatrix
               matrix={m}
               onCancelled={(view) => matrix.set((shown) => (shown ? newerCells(view, shown) : view))}
@@ -63,9 +76,21 @@ export function MatrixPage() {
   );
 }
 
-export function MatrixView({ matrix, images }: { matrix: Matrix; images: ReadonlyMap<string, Image> }) {
+export function MatrixView({
+  matrix,
+  images,
+  triage,
+}: {
+  matrix: Matrix;
+  images: ReadonlyMap<string, Image>;
+  triage?: MatrixTriage;
+}) {
   const grid = useMemo(() => buildGrid(matrix, images), [matrix, images]);
-  const counts = countCells(matrix.cells);
+  const byRun = useMemo(() => triageByRun(triage), [triage]);
+  // A run a retry replaced is not counted: its retry is the cell's verdict.
+  const counted = matrix.cells.filter((c) => !byRun.get(c.runId)?.supersededBy);
+  const counts = countCells(counted);
+  const known = countKnown(counted, byRun);
   const columns = useMemo(() => {
     const col = createColumnHelper<GridRow>();
     return [
@@ -85,8 +110,8 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
             <span className="cell" data-cell={`${c.row.original.label} × ${target}`}>
               {grid.cell(c.row.original.sha256, target).map((run) => (
                 <Link key={run.runId} to={`/runs/${run.runId}`} className="cell-run">
-                  <RunBadge state={run.state} verdict={run.verdict} prefix={run.suite} />
-                  {run.failing.length > 0 ? (
+                  <MarkBadge mark={triagedMark(run, byRun.get(run.runId))} prefix={run.suite} />
+                  {run.failing.length > 0 && !byRun.get(run.runId)?.supersededBy ? (
                     <span
                       className="failing"
                       title={`${run.suite} failed ${run.failing.join(', ')}`}
@@ -102,7 +127,7 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
         }),
       ),
     ];
-  }, [grid]);
+  }, [grid, byRun]);
   return (
     <>
       <h1>
@@ -126,8 +151,8 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
       ) : null}
       <ProgressBar done={matrix.progress.done} total={matrix.progress.total} />
       <p className="counts">
-        PASS {counts.PASS} · FAIL {counts.FAIL} · ERROR {counts.ERROR} · SKIP {counts.SKIP} · pending{' '}
-        {counts.pending}
+        PASS {counts.PASS} · FAIL {counts.FAIL - known} · FAIL (known) {known} · ERROR {counts.ERROR} · SKIP{' '}
+        {counts.SKIP} · pending {counts.pending}
       </p>
       <DataTable
         data={grid.rows}
@@ -139,7 +164,8 @@ export function MatrixView({ matrix, images }: { matrix: Matrix; images: Readonl
       <Legend />
       <p className="no-print">
         <a href={`/api/matrices/${matrix.id}/report`}>JSON report</a> ·{' '}
-        <a href={`/api/matrices/${matrix.id}/report?format=junit`}>JUnit XML</a>
+        <a href={`/api/matrices/${matrix.id}/report?format=junit`}>JUnit XML</a> ·{' '}
+        <a href={`/api/matrices/${matrix.id}/kcidb`}>KCIDB JSON</a>
       </p>
     </>
   );
