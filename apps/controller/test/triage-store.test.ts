@@ -319,6 +319,7 @@ for (const store of STORES) {
         enabled: true,
         tenant,
         createdAt: `2026-02-0${id.length % 9}T00:00:00.000Z`,
+        allowInternal: tenant === null,
       };
     }
 

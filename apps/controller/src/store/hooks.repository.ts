@@ -30,6 +30,8 @@ export interface HookRow {
   enabled: boolean;
   tenant: string | null;
   createdAt: string;
+  /** An admin's hook may reach internal addresses; a tenant's only public ones. */
+  allowInternal: boolean;
 }
 
 function toHook(r: Selectable<HooksTable>): HookRow {
@@ -44,11 +46,12 @@ function toHook(r: Selectable<HooksTable>): HookRow {
     enabled: Number(r.enabled) === 1,
     tenant: r.tenant,
     createdAt: r.created_at,
+    allowInternal: Number(r.allow_internal) === 1,
   };
 }
 
 export function hookView(h: HookRow): HookView {
-  const { secret: _secret, ...view } = h;
+  const { secret: _secret, allowInternal: _internal, ...view } = h;
   return view;
 }
 
@@ -136,6 +139,7 @@ export class HooksRepository {
         enabled: h.enabled ? 1 : 0,
         tenant: h.tenant,
         created_at: h.createdAt,
+        allow_internal: h.allowInternal ? 1 : 0,
       })
       .execute();
   }

@@ -393,6 +393,20 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('runs').dropColumn('retry_of').execute();
     },
   },
+  '0008_hook_egress': {
+    async up(db: Kysely<unknown>) {
+      // Only an admin's hook may reach internal addresses; hooks made before this were unchecked,
+      // so they keep it only when an admin made them (no tenant).
+      await db.schema
+        .alterTable('hooks')
+        .addColumn('allow_internal', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      await sql`update hooks set allow_internal = 1 where tenant is null`.execute(db);
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('hooks').dropColumn('allow_internal').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -219,6 +219,8 @@ export interface HooksTable {
   enabled: number;
   tenant: string | null;
   created_at: string;
+  /** 1 when an admin made the hook: only then may its webhook reach internal addresses. */
+  allow_internal: number;
 }
 
 export interface DeliveriesTable {

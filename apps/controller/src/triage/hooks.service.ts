@@ -6,6 +6,7 @@ import type { ControllerConfig } from '../config';
 import { ApiHttpError, badRequest, notFound } from '../errors';
 import { hookView, HooksRepository, type HookRow } from '../store/hooks.repository';
 import { CONFIG } from '../tokens';
+import { internalHostProblem } from './egress';
 import { ScopeAccess } from './scopes';
 
 /** Webhooks and e-mail hooks, per schedule, per tenant or for the farm, and their delivery logs. */
@@ -24,6 +25,11 @@ export class HooksService {
       throw badRequest('e-mail hooks need an SMTP server: start the controller with VMFARM_SMTP_URL', [
         { path: 'email', message: 'no SMTP server configured' },
       ]);
+    const internal = input.webhook && internalHostProblem(new URL(input.webhook.url));
+    if (internal && caller.role !== 'admin')
+      throw badRequest(`a tenant's webhook may reach public addresses only: ${internal}`, [
+        { path: 'webhook.url', message: internal },
+      ]);
     const secret = input.webhook ? (input.webhook.secret ?? randomBytes(24).toString('base64url')) : null;
     const hook: HookRow = {
       id: randomUUID(),
@@ -36,6 +42,7 @@ export class HooksService {
       enabled: true,
       tenant,
       createdAt: new Date().toISOString(),
+      allowInternal: caller.role === 'admin',
     };
     await this.hooks.insert(hook);
     return { ...hookView(hook), secret };

@@ -12,7 +12,8 @@ import { HooksRepository, type DueDelivery, type NewDelivery } from '../store/ho
 import { KnownIssuesRepository } from '../store/known-issues.repository';
 import { CONFIG } from '../tokens';
 import { backoffMs, sign, SIGNATURE_HEADER } from './signature';
-import { postWebhook, SmtpMailer } from './transports';
+import { EgressRefusedError } from './egress';
+import { postWebhook, SmtpMailer, WebhookTimeoutError } from './transports';
 
 /** How often due deliveries and expired issues are looked for. */
 const TICK_MS = 1000;
@@ -161,11 +162,16 @@ export class NotificationsService implements OnApplicationBootstrap, OnModuleDes
     try {
       if (!hook) throw new Error('the hook was deleted');
       if (hook.kind === 'webhook') {
-        status = await postWebhook(hook.url!, d.body, {
-          [SIGNATURE_HEADER]: sign(hook.secret!, d.body),
-          'x-vmfarm-event': d.event,
-          'x-vmfarm-delivery': d.id,
-        });
+        status = await postWebhook(
+          hook.url!,
+          d.body,
+          {
+            [SIGNATURE_HEADER]: sign(hook.secret!, d.body),
+            'x-vmfarm-event': d.event,
+            'x-vmfarm-delivery': d.id,
+          },
+          { allowInternal: hook.allowInternal },
+        );
         if (status < 200 || status > 299)
           error = status >= 300 && status < 400 ? `redirected (${status}): not followed` : `HTTP ${status}`;
       } else {
@@ -179,8 +185,11 @@ export class NotificationsService implements OnApplicationBootstrap, OnModuleDes
         status = 250;
       }
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      error = e.name === 'TimeoutError' ? 'no answer within 10 s' : (e.cause?.code ?? e.message);
+      const e = err as Error & { code?: string };
+      error =
+        e instanceof EgressRefusedError || e instanceof WebhookTimeoutError
+          ? e.message
+          : (e.code ?? e.message);
     }
     const at = new Date().toISOString();
     const durationMs = Date.now() - started;
