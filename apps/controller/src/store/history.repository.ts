@@ -41,9 +41,6 @@ export interface HistoryFilter {
 
 type Joined = 'verdicts' | 'runs' | 'images' | 'matrices' | 'targets';
 
-/** How a verdict's stored evidence says its image failed its static checks (@vmfarm/suites imageChecks). */
-export const IMAGE_FAILED_MARK = '"imageChecks":{"passed":false';
-
 /**
  * Reads verdicts across matrices: history, trends, regressions and certification. Each use is one
  * method here, so that the filter on who may see which rows is in one place (joined).
@@ -176,9 +173,8 @@ export class HistoryRepository {
   ): Promise<ClauseVerdictRow[]> {
     let judged = this.joined(subject, caller);
     // A target is certified on images that passed their static checks: a broken image's boot says
-    // nothing of the VM (the agent records the image's checks in every live verdict's evidence).
-    if ('targetId' in subject)
-      judged = judged.where('verdicts.evidence', 'not like', `%${IMAGE_FAILED_MARK}%`);
+    // nothing of the VM.
+    if ('targetId' in subject) judged = judged.where('runs.image_failed_checks', '=', 0);
     const ranked = HistoryRepository.columns(judged).select((eb: ExpressionBuilder<Database, Joined>) =>
       eb.fn
         .agg<number>('rank')

@@ -407,6 +407,22 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('hooks').dropColumn('allow_internal').execute();
     },
   },
+  '0009_image_failed_checks': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .alterTable('runs')
+        .addColumn('image_failed_checks', 'integer', (c) => c.notNull().defaultTo(0))
+        .execute();
+      // Runs recorded before the column say it in their verdicts' evidence only (JSON text, as the
+      // suites wrote it); read it there once.
+      await sql`update runs set image_failed_checks = 1 where id in (select distinct run_id from verdicts where evidence like ${'%"imageChecks":{"passed":false%'})`.execute(
+        db,
+      );
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('runs').dropColumn('image_failed_checks').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

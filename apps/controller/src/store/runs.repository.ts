@@ -439,6 +439,9 @@ export async function writeAttempt(trx: Transaction<Database>, rec: AttemptRecor
     .executeTakeFirst();
   if (Number(finished.numUpdatedRows) === 0) throw new AlreadyRecorded();
   const done = rec.runState === 'done';
+  const imageFailed = rec.verdicts.some(
+    (v) => (v.evidence.imageChecks as { passed?: unknown } | undefined)?.passed === false,
+  );
   const run = await trx
     .updateTable('runs')
     .set({
@@ -447,6 +450,7 @@ export async function writeAttempt(trx: Transaction<Database>, rec: AttemptRecor
       final_attempt: done ? rec.attempt : null,
       finished_at: done ? rec.at : null,
       attempts: sql<number>`case when attempts < ${rec.attempt} then ${rec.attempt} else attempts end`,
+      image_failed_checks: done && imageFailed ? 1 : 0,
     })
     .where('id', '=', rec.runId)
     .where('state', '!=', 'done')

@@ -55,6 +55,11 @@ export interface RunsTable {
   finished_at: string | null;
   /** The run this one re-runs (retry before regression); null for a run of the matrix's plan. */
   retry_of: Generated<string | null>;
+  /**
+   * 1 when the run's image failed its static checks (the agent ran them first and the suite says
+   * so in its verdicts' evidence): such a run says nothing of the target it ran on.
+   */
+  image_failed_checks: Generated<number>;
 }
 
 export interface AttemptsTable {
