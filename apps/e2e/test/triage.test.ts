@@ -14,9 +14,9 @@ import { corpus, FarmError, startFarm, type Farm } from '../src/farm';
 
 const dir = mkdtempSync(join(tmpdir(), 'vmfarm-e2e-triage-'));
 const images = corpus();
-/** Two versions of one image: the second breaks its backup GPT header. */
-const V1 = images.image('good-aa64-4k.raw');
-const V2 = images.image('gpt-4k-backup-header-crc.raw');
+/** Two versions of one image: the second breaks its primary GPT header (44 MiB each, mostly holes). */
+const V1 = images.image('good-aa64.raw');
+const V2 = images.image('gpt-primary-header-crc.raw');
 const WAIT = { timeout: 180_000 };
 const TEST = { timeout: 600_000 };
 /** How long the issue lives: long enough to check it in the page, short enough to wait for. */
