@@ -1,7 +1,10 @@
-export { Cpu, type ExceptionSink, type Mmu } from './cpu/cpu';
-export { PagedMemory, MemoryFault, type MmioHandler } from './cpu/memory';
+export { Cpu, type ExceptionSink } from './cpu/cpu';
+export { PagedMemory, MemoryFault, type RomDeviceRegion } from './cpu/memory';
+export { Mmu, FSC } from './cpu/mmu';
+export { CNTFRQ } from './cpu/timer';
+export type { SystemConfig, IccInterface, IccRegister, FirmwareCalls, TimerId } from './cpu/platform';
 export { TABLE, lookup, decode, type InsnDef, type Handler } from './cpu/decoder';
-export { UndefinedInstruction, describeException, type GuestException } from './cpu/exceptions';
+export { UndefinedInstruction, describeException, EC, type GuestException } from './cpu/exceptions';
 export { SYSREGS, findSysReg, sysRegKey } from './cpu/sysregs';
 export { runElf, createProcess, type RunOptions, type RunResult } from './user/runner';
 export { LinuxProcess } from './user/linux';

@@ -49,3 +49,36 @@ export function describeException(e: GuestException): string {
       return `${e.kind.toUpperCase()} #${e.imm} ${at}`;
   }
 }
+
+/**
+ * A translation fault from the MMU (or an external abort), thrown by an access and turned into an
+ * instruction or data abort. Not an Error: guests page-fault often and a stack trace is wasted work.
+ */
+export class Abort {
+  constructor(
+    readonly lo: number,
+    readonly hi: number,
+    /** Fault status code, level included (mmu.ts FSC). */
+    readonly fsc: number,
+    /** ACC_R, ACC_W or ACC_X (mmu.ts). */
+    readonly access: number,
+  ) {}
+}
+
+/** Exception classes (ESR_ELx.EC) this CPU raises. */
+export const EC = {
+  unknown: 0x00,
+  wfx: 0x01,
+  svc: 0x15,
+  hvc: 0x16,
+  smc: 0x17,
+  sysreg: 0x18,
+  iabortLower: 0x20,
+  iabortSame: 0x21,
+  pcAlignment: 0x22,
+  dabortLower: 0x24,
+  dabortSame: 0x25,
+  spAlignment: 0x26,
+  serror: 0x2f,
+  brk: 0x3c,
+} as const;

@@ -48,7 +48,7 @@ function br(c: Cpu, i: number): void {
 
 function eret(c: Cpu, i: number): void {
   if (c.el === 0) throw new UndefinedInstruction(i, 'ERET at EL0');
-  c.exceptionReturn();
+  c.exceptionReturn(i);
 }
 
 const exc =

@@ -203,7 +203,15 @@ function immIndexed(c: Cpu, i: number): void {
   addOffset(c, x[ni], x[ni + 1], imm);
   const lo = c.rlo;
   const hi = c.rhi;
-  if (mode === 2 && (op & 0b10000) !== 0) throw new UndefinedInstruction(i);
+  if (mode === 2) {
+    // LDTR/STTR: EL0's permissions (an abort's exception entry resets memEl too).
+    if ((op & 0b10000) !== 0) throw new UndefinedInstruction(i);
+    c.memEl = 0;
+    const ok = access(c, op, i & 31, lo, hi, false);
+    c.memEl = c.el;
+    if (!ok) throw new UndefinedInstruction(i);
+    return;
+  }
   if (!access(c, op, i & 31, lo, hi, mode === 0)) throw new UndefinedInstruction(i);
   if (mode === 3) {
     x[ni] = lo;

@@ -3,7 +3,7 @@ import { setX } from '../alu';
 import type { Cpu } from '../cpu';
 import type { InsnDef } from '../decoder';
 import { UndefinedInstruction } from '../exceptions';
-import { findSysReg } from '../sysregs';
+import { findSysReg, isIdSpace } from '../sysregs';
 
 /**
  * Hint space. This CPU implements neither pointer authentication nor BTI (ID_AA64ISAR1/PFR1 say
@@ -11,7 +11,9 @@ import { findSysReg } from '../sysregs';
  */
 function hint(c: Cpu, i: number): void {
   const op = (i >>> 5) & 0x7f;
-  if (op === 3) c.waitForInterrupt(); // WFI
+  if (op === 3) c.waitForInterrupt();
+  else if (op === 2) c.waitForEvent();
+  else if (op === 4 || op === 5) c.sendEvent(); // SEV, SEVL
 }
 
 function barrier(c: Cpu, i: number): void {
@@ -34,7 +36,7 @@ function msrImm(c: Cpu, i: number): void {
     return;
   }
   if (op1 === 0 && op2 === 5 && c.el > 0) {
-    c.spsel = crm & 1;
+    c.setPstate(c.el, crm & 1);
     return;
   }
   throw new UndefinedInstruction(i, 'PSTATE field not implemented');
@@ -54,8 +56,12 @@ function sys(c: Cpu, i: number): void {
       for (let k = 0; k < 64; k += 4) c.st32((lo + k) >>> 0, hi, 0);
       return;
     }
-    if (crm === 5 || (crm === 1 && op1 === 0)) {
-      c.invalidateCode(); // IC IVAU / IALLU / IALLUIS
+    if (crm === 5 && op1 === 3 && op2 === 1) {
+      c.invalidateCodeAt(c.x[t << 1], c.x[(t << 1) | 1]); // IC IVAU
+      return;
+    }
+    if ((crm === 5 || crm === 1) && op1 === 0 && op2 === 0 && c.el > 0) {
+      c.invalidateCode(); // IC IALLU / IALLUIS
       return;
     }
     if (op1 === 3 && (crm === 10 || crm === 11 || crm === 14 || crm === 12 || crm === 13)) return; // DC by VA to PoC/PoU
@@ -65,8 +71,8 @@ function sys(c: Cpu, i: number): void {
     }
     if (op1 === 0 && (crm === 6 || crm === 10 || crm === 14) && c.el > 0) return; // DC by set/way
   }
-  if (crn === 8 && c.el > 0) {
-    c.tlbInvalidate();
+  if (crn === 8 && op1 === 0 && c.el > 0) {
+    c.tlbInvalidate(crm, op2, t);
     return;
   }
   throw new UndefinedInstruction(i, 'SYS operation not implemented');
@@ -77,19 +83,26 @@ function mrsMsr(c: Cpu, i: number): void {
   const def = findSysReg(key);
   const read = ((i >>> 21) & 1) === 1;
   const t = i & 31;
-  if (def === undefined)
+  if (def === undefined || (def.available !== undefined && !def.available(c))) {
+    if (read && c.el > 0 && isIdSpace(key)) return setX(c, t, 0, 0);
     throw new UndefinedInstruction(
       i,
       `system register s${key >>> 14}_${(key >>> 11) & 7}_c${(key >>> 7) & 15}_c${(key >>> 3) & 15}_${key & 7}`,
     );
+  }
   if (read) {
-    if (c.el < def.el) throw new UndefinedInstruction(i, `${def.name} at EL${c.el}`);
+    // In system mode the kernel, not the CPU, emulates EL0 reads of ID registers.
+    const el =
+      def.el === 0 && c.sink === null && def.op0 === 3 && def.op1 === 0 && def.crn === 0 ? 1 : def.el;
+    if (c.el < el) throw new UndefinedInstruction(i, `${def.name} at EL${c.el}`);
     const v = c.sys.read(c, def, key);
     setX(c, t, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
   } else {
     if (def.writeEl === undefined || c.el < def.writeEl)
       throw new UndefinedInstruction(i, `write of ${def.name} at EL${c.el}`);
     c.sys.write(c, def, key, c.getXzr(t));
+    // A write may change translation, PSTATE or an interrupt mask: look again before going on.
+    c.stop = true;
   }
 }
 
