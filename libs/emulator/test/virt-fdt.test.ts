@@ -1,6 +1,6 @@
 /**
  * The machine's device tree equals the one QEMU 7.2 dumps for `-machine virt` with the same options
- * (one Cortex-A57, 1 GiB, GICv2 and GICv3), node by node: both DTBs are decompiled by dtc and every
+ * (one Cortex-A57, 1 GiB, GICv2 and GICv3, highmem off as the emulator's machine and on), node by node: both DTBs are decompiled by dtc and every
  * node's properties compared in order. The random seeds in /chosen are compared by length only.
  */
 import assert from 'node:assert/strict';
@@ -41,8 +41,14 @@ const seedLine = (l: string) =>
     (_, p: string, v: string) => `${p} = <${v.split(' ').length} cells>;`,
   );
 
-for (const gic of [2, 3] as const) {
-  test(`FDT equals QEMU virt's dumpdtb (gic-version=${gic})`, () => {
+const variants = [
+  { gic: 2, highmem: false },
+  { gic: 3, highmem: false },
+  { gic: 3, highmem: true },
+] as const;
+
+for (const { gic, highmem } of variants) {
+  test(`FDT equals QEMU virt's dumpdtb (gic-version=${gic}, highmem=${highmem ? 'on' : 'off'})`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'vmfarm-fdt-'));
     try {
       const qemuPath = join(dir, 'qemu.dtb');
@@ -50,7 +56,10 @@ for (const gic of [2, 3] as const) {
         'qemu-system-aarch64',
         [
           ...['-nodefaults', '-no-user-config', '-display', 'none', '-nic', 'none'],
-          ...['-machine', `virt,gic-version=${gic},acpi=off,dumpdtb=${qemuPath}`],
+          ...[
+            '-machine',
+            `virt,gic-version=${gic},acpi=off,highmem=${highmem ? 'on' : 'off'},dumpdtb=${qemuPath}`,
+          ],
           ...['-accel', 'tcg', '-cpu', 'cortex-a57', '-m', '1024', '-smp', '1'],
         ],
         { stdio: 'ignore' },
@@ -58,7 +67,7 @@ for (const gic of [2, 3] as const) {
       const qemu = decompile(readFileSync(qemuPath), dir, 'qemu2.dtb');
       const seed = new Uint8Array(40).map((_, i) => i * 7);
       const ours = decompile(
-        serializeFdt(buildVirtFdt({ ramSize: 1 << 30, gicVersion: gic, seed })),
+        serializeFdt(buildVirtFdt({ ramSize: 1 << 30, gicVersion: gic, seed, highmem })),
         dir,
         'ours.dtb',
       );

@@ -9,7 +9,6 @@ import { VirtioBlk } from '../src/devices/virtio-blk';
 import { VirtioMmio } from '../src/devices/virtio-mmio';
 import { Psci, PSCI } from '../src/devices/psci';
 import { RawFileBackend } from '../src/machine/block-file';
-import { MemoryDma } from '../src/machine/dma';
 
 class Wire {
   level = false;
@@ -32,7 +31,7 @@ function setup(legacy: boolean) {
   writeFileSync(image, bytes);
   const mem = new PagedMemory();
   mem.map(0x4000_0000, 0x10_0000);
-  const dma = new MemoryDma(mem);
+  const dma = mem.dma();
   const irq = new Wire();
   const t = new VirtioMmio({ dma, irq, legacy });
   const disk = new RawFileBackend(image, 'serial-42');
@@ -122,7 +121,7 @@ for (const legacy of [true, false]) {
 }
 
 test('an empty virtio-mmio transport reports device ID 0', () => {
-  const t = new VirtioMmio({ dma: new MemoryDma(new PagedMemory()), irq: new Wire() });
+  const t = new VirtioMmio({ dma: new PagedMemory().dma(), irq: new Wire() });
   assert.equal(t.read(0x000, 4), 0x74726976);
   assert.equal(t.read(0x008, 4), 0);
   assert.equal(t.read(0x00c, 4), 0x554d4551);

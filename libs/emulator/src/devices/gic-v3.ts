@@ -5,42 +5,9 @@
  * interface as the ICC_* system registers (`icc(pe)`). Group 0 is signalled as FIQ, group 1 as
  * IRQ. LPIs are not implemented (GICD_TYPER.LPIS = 0), so no ITS is used.
  */
+import type { IccInterface, IccRegister } from '../cpu/platform';
 import type { IrqLine, MmioDevice } from './device';
 import { GicCore, SPURIOUS } from './gic-core';
-
-/** ICC_* register names without prefix and suffix, as the CPU's system-register table names them. */
-export type IccRegisterName =
-  | 'PMR'
-  | 'IAR0'
-  | 'EOIR0'
-  | 'HPPIR0'
-  | 'BPR0'
-  | 'AP0R0'
-  | 'AP0R1'
-  | 'AP0R2'
-  | 'AP0R3'
-  | 'AP1R0'
-  | 'AP1R1'
-  | 'AP1R2'
-  | 'AP1R3'
-  | 'DIR'
-  | 'RPR'
-  | 'SGI1R'
-  | 'ASGI1R'
-  | 'SGI0R'
-  | 'IAR1'
-  | 'EOIR1'
-  | 'HPPIR1'
-  | 'BPR1'
-  | 'CTLR'
-  | 'SRE'
-  | 'IGRPEN0'
-  | 'IGRPEN1';
-
-export interface IccAccess {
-  read(reg: IccRegisterName): bigint;
-  write(reg: IccRegisterName, value: bigint): void;
-}
 
 const GICD_CTLR = 0x0000;
 const GICD_TYPER = 0x0004;
@@ -218,11 +185,11 @@ export class GicV3 {
   }
 
   /** The CPU interface of PE `pe` as system registers. */
-  icc(pe: number): IccAccess {
+  icc(pe: number): IccInterface {
     return { read: (r) => this.iccRead(pe, r), write: (r, v) => this.iccWrite(pe, r, v) };
   }
 
-  private iccRead(pe: number, reg: IccRegisterName): bigint {
+  private iccRead(pe: number, reg: IccRegister): bigint {
     const c = this.core;
     const s = c.pes[pe];
     switch (reg) {
@@ -272,7 +239,7 @@ export class GicV3 {
     }
   }
 
-  private iccWrite(pe: number, reg: IccRegisterName, value: bigint): void {
+  private iccWrite(pe: number, reg: IccRegister, value: bigint): void {
     const c = this.core;
     const s = c.pes[pe];
     const v = Number(value & 0xffffffffn);

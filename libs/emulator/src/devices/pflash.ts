@@ -22,10 +22,12 @@ export interface PflashOptions {
   readOnly: boolean;
   /** Called after each change with the bytes that changed. */
   persist?: (offset: number, bytes: Uint8Array) => void;
+  /** Read-array mode on or off: the bus then reads the bytes directly or asks the device (QEMU's romd mode). */
+  romMode?: (on: boolean) => void;
 }
 
 export class Pflash implements MmioDevice {
-  private cmd = 0;
+  private command = 0;
   private wcycle = 0;
   private status = STATUS_READY;
   /** Words left in a buffered program. */
@@ -49,6 +51,15 @@ export class Pflash implements MmioDevice {
     );
     c.set([0x50, 0x52, 0x49, 0x31, 0x30], 0x31); // "PRI" 1.0
     c[0x3f] = 0x01;
+  }
+
+  private get cmd(): number {
+    return this.command;
+  }
+
+  private set cmd(c: number) {
+    if ((c === 0) !== (this.command === 0)) this.o.romMode?.(c === 0);
+    this.command = c;
   }
 
   get size(): number {

@@ -1,7 +1,8 @@
 /**
- * Guest time for the machine's devices and timers. `VirtualClock` advances only when the run loop
- * says so: in deterministic mode from the instruction count, in real mode from the host clock
- * (the loop calls `advanceTo` with the host's elapsed time). Timers fire in deadline order.
+ * Guest time for the machine's devices and the generic timer. Time comes from a source (the host's
+ * monotonic clock in real mode, the instruction count in deterministic mode) plus the time skipped
+ * while the PE idled in WFI with nothing to run (deterministic mode jumps to the next deadline).
+ * Timers fire in deadline order when the run loop calls `runDue`.
  */
 import type { Clock } from '../devices/device';
 
@@ -9,25 +10,35 @@ interface Timer {
   atNs: number;
   seq: number;
   fn: () => void;
-  cancelled: boolean;
 }
 
-export class VirtualClock implements Clock {
-  private now = 0;
+export class MachineClock implements Clock {
+  private skipped = 0;
+  private last = 0;
   private seq = 0;
   private timers: Timer[] = [];
 
+  constructor(private readonly source: () => number) {}
+
   nowNs(): number {
-    return this.now;
+    const t = this.source() + this.skipped;
+    if (t > this.last) this.last = t;
+    return this.last;
   }
 
   at(atNs: number, fn: () => void): () => void {
-    const t: Timer = { atNs, seq: this.seq++, fn, cancelled: false };
-    this.timers.push(t);
-    this.timers.sort((a, b) => a.atNs - b.atNs || a.seq - b.seq);
+    const t: Timer = { atNs, seq: this.seq++, fn };
+    // Insert in order: timers are few (two per timer channel, RTC, devices).
+    let i = this.timers.length;
+    while (
+      i > 0 &&
+      (this.timers[i - 1].atNs > atNs || (this.timers[i - 1].atNs === atNs && this.timers[i - 1].seq > t.seq))
+    )
+      i--;
+    this.timers.splice(i, 0, t);
     return () => {
-      t.cancelled = true;
-      this.timers = this.timers.filter((x) => x !== t);
+      const k = this.timers.indexOf(t);
+      if (k >= 0) this.timers.splice(k, 1);
     };
   }
 
@@ -36,13 +47,17 @@ export class VirtualClock implements Clock {
     return this.timers.length > 0 ? this.timers[0].atNs : Infinity;
   }
 
-  /** Moves time forward (never back) and runs every timer now due, in order. */
-  advanceTo(ns: number): void {
-    if (ns > this.now) this.now = ns;
-    while (this.timers.length > 0 && this.timers[0].atNs <= this.now) {
-      const t = this.timers.shift()!;
-      if (!t.cancelled) t.fn();
-    }
+  /** Runs every timer now due, in deadline order. */
+  runDue(): void {
+    const now = this.nowNs();
+    while (this.timers.length > 0 && this.timers[0].atNs <= now) this.timers.shift()!.fn();
+  }
+
+  /** Moves guest time forward to `ns` (never back) without the source advancing, then runs what is due. */
+  skipTo(ns: number): void {
+    const now = this.nowNs();
+    if (ns > now) this.skipped += ns - now;
+    this.runDue();
   }
 
   /** Forgets every timer (machine reset); time keeps running. */

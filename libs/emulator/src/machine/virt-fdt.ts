@@ -2,6 +2,7 @@
  * The device tree QEMU 7.2's `virt` machine (hw/arm/virt.c) generates for one Cortex-A57, no EL2/EL3,
  * `acpi=off`: the same nodes, properties, phandles and order as `-machine virt,dumpdtb=...` writes,
  * so AAVMF and Linux find the same platform. Only rng-seed and kaslr-seed differ (random per boot).
+ * The emulator's machine is `virt,highmem=off` (see `highmem`).
  */
 import type { FdtNode } from '../devices/device';
 import { cells64 } from './fdt';
@@ -14,6 +15,11 @@ export interface VirtFdtOptions {
   seed: Uint8Array;
   /** How many CPUs (1 for now: the machine runs one PE). */
   cpus?: number;
+  /**
+   * QEMU's `highmem` (default on in QEMU): the PCIe ECAM and a 64-bit MMIO window above 4 GiB. The
+   * emulator's bus ends at 4 GiB, so its machine is `highmem=off`: ECAM at 0x3f00_0000, 16 buses.
+   */
+  highmem?: boolean;
 }
 
 /** Phandles as QEMU allocates them (qemu_fdt_alloc_phandle starts at 0x8000). */
@@ -70,6 +76,14 @@ export function buildVirtFdt(o: VirtFdtOptions): FdtNode {
       const irq = VIRT_SPI.pcie + ((pin + slot) % 4);
       interruptMap.push(slot << 11, 0, 0, pin + 1, PHANDLE.gic, 0, 0, IRQ_TYPE_SPI, irq, LEVEL_HI);
     }
+  }
+  const pcieRanges = [
+    ...[0x0100_0000, 0, 0, ...cells64(m.pciePio.base), ...cells64(m.pciePio.size)],
+    ...[0x0200_0000, ...cells64(m.pcieMmio.base), ...cells64(m.pcieMmio.base), ...cells64(m.pcieMmio.size)],
+  ];
+  if (o.highmem) {
+    const high = VIRT_HIGH.pcieMmio;
+    pcieRanges.push(0x0300_0000, ...cells64(high.base), ...cells64(high.base), ...cells64(high.size));
   }
   const pl061 = primecell('pl061', m.gpio.base, m.gpio.size, VIRT_SPI.gpio, ['apb_pclk']);
   const pl061Props = pl061.props;
@@ -221,24 +235,17 @@ export function buildVirtFdt(o: VirtFdtOptions): FdtNode {
           ['interrupt-map-mask', [0x1800, 0, 0, 7]],
           ['interrupt-map', interruptMap],
           ['#interrupt-cells', [1]],
+          ['ranges', pcieRanges],
           [
-            'ranges',
-            [
-              ...[0x0100_0000, 0, 0, ...cells64(m.pciePio.base), ...cells64(m.pciePio.size)],
-              ...[
-                0x0200_0000,
-                ...cells64(m.pcieMmio.base),
-                ...cells64(m.pcieMmio.base),
-                ...cells64(m.pcieMmio.size),
-              ],
-              ...[0x0300_0000, ...cells64(VIRT_HIGH.pcieMmio.base), ...cells64(VIRT_HIGH.pcieMmio.base)],
-              ...cells64(VIRT_HIGH.pcieMmio.size),
-            ],
+            'reg',
+            o.highmem
+              ? reg(VIRT_HIGH.pcieEcam.base, VIRT_HIGH.pcieEcam.size)
+              : reg(m.pcieEcam.base, m.pcieEcam.size),
           ],
-          ['reg', reg(VIRT_HIGH.pcieEcam.base, VIRT_HIGH.pcieEcam.size)],
           ['msi-map', [0, PHANDLE.msi, 0, 0x10000]],
           ['dma-coherent', null],
-          ['bus-range', [0, 0xff]],
+          // One bus per MiB of ECAM.
+          ['bus-range', [0, (o.highmem ? VIRT_HIGH.pcieEcam.size : m.pcieEcam.size) / 0x10_0000 - 1]],
           ['linux,pci-domain', [0]],
           ['#size-cells', [2]],
           ['#address-cells', [3]],

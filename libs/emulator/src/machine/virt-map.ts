@@ -53,7 +53,8 @@ export const VIRT_PPI = {
 
 /**
  * The high-memory regions QEMU's `virt` places above 4 GiB by default (`highmem=on`): the PCIe
- * ECAM and 64-bit MMIO window. The FDT lists them; nothing is on the bus yet.
+ * ECAM and 64-bit MMIO window. The emulator's machine is `highmem=off` and has neither; the FDT
+ * generator knows them to compare itself with QEMU's default.
  */
 export const VIRT_HIGH = {
   pcieEcam: { base: 0x40_1000_0000, size: 0x1000_0000 },
