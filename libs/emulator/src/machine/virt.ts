@@ -45,8 +45,16 @@ export interface VirtMachineOptions {
   disk?: BlockBackend;
   /** Bytes the guest writes to the PL011. */
   onConsole?: (bytes: Uint8Array) => void;
-  /** `real`: guest time follows the host clock. `deterministic`: 1 ns per instruction, idle time skipped, fixed seeds. */
+  /**
+   * `real`: guest time follows the host clock. `deterministic`: guest time is the instruction count
+   * times `nsPerInstruction`, idle time skipped, fixed seeds and RTC start.
+   */
   time?: 'real' | 'deterministic';
+  /**
+   * Deterministic mode's time per instruction (default 32 ns, QEMU's `icount shift=5`): about what an
+   * instruction costs this emulator, so the firmware's busy-wait delays cost what they do in real mode.
+   */
+  nsPerInstruction?: number;
   /** QEMU's `-boot menu=on,splash-time=N`: the firmware's boot-menu wait in ms (absent: the firmware's default). */
   bootMenuWaitMs?: number;
 }
@@ -133,7 +141,9 @@ export class VirtMachine {
     this.hostStart = performance.now();
     const deterministic = this.o.time === 'deterministic';
     this.clock = new MachineClock(
-      deterministic ? () => this.instructions : () => (performance.now() - this.hostStart) * 1e6,
+      deterministic
+        ? () => this.instructions * (this.o.nsPerInstruction ?? 32)
+        : () => (performance.now() - this.hostStart) * 1e6,
     );
     this.build();
   }
@@ -280,7 +290,8 @@ export class VirtMachine {
 
   /** The PE waits for an interrupt: skip (deterministic) or sleep (real) to the next event. */
   private async idle(deadline: number): Promise<void> {
-    const next = this.clock.nextDeadline();
+    // A WFE wakes at the event stream's next tick even with no timer due.
+    const next = Math.min(this.clock.nextDeadline(), this.board.cpu.wakeAtNs);
     if (this.o.time === 'deterministic') {
       if (next === Infinity) {
         // Nothing will ever wake it but console input.
