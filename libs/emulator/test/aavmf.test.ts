@@ -17,7 +17,9 @@ const GUID = '3c9f2a7e-5b1d-4e8a-9f00-7a6b5c4d3e2f';
 /** A guard against a hang, not a speed requirement. */
 const GUARD_MS = 240_000;
 
-const plain = (s: string) => s.replace(/\x1b\[[0-9;=]*[A-Za-z]/g, '');
+/** Without the terminal's escape sequences (ESC [ ... letter). */
+const ANSI = new RegExp(`${String.fromCharCode(27)}\\[[0-9;=]*[A-Za-z]`, 'g');
+const plain = (s: string) => s.replace(ANSI, '');
 
 class Console {
   text = '';
