@@ -4,7 +4,7 @@
  * firmware), two CFI flash banks (AAVMF code read-only, the instance's variable store written
  * through to its file), PL011, PL031, PL061 (power button on line 3), fw_cfg, GICv2 or GICv3, the
  * generic timer's PPIs, PSCI over HVC, 32 virtio-mmio transports (the disk, if any, on the last,
- * 0x0a00_3e00, where QEMU puts the first `-device`) and an empty PCIe ECAM.
+ * 0x0a00_3e00, where QEMU puts the first `-device`) and the PCIe ECAM with the host bridge's own function.
  *
  * `run` drives the PE in slices, fires guest-time events between slices and sleeps (real time) or
  * skips ahead (deterministic time) while the PE waits for an interrupt. `reset` is a warm reset
@@ -20,7 +20,7 @@ import type { BlockBackend } from '../devices/device';
 import { FwCfg, FW_CFG_KEY } from '../devices/fw-cfg';
 import { GicV2 } from '../devices/gic-v2';
 import { GicV3 } from '../devices/gic-v3';
-import { EmptyPcieHost } from '../devices/pcie-host-empty';
+import { PcieHost } from '../devices/pcie-host';
 import { Pflash } from '../devices/pflash';
 import { Pl011 } from '../devices/pl011';
 import { Pl031 } from '../devices/pl031';
@@ -225,7 +225,7 @@ export class VirtMachine {
       if (i === 31 && this.o.disk !== undefined) t.attach(new VirtioBlk(this.o.disk, dma));
       bus.addMmio(m.virtioMmio.base + i * m.virtioMmio.size, m.virtioMmio.size, t);
     }
-    bus.addMmio(m.pcieEcam.base, m.pcieEcam.size, new EmptyPcieHost());
+    bus.addMmio(m.pcieEcam.base, m.pcieEcam.size, new PcieHost());
 
     const psci = new Psci({
       conduit: 'hvc',
