@@ -50,3 +50,13 @@ export const VIRT_PPI = {
   pmu: 7,
   gicMaintenance: 9,
 } as const;
+
+/**
+ * The high-memory regions QEMU's `virt` places above 4 GiB by default (`highmem=on`): the PCIe
+ * ECAM and 64-bit MMIO window. The emulator's machine is `highmem=off` and has neither; the FDT
+ * generator knows them to compare itself with QEMU's default.
+ */
+export const VIRT_HIGH = {
+  pcieEcam: { base: 0x40_1000_0000, size: 0x1000_0000 },
+  pcieMmio: { base: 0x80_0000_0000, size: 0x80_0000_0000 },
+} as const satisfies Record<string, Region>;
