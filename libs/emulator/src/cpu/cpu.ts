@@ -276,7 +276,7 @@ export class Cpu {
       if (this.mmu.walk(lo, hi) >= 0) return;
       pa = this.mmu.wPa;
     } else if (hi !== 0) return;
-    if (pa >= TWO32) return;
+    if (pa >= TWO32 || this.codePages[pa >>> 12] === undefined) return;
     this.codePages[pa >>> 12] = undefined;
     this.stop = true;
   }
@@ -457,6 +457,12 @@ export class Cpu {
       this.waiting = false;
       this.stop = true;
     }
+  }
+
+  /** Writes PSTATE.DAIF; an unmasked pending interrupt is taken before the next instruction. */
+  setDaif(daif: number): void {
+    this.daif = daif;
+    if (this.irqLevel || this.fiqLevel || this.serrorPending) this.stop = true;
   }
 
   /** An asynchronous external abort (SError), taken when PSTATE.A is clear. */

@@ -126,7 +126,7 @@ export const SYSREGS: SysRegDef[] = [
   }),
   r('DAIF', 3, 3, 4, 2, 1, 1, 1, {
     read: (c) => BigInt(c.daif << 6),
-    write: (c, v) => (c.daif = Number((v >> 6n) & 0xfn)),
+    write: (c, v) => c.setDaif(Number((v >> 6n) & 0xfn)),
   }),
   r('FPCR', 3, 3, 4, 4, 0, 0, 0, {
     read: (c) => BigInt(c.fpcr >>> 0),

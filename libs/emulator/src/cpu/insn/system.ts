@@ -21,7 +21,7 @@ function barrier(c: Cpu, i: number): void {
   if (op2 === 2)
     c.exclusiveAddr = -1; // CLREX
   else if (op2 === 6)
-    c.stop = true; // ISB: refetch
+    return; // ISB: MSR, IC and TLBI already end the decoded run they change
   else if (op2 === 7 || op2 < 2) throw new UndefinedInstruction(i);
 }
 
@@ -31,8 +31,7 @@ function msrImm(c: Cpu, i: number): void {
   const crm = (i >>> 8) & 15;
   if (op1 === 3 && (op2 === 6 || op2 === 7)) {
     if (c.el === 0) throw new UndefinedInstruction(i, 'DAIF at EL0');
-    c.daif = op2 === 6 ? c.daif | crm : c.daif & ~crm;
-    c.stop = true;
+    c.setDaif(op2 === 6 ? c.daif | crm : c.daif & ~crm);
     return;
   }
   if (op1 === 0 && op2 === 5 && c.el > 0) {
@@ -100,9 +99,8 @@ function mrsMsr(c: Cpu, i: number): void {
   } else {
     if (def.writeEl === undefined || c.el < def.writeEl)
       throw new UndefinedInstruction(i, `write of ${def.name} at EL${c.el}`);
+    // Writes that change translation, PSTATE or interrupt masking end the decoded run themselves.
     c.sys.write(c, def, key, c.getXzr(t));
-    // A write may change translation, PSTATE or an interrupt mask: look again before going on.
-    c.stop = true;
   }
 }
 
