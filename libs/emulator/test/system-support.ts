@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cpu, findSysReg, PagedMemory, SYSREGS, type SystemConfig } from '../src';
+import { Cpu, PagedMemory, SYSREGS, type SystemConfig } from '../src';
 import type { Clock } from '../src/devices/device';
 import { fixtures } from './fixtures';
 
@@ -111,14 +111,11 @@ export function system(image: Uint8Array, extra: Partial<SystemConfig> = {}): Sy
 export function msr(cpu: Cpu, name: string, v: bigint): void {
   const d = SYSREGS.find((x) => x.name === name);
   if (d === undefined) throw new Error(name);
-  const key = (d.op0 << 14) | (d.op1 << 11) | (d.crn << 7) | (d.crm << 3) | d.op2;
-  cpu.sys.write(cpu, findSysReg(key)!, key, v);
+  cpu.sys.write(cpu, d, v);
 }
 
 export function mrs(cpu: Cpu, name: string): bigint {
-  const d = SYSREGS.find((x) => x.name === name)!;
-  const key = (d.op0 << 14) | (d.op1 << 11) | (d.crn << 7) | (d.crm << 3) | d.op2;
-  return cpu.sys.read(cpu, d, key);
+  return cpu.sys.read(cpu, SYSREGS.find((x) => x.name === name)!);
 }
 
 /** Stage-1 tables for one granule (4K: 12, 16K: 14, 64K: 16) and input size, allocated from `pool`. */

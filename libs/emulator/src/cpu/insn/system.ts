@@ -94,13 +94,13 @@ function mrsMsr(c: Cpu, i: number): void {
     const el =
       def.el === 0 && c.sink === null && def.op0 === 3 && def.op1 === 0 && def.crn === 0 ? 1 : def.el;
     if (c.el < el) throw new UndefinedInstruction(i, `${def.name} at EL${c.el}`);
-    const v = c.sys.read(c, def, key);
-    setX(c, t, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+    c.sys.readPair(c, def);
+    setX(c, t, c.rlo, c.rhi);
   } else {
     if (def.writeEl === undefined || c.el < def.writeEl)
       throw new UndefinedInstruction(i, `write of ${def.name} at EL${c.el}`);
     // Writes that change translation, PSTATE or interrupt masking end the decoded run themselves.
-    c.sys.write(c, def, key, c.getXzr(t));
+    c.sys.writePair(c, def, t === 31 ? 0 : c.x[t << 1], t === 31 ? 0 : c.x[(t << 1) | 1]);
   }
 }
 
