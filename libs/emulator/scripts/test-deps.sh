@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Test dependencies of libs/emulator, idempotent: the aarch64 cross compiler and qemu-user (installed
 # when missing, as root), Debian's busybox-static:arm64 (downloaded once, cached by content hash) and
-# the C test programs, compiled -static at -O0 and -O2 and cached by the hash of their sources.
+# the C test programs, compiled -static at -O0 and -O2, and the bare-metal images (test/baremetal),
+# cached by the hash of their sources.
 # Prints two lines on stdout: the directory of compiled programs and the busybox binary.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 PROGRAMS="$HERE/../test/programs"
+BAREMETAL="$HERE/../test/baremetal"
 FUZZ="$HERE/../test/fuzz"
 BENCH="$HERE/../../../bench/emulator-bench.c"
 CACHE="${VMFARM_CACHE:-$HOME/.cache/vmfarm}/emulator"
@@ -52,7 +54,7 @@ if ! ls "$CACHE"/busybox/*/bin/busybox >/dev/null 2>&1; then
 fi
 
 # C test programs: one directory per hash of (sources + compiler version).
-sum="$( (cat "$PROGRAMS"/*.c "$FUZZ"/harness.* "$BENCH"; aarch64-linux-gnu-gcc --version | head -1) | sha256sum | cut -d' ' -f1)"
+sum="$( (cat "$PROGRAMS"/*.c "$FUZZ"/harness.* "$BENCH" "$BAREMETAL"/*.S; aarch64-linux-gnu-gcc --version | head -1) | sha256sum | cut -d' ' -f1)"
 out="$CACHE/programs/$sum"
 if [ ! -f "$out/.done" ]; then
   log "compiling emulator test programs"
@@ -66,6 +68,12 @@ if [ ! -f "$out/.done" ]; then
     done
   done
   aarch64-linux-gnu-gcc -static -O2 -o "$out/emulator-bench" "$BENCH"
+  # Bare-metal images for the system-mode CPU: raw binaries linked at 0x40000000 (RAM of QEMU's virt).
+  for src in "$BAREMETAL"/*.S; do
+    name="$(basename "$src" .S)"
+    aarch64-linux-gnu-gcc -nostdlib -static -Wl,--build-id=none -Wl,-Ttext=0x40000000 -o "$out/baremetal-$name.elf" "$src"
+    aarch64-linux-gnu-objcopy -O binary -j .text "$out/baremetal-$name.elf" "$out/baremetal-$name.bin"
+  done
   touch "$out/.done"
 fi
 echo "$out"

@@ -276,7 +276,7 @@ export class Cpu {
       if (this.mmu.walk(lo, hi) >= 0) return;
       pa = this.mmu.wPa;
     } else if (hi !== 0) return;
-    if (pa >= TWO32) return;
+    if (pa >= TWO32 || this.codePages[pa >>> 12] === undefined) return;
     this.codePages[pa >>> 12] = undefined;
     this.stop = true;
   }
@@ -370,8 +370,8 @@ export class Cpu {
    * ELR_EL1 = the preferred return address (retLo/retHi).
    */
   takeSync(ec: number, iss: number, retLo: number, retHi: number, farLo = -1, farHi = 0): void {
-    this.sys.set(SYS.ESR_EL1, BigInt(((ec << 26) | (1 << 25) | iss) >>> 0));
-    if (farLo !== -1) this.sys.set(SYS.FAR_EL1, (BigInt(farHi >>> 0) << 32n) | BigInt(farLo >>> 0));
+    this.sys.setPair(SYS.ESR_EL1, ((ec << 26) | (1 << 25) | iss) >>> 0, 0);
+    if (farLo !== -1) this.sys.setPair(SYS.FAR_EL1, farLo >>> 0, farHi >>> 0);
     this.enter(0, retLo, retHi);
   }
 
@@ -380,31 +380,30 @@ export class Cpu {
    * EL 0x400) + `offset` (sync 0, IRQ 0x80, FIQ 0x100, SError 0x180).
    */
   private enter(offset: number, retLo: number, retHi: number): void {
-    const spsr = (this.nzcv | (this.daif << 6) | (this.el << 2) | this.spsel) >>> 0;
-    this.sys.set(SYS.SPSR_EL1, BigInt(spsr));
-    this.sys.set(SYS.ELR_EL1, (BigInt(retHi >>> 0) << 32n) | BigInt(retLo >>> 0));
+    const s = this.sys;
+    s.setPair(SYS.SPSR_EL1, (this.nzcv | (this.daif << 6) | (this.el << 2) | this.spsel) >>> 0, 0);
+    s.setPair(SYS.ELR_EL1, retLo >>> 0, retHi >>> 0);
     const source = this.el === 0 ? 0x400 : this.spsel ? 0x200 : 0;
     this.setPstate(1, 1);
     this.daif = 0xf;
-    const v = (this.sys.get(SYS.VBAR_EL1) & ~0x7ffn) + BigInt(source + offset);
-    this.pcLo = this.npcLo = Number(v & 0xffffffffn);
-    this.pcHi = this.npcHi = Number((v >> 32n) & 0xffffffffn);
+    // VBAR_EL1 is 2 KiB aligned and the offset below 2 KiB: no carry into the high half.
+    this.pcLo = this.npcLo = ((s.low(SYS.VBAR_EL1) & ~0x7ff) | (source + offset)) >>> 0;
+    this.pcHi = this.npcHi = s.high(SYS.VBAR_EL1);
     this.exclusiveAddr = -1;
     this.stop = true;
   }
 
   /** ERET: PC from ELR_EL1, PSTATE from SPSR_EL1 (to EL0 or EL1, AArch64 only). */
   exceptionReturn(insn: number): void {
-    const elr = this.sys.get(SYS.ELR_EL1);
-    const spsr = Number(this.sys.get(SYS.SPSR_EL1) & 0xffffffffn);
+    const spsr = this.sys.low(SYS.SPSR_EL1);
     const el = (spsr >>> 2) & 3;
     if ((spsr & 0x10) !== 0 || el > this.el || (el === 0 && (spsr & 1) !== 0))
       throw new UndefinedInstruction(insn, `illegal exception return (SPSR 0x${spsr.toString(16)})`);
     this.nzcv = spsr & 0xf0000000;
     this.daif = (spsr >>> 6) & 0xf;
     this.setPstate(el, spsr & 1);
-    this.npcLo = Number(elr & 0xffffffffn);
-    this.npcHi = Number((elr >> 32n) & 0xffffffffn);
+    this.npcLo = this.sys.low(SYS.ELR_EL1);
+    this.npcHi = this.sys.high(SYS.ELR_EL1);
     this.exclusiveAddr = -1;
     this.event = true;
     this.stop = true;
@@ -428,25 +427,18 @@ export class Cpu {
     this.stop = true;
   }
 
-  /** SP_EL0 as MRS/MSR see it from EL1. */
-  get spEl0(): bigint {
+  /** SP_EL0 as MRS sees it from EL1, into rlo/rhi. */
+  readSpEl0(): void {
     const inUse = this.el === 0 || this.spsel === 0;
-    const lo = inUse ? this.x[64] : this.spBank[0];
-    const hi = inUse ? this.x[65] : this.spBank[1];
-    return (BigInt(hi) << 32n) | BigInt(lo);
+    this.rlo = inUse ? this.x[64] : this.spBank[0];
+    this.rhi = inUse ? this.x[65] : this.spBank[1];
   }
 
-  set spEl0(v: bigint) {
-    const i = this.el === 0 || this.spsel === 0 ? 64 : -1;
-    const lo = Number(v & 0xffffffffn);
-    const hi = Number((v >> 32n) & 0xffffffffn);
-    if (i === 64) {
-      this.x[64] = lo;
-      this.x[65] = hi;
-    } else {
-      this.spBank[0] = lo;
-      this.spBank[1] = hi;
-    }
+  writeSpEl0(lo: number, hi: number): void {
+    const b = this.el === 0 || this.spsel === 0 ? this.x : this.spBank;
+    const i = b === this.x ? 64 : 0;
+    b[i] = lo;
+    b[i + 1] = hi;
   }
 
   private input(irq: boolean, fiq: boolean): void {
@@ -457,6 +449,12 @@ export class Cpu {
       this.waiting = false;
       this.stop = true;
     }
+  }
+
+  /** Writes PSTATE.DAIF; an unmasked pending interrupt is taken before the next instruction. */
+  setDaif(daif: number): void {
+    this.daif = daif;
+    if (this.irqLevel || this.fiqLevel || this.serrorPending) this.stop = true;
   }
 
   /** An asynchronous external abort (SError), taken when PSTATE.A is clear. */
@@ -472,7 +470,7 @@ export class Cpu {
     let offset: number;
     if (this.serrorPending && (m & DAIF_A) === 0) {
       this.serrorPending = false;
-      this.sys.set(SYS.ESR_EL1, BigInt(((EC.serror << 26) | (1 << 25)) >>> 0));
+      this.sys.setPair(SYS.ESR_EL1, ((EC.serror << 26) | (1 << 25)) >>> 0, 0);
       offset = 0x180;
     } else if (this.fiqLevel && (m & DAIF_F) === 0) offset = 0x100;
     else if (this.irqLevel && (m & DAIF_I) === 0) offset = 0x80;

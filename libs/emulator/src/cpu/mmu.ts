@@ -7,8 +7,9 @@
  * The TLB is direct mapped by 4 KiB VA page (a block fills one 4 KiB entry at a time), one tag
  * array per (EL, access), so a hit is one compare: `tag[(el*3 + acc)*N + i] === vpage`. A walk fills
  * the EL0 and EL1 tags of its entry at once. Entries carry no ASID: the TLB is flushed when the
- * current ASID changes (as QEMU does), and when TCR or SCTLR change; TLBI by VA invalidates every
- * 4 KiB entry of the largest block size cached since the last flush that contains the address.
+ * current ASID changes (as QEMU does), and when TCR or SCTLR change. TLBI by VA invalidates the
+ * entries of every page size (4K/16K/64K) cached since the last flush that contain the address,
+ * and the entries filled from blocks (2 MiB and up, kept in a list) whose block contains it.
  */
 import { Abort } from './exceptions';
 import { MemoryFault, type PagedMemory } from './memory';
@@ -21,6 +22,8 @@ const TLB_BITS = 12;
 const N = 1 << TLB_BITS;
 const MASK = N - 1;
 const TWO32 = 4294967296;
+/** Block entries tracked for TLBI by VA; past this the TLB is flushed (bounds the tracking). */
+const BLOCK_ENTRIES_MAX = 1 << 16;
 /** This CPU's PA size (ID_AA64MMFR0_EL1.PARange = 0b0101). */
 export const PA_BITS = 48;
 const IPS_BITS = [32, 36, 40, 42, 44, 48, 48, 48];
@@ -52,8 +55,13 @@ export class Mmu {
   private readonly tag = new Float64Array(6 * N).fill(-1);
   /** Physical address of the 4 KiB page of each entry. */
   private readonly pa = new Float64Array(N);
-  /** Bit (log2 - 12) set for each mapping size cached since the last flush. */
+  /** Bit (log2 - 12) set for each page size up to 64 KiB cached since the last flush. */
   private sizes = 0;
+  /** Entries filled from blocks (2 MiB and up) since the last flush, by block (number * 64 + log2 size). */
+  private readonly blocks = new Map<number, number[]>();
+  /** Bit (log2 - 12) set for each block size in `blocks`. */
+  private blockSizes = 0;
+  private blockEntries = 0;
   /** A tagged (TBI) address was cached: TLBI by VA cannot find all its entries. */
   private tagged = false;
   private r: Regime = { m: false, wxn: false, tcrLo: 0, tcrHi: 0, ttbr0: 0, ttbr1: 0, asid: 0 };
@@ -109,6 +117,9 @@ export class Mmu {
   flush(): void {
     this.tag.fill(-1);
     this.sizes = 0;
+    this.blocks.clear();
+    this.blockSizes = 0;
+    this.blockEntries = 0;
     this.tagged = false;
   }
 
@@ -116,17 +127,31 @@ export class Mmu {
   invalidateVa(lo: number, hi: number): void {
     if (this.tagged) return this.flush();
     const key = hi * 1048576 + (lo >>> 12);
-    for (let s = 0; s <= 18; s++) {
+    for (let s = 0; s <= 4; s += 2) {
       if ((this.sizes & (1 << s)) === 0) continue;
-      const count = 2 ** s;
-      if (count >= N) return this.flush();
+      const count = 1 << s;
       const base = key - (key % count);
-      for (let k = 0; k < count; k++) {
-        const kk = base + k;
-        const i = (kk % 1048576 ^ Math.floor(kk / 1048576)) & MASK;
-        for (let t = 0; t < 6; t++) if (this.tag[t * N + i] === kk) this.tag[t * N + i] = -1;
-      }
+      for (let k = 0; k < count; k++) this.drop(base + k, (((lo >>> 12) - (key % count) + k) ^ hi) & MASK);
     }
+    for (let s = 9; s <= 18; s++) {
+      if ((this.blockSizes & (1 << s)) === 0) continue;
+      const count = 2 ** s;
+      const block = Math.floor(key / count);
+      const entries = this.blocks.get(block * 64 + s);
+      if (entries === undefined) continue;
+      const base = block * count;
+      for (const i of entries) {
+        for (let t = 0; t < 6; t++) {
+          const v = this.tag[t * N + i];
+          if (v >= base && v < base + count) this.tag[t * N + i] = -1;
+        }
+      }
+      this.blocks.delete(block * 64 + s);
+    }
+  }
+
+  private drop(key: number, i: number): void {
+    for (let t = 0; t < 6; t++) if (this.tag[t * N + i] === key) this.tag[t * N + i] = -1;
   }
 
   private fill(lo: number, hi: number, acc: number, el: number, i: number): number {
@@ -139,7 +164,16 @@ export class Mmu {
     const key = hi * 1048576 + (lo >>> 12);
     for (let t = 0; t < 6; t++) this.tag[t * N + i] = perm & (1 << t) ? key : -1;
     this.pa[i] = pa;
-    this.sizes |= 1 << (this.wSize - 12);
+    const s = this.wSize - 12;
+    if (s <= 4) this.sizes |= 1 << s;
+    else {
+      if (this.blockEntries++ === BLOCK_ENTRIES_MAX) this.flush();
+      const k = Math.floor(key / 2 ** s) * 64 + s;
+      const entries = this.blocks.get(k);
+      if (entries === undefined) this.blocks.set(k, [i]);
+      else entries.push(i);
+      this.blockSizes |= 1 << s;
+    }
     if (hi >>> 24 !== ((hi >> 23) & 0xff)) this.tagged = true;
     return pa + (lo & 0xfff);
   }

@@ -28,10 +28,15 @@ export interface SysRegDef {
   reset?: bigint;
   read?: (cpu: Cpu) => bigint;
   write?: (cpu: Cpu, v: bigint) => void;
+  /** Hot registers: read into cpu.rlo/rhi and write from lo/hi halves, without BigInt. */
+  readPair?: (cpu: Cpu) => void;
+  writePair?: (cpu: Cpu, lo: number, hi: number) => void;
   /** Runs after a stored (accessor-less) value was written. */
   after?: (cpu: Cpu) => void;
   /** The register exists only when this holds (system mode, a GICv3...). */
   available?: (cpu: Cpu) => boolean;
+  /** Index of the register's storage (its position in SYSREGS). */
+  id: number;
 }
 
 export function sysRegKey(op0: number, op1: number, crn: number, crm: number, op2: number): number {
@@ -60,6 +65,14 @@ const USER_HZ = 62_500_000n;
 const start = process.hrtime.bigint();
 const userCounter = (): bigint => ((process.hrtime.bigint() - start) * USER_HZ) / 1_000_000_000n;
 
+const pair = (c: Cpu, lo: number, hi: number): void => {
+  c.rlo = lo >>> 0;
+  c.rhi = hi >>> 0;
+};
+const counter = (c: Cpu): void => {
+  const n = c.timer !== null ? c.timer.ticks() : Number(userCounter());
+  pair(c, n % 4294967296, Math.floor(n / 4294967296));
+};
 const system = (c: Cpu): boolean => c.timer !== null;
 const gicv3 = (c: Cpu): boolean => c.config?.icc !== undefined;
 const mmu = (c: Cpu): void => c.translationChanged();
@@ -74,6 +87,7 @@ const CCSIDR: Record<number, bigint> = {
   2: (2047n << 13n) | (15n << 3n) | 2n, // L2: 2 MiB, 16 ways
 };
 
+let nextId = 0;
 const r = (
   name: string,
   op0: number,
@@ -83,8 +97,8 @@ const r = (
   op2: number,
   el: number,
   writeEl: number | undefined,
-  extra: Partial<SysRegDef> = {},
-): SysRegDef => ({ name, op0, op1, crn, crm, op2, el, writeEl, ...extra });
+  extra: Partial<Omit<SysRegDef, 'id'>> = {},
+): SysRegDef => ({ name, op0, op1, crn, crm, op2, el, writeEl, ...extra, id: nextId++ });
 
 const icc = (name: IccRegister, crm: number, op2: number, access: 'rw' | 'r' | 'w', crn = 12): SysRegDef =>
   r(`ICC_${name}_EL1`, 3, 0, crn, crm, op2, access === 'w' ? 4 : 1, access === 'r' ? undefined : 1, {
@@ -121,12 +135,12 @@ const debugPairs = (n: number): SysRegDef[] => [
 export const SYSREGS: SysRegDef[] = [
   // PSTATE and FP control.
   r('NZCV', 3, 3, 4, 2, 0, 0, 0, {
-    read: (c) => BigInt(c.nzcv >>> 0),
-    write: (c, v) => (c.nzcv = Number(v & 0xf0000000n)),
+    readPair: (c) => pair(c, c.nzcv >>> 0, 0),
+    writePair: (c, lo) => (c.nzcv = lo & 0xf0000000),
   }),
   r('DAIF', 3, 3, 4, 2, 1, 1, 1, {
-    read: (c) => BigInt(c.daif << 6),
-    write: (c, v) => (c.daif = Number((v >> 6n) & 0xfn)),
+    readPair: (c) => pair(c, c.daif << 6, 0),
+    writePair: (c, lo) => c.setDaif((lo >>> 6) & 0xf),
   }),
   r('FPCR', 3, 3, 4, 4, 0, 0, 0, {
     read: (c) => BigInt(c.fpcr >>> 0),
@@ -140,10 +154,10 @@ export const SYSREGS: SysRegDef[] = [
     read: (c) => BigInt(c.spsel),
     write: (c, v) => c.setPstate(c.el, Number(v & 1n)),
   }),
-  r('CurrentEL', 3, 0, 4, 2, 2, 1, undefined, { read: (c) => BigInt(c.el << 2) }),
+  r('CurrentEL', 3, 0, 4, 2, 2, 1, undefined, { readPair: (c) => pair(c, c.el << 2, 0) }),
   r('SP_EL0', 3, 0, 4, 1, 0, 1, 1, {
-    read: (c) => c.spEl0,
-    write: (c, v) => (c.spEl0 = v),
+    readPair: (c) => c.readSpEl0(),
+    writePair: (c, lo, hi) => c.writeSpEl0(lo, hi),
   }),
   r('TPIDR_EL0', 3, 3, 13, 0, 2, 0, 0),
   r('TPIDRRO_EL0', 3, 3, 13, 0, 3, 0, 1),
@@ -158,8 +172,8 @@ export const SYSREGS: SysRegDef[] = [
   r('AIDR_EL1', 3, 1, 0, 0, 7, 1, undefined, { reset: 0n }),
   // The generic timer.
   r('CNTFRQ_EL0', 3, 3, 14, 0, 0, 0, 1, { reset: USER_HZ }),
-  r('CNTPCT_EL0', 3, 3, 14, 0, 1, 0, undefined, { read: (c) => c.timer?.count() ?? userCounter() }),
-  r('CNTVCT_EL0', 3, 3, 14, 0, 2, 0, undefined, { read: (c) => c.timer?.count() ?? userCounter() }),
+  r('CNTPCT_EL0', 3, 3, 14, 0, 1, 0, undefined, { readPair: counter }),
+  r('CNTVCT_EL0', 3, 3, 14, 0, 2, 0, undefined, { readPair: counter }),
   ...timer('CNTP', 2, 'phys'),
   ...timer('CNTV', 3, 'virt'),
   r('CNTKCTL_EL1', 3, 0, 14, 1, 0, 1, 1),
@@ -259,34 +273,83 @@ export function isIdSpace(key: number): boolean {
   return key >>> 7 === 0x180 && ((key >>> 3) & 15) !== 0;
 }
 
-/** Storage for table registers without accessors. */
+/** Storage for table registers without accessors: two uint32 halves per register, by `id`. */
 export class SysRegs {
-  private readonly values = new Map<number, bigint>();
+  private readonly lo = new Uint32Array(SYSREGS.length);
+  private readonly hi = new Uint32Array(SYSREGS.length);
 
-  read(cpu: Cpu, d: SysRegDef, key: number): bigint {
-    if (d.read) return d.read(cpu);
-    return this.values.get(key) ?? d.reset ?? 0n;
+  constructor() {
+    this.clear();
   }
 
-  write(cpu: Cpu, d: SysRegDef, key: number, v: bigint): void {
-    if (d.write) d.write(cpu, v);
+  read(cpu: Cpu, d: SysRegDef): bigint {
+    if (d.readPair) {
+      d.readPair(cpu);
+      return (BigInt(cpu.rhi) << 32n) | BigInt(cpu.rlo);
+    }
+    if (d.read) return d.read(cpu);
+    return (BigInt(this.hi[d.id]) << 32n) | BigInt(this.lo[d.id]);
+  }
+
+  write(cpu: Cpu, d: SysRegDef, v: bigint): void {
+    this.writePair(cpu, d, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+  }
+
+  /** MRS: the value into cpu.rlo/rhi. */
+  readPair(cpu: Cpu, d: SysRegDef): void {
+    if (d.readPair) return d.readPair(cpu);
+    if (d.read) {
+      const v = d.read(cpu);
+      cpu.rlo = Number(v & 0xffffffffn);
+      cpu.rhi = Number((v >> 32n) & 0xffffffffn);
+      return;
+    }
+    cpu.rlo = this.lo[d.id];
+    cpu.rhi = this.hi[d.id];
+  }
+
+  /** MSR from two halves. */
+  writePair(cpu: Cpu, d: SysRegDef, lo: number, hi: number): void {
+    if (d.writePair) d.writePair(cpu, lo, hi);
+    else if (d.write) d.write(cpu, (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0));
     else {
-      this.values.set(key, v);
+      this.lo[d.id] = lo;
+      this.hi[d.id] = hi;
       d.after?.(cpu);
     }
   }
 
   /** The stored value of a register the CPU uses itself (SYS keys). */
   get(key: number): bigint {
-    return this.values.get(key) ?? byKey.get(key)?.reset ?? 0n;
+    const id = byKey.get(key)!.id;
+    return (BigInt(this.hi[id]) << 32n) | BigInt(this.lo[id]);
   }
 
   set(key: number, v: bigint): void {
-    this.values.set(key, v);
+    this.setPair(key, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+  }
+
+  /** Low and high halves of a stored register (exception entry and return). */
+  low(key: number): number {
+    return this.lo[byKey.get(key)!.id];
+  }
+
+  high(key: number): number {
+    return this.hi[byKey.get(key)!.id];
+  }
+
+  setPair(key: number, lo: number, hi: number): void {
+    const id = byKey.get(key)!.id;
+    this.lo[id] = lo;
+    this.hi[id] = hi;
   }
 
   /** Back to reset values. */
   clear(): void {
-    this.values.clear();
+    for (const d of SYSREGS) {
+      const v = d.reset ?? 0n;
+      this.lo[d.id] = Number(v & 0xffffffffn);
+      this.hi[d.id] = Number((v >> 32n) & 0xffffffffn);
+    }
   }
 }

@@ -60,7 +60,12 @@ export class GenericTimer {
   }
 
   count(): bigint {
-    return BigInt(Math.floor(this.clock.nowNs() / NS_PER_TICK));
+    return BigInt(this.ticks());
+  }
+
+  /** The counter as a number (exact below 2^53 ticks). */
+  ticks(): number {
+    return Math.floor(this.clock.nowNs() / NS_PER_TICK);
   }
 
   readCtl(ch: Channel): bigint {

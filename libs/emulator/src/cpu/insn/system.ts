@@ -21,7 +21,7 @@ function barrier(c: Cpu, i: number): void {
   if (op2 === 2)
     c.exclusiveAddr = -1; // CLREX
   else if (op2 === 6)
-    c.stop = true; // ISB: refetch
+    return; // ISB: MSR, IC and TLBI already end the decoded run they change
   else if (op2 === 7 || op2 < 2) throw new UndefinedInstruction(i);
 }
 
@@ -31,8 +31,7 @@ function msrImm(c: Cpu, i: number): void {
   const crm = (i >>> 8) & 15;
   if (op1 === 3 && (op2 === 6 || op2 === 7)) {
     if (c.el === 0) throw new UndefinedInstruction(i, 'DAIF at EL0');
-    c.daif = op2 === 6 ? c.daif | crm : c.daif & ~crm;
-    c.stop = true;
+    c.setDaif(op2 === 6 ? c.daif | crm : c.daif & ~crm);
     return;
   }
   if (op1 === 0 && op2 === 5 && c.el > 0) {
@@ -95,14 +94,13 @@ function mrsMsr(c: Cpu, i: number): void {
     const el =
       def.el === 0 && c.sink === null && def.op0 === 3 && def.op1 === 0 && def.crn === 0 ? 1 : def.el;
     if (c.el < el) throw new UndefinedInstruction(i, `${def.name} at EL${c.el}`);
-    const v = c.sys.read(c, def, key);
-    setX(c, t, Number(v & 0xffffffffn), Number((v >> 32n) & 0xffffffffn));
+    c.sys.readPair(c, def);
+    setX(c, t, c.rlo, c.rhi);
   } else {
     if (def.writeEl === undefined || c.el < def.writeEl)
       throw new UndefinedInstruction(i, `write of ${def.name} at EL${c.el}`);
-    c.sys.write(c, def, key, c.getXzr(t));
-    // A write may change translation, PSTATE or an interrupt mask: look again before going on.
-    c.stop = true;
+    // Writes that change translation, PSTATE or interrupt masking end the decoded run themselves.
+    c.sys.writePair(c, def, t === 31 ? 0 : c.x[t << 1], t === 31 ? 0 : c.x[(t << 1) | 1]);
   }
 }
 
