@@ -11,6 +11,7 @@ PROGRAMS="$HERE/../test/programs"
 BAREMETAL="$HERE/../test/baremetal"
 FUZZ="$HERE/../test/fuzz"
 BENCH="$HERE/../../../bench/emulator-bench.c"
+BENCH_SYSTEM="$HERE/../../../bench/emulator-bench-system.c"
 CACHE="${VMFARM_CACHE:-$HOME/.cache/vmfarm}/emulator"
 mkdir -p "$CACHE/busybox" "$CACHE/programs"
 # Test files run in parallel and each may call this script: one at a time.
@@ -54,7 +55,7 @@ if ! ls "$CACHE"/busybox/*/bin/busybox >/dev/null 2>&1; then
 fi
 
 # C test programs: one directory per hash of (sources + compiler version).
-sum="$( (cat "$PROGRAMS"/*.c "$FUZZ"/harness.* "$BENCH" "$BAREMETAL"/*.S; aarch64-linux-gnu-gcc --version | head -1) | sha256sum | cut -d' ' -f1)"
+sum="$( (cat "$PROGRAMS"/*.c "$FUZZ"/harness.* "$BENCH" "$BENCH_SYSTEM" "$BAREMETAL"/*.S; aarch64-linux-gnu-gcc --version | head -1) | sha256sum | cut -d' ' -f1)"
 out="$CACHE/programs/$sum"
 if [ ! -f "$out/.done" ]; then
   log "compiling emulator test programs"
@@ -68,6 +69,12 @@ if [ ! -f "$out/.done" ]; then
     done
   done
   aarch64-linux-gnu-gcc -static -O2 -o "$out/emulator-bench" "$BENCH"
+  # The same workloads bare-metal at EL1 (ELF at 0x40000000), MMU off and on.
+  for mmu in 0 1; do
+    aarch64-linux-gnu-gcc -O2 -ffreestanding -nostdlib -static -fno-pie -no-pie -ffunction-sections \
+      -Wl,--gc-sections -Wl,--build-id=none -Wl,-N -Wl,--no-warn-rwx-segments -Wl,-Ttext=0x40000000 \
+      -DMMU="$mmu" -o "$out/emulator-bench-system-mmu$mmu.elf" "$BENCH_SYSTEM"
+  done
   # Bare-metal images for the system-mode CPU: raw binaries linked at 0x40000000 (RAM of QEMU's virt).
   for src in "$BAREMETAL"/*.S; do
     name="$(basename "$src" .S)"
