@@ -233,9 +233,13 @@ export class QemuSession implements VmSession {
         this.waits.failGone();
       },
     );
-    void child.exited.then(({ code, signal }) => {
+    void child.exited.then(({ code, signal, lost }) => {
       if (this.child !== child) return;
-      this.exit ??= signal ? `was killed by ${signal}` : `exited with status ${code}`;
+      this.exit ??= lost
+        ? `was lost with its host (${lost})`
+        : signal
+          ? `was killed by ${signal}`
+          : `exited with status ${code}`;
       this.console.attach(null);
       this.waits.failGone();
     });
