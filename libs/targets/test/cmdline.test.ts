@@ -10,7 +10,7 @@ const files: LaunchFiles = {
   image: '/images/disk.raw',
   imageFormat: 'raw',
   overlay: '/inst/.run/disk.qcow2',
-  qmpSocket: '/inst/.run/qmp.sock',
+  qmp: { path: '/inst/.run/qmp.sock' },
   serialLog: '/inst/serial.log',
 };
 
@@ -29,6 +29,19 @@ test('the command line of a TCG profile with a PL011 console', () => {
       '-device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,slot=2 ' +
       '-boot menu=on,splash-time=0 ' +
       '-chardev socket,id=qmp0,path=/inst/.run/qmp.sock,server=on,wait=off -mon chardev=qmp0,mode=control',
+  );
+});
+
+test('on a remote host: KVM with the host CPU, QMP on a loopback TCP port there', () => {
+  const args = qemuArgs(describeMachine({ ...profile, accel: 'kvm', cpu: 'host' }), {
+    ...files,
+    qmp: { port: 24711 },
+  });
+  const line = shellLine('qemu-system-aarch64', args);
+  assert.match(line, / -accel kvm -cpu host /);
+  assert.match(
+    line,
+    / -chardev socket,id=qmp0,host=127\.0\.0\.1,port=24711,server=on,wait=off -mon chardev=qmp0,mode=control$/,
   );
 });
 
