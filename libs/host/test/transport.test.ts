@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +81,12 @@ test('files move both ways over SFTP byte for byte; mkdtemp, exists and remove a
   assert.ok(readFileSync(`${dir}/up.bin`).equals(data));
   await ssh.download(`${dir}/up.bin`, join(work, 'down.bin'));
   assert.ok(readFileSync(join(work, 'down.bin')).equals(data));
+  // A disk image with a hole: the same bytes arrive, the hole is not written.
+  const sparse = join(work, 'sparse.img');
+  writeFileSync(sparse, Buffer.concat([data.subarray(0, 1 << 20), Buffer.alloc(16 << 20), Buffer.from([7])]));
+  await ssh.upload(sparse, `${dir}/sparse.img`);
+  assert.ok(readFileSync(`${dir}/sparse.img`).equals(readFileSync(sparse)));
+  assert.ok(statSync(`${dir}/sparse.img`).blocks * 512 < 4 << 20, 'the hole stays a hole');
   await ssh.remove(dir);
   assert.equal(await ssh.exists(dir), false);
   await assert.rejects(ssh.upload(join(work, 'absent'), `${dir}/x`));

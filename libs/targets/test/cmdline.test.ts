@@ -10,7 +10,7 @@ const files: LaunchFiles = {
   image: '/images/disk.raw',
   imageFormat: 'raw',
   overlay: '/inst/.run/disk.qcow2',
-  qmpSocket: '/inst/.run/qmp.sock',
+  qmp: { path: '/inst/.run/qmp.sock' },
   serialLog: '/inst/serial.log',
 };
 

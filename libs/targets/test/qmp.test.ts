@@ -4,7 +4,10 @@ import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { LocalTransport } from '@vmfarm/host';
 import { classifyQmp, QmpConnection, QmpFramer, type QmpEvent, type QmpTranscriptEntry } from '../src';
+
+const local = new LocalTransport();
 
 test('the framer joins lines split across chunks and parses several per chunk', () => {
   const f = new QmpFramer();
@@ -60,11 +63,17 @@ test('a connection waits for the socket to appear, then exchanges commands, repl
   const log: QmpTranscriptEntry[] = [];
   const events: QmpEvent[] = [];
   let notified = 0;
-  const conn = await QmpConnection.connect(path, Date.now() + 5000, () => true, {
-    record: (dir, message) => log.push({ ms: 0, dir, message }),
-    event: (e) => events.push(e),
-    notify: () => notified++,
-  });
+  const conn = await QmpConnection.connect(
+    () => local.openStream({ path }),
+    path,
+    Date.now() + 5000,
+    () => true,
+    {
+      record: (dir, message) => log.push({ ms: 0, dir, message }),
+      event: (e) => events.push(e),
+      notify: () => notified++,
+    },
+  );
   t.after(() => conn.close());
   while (!conn.greeting) await new Promise((r) => setTimeout(r, 10));
   const id = conn.send('stop');
@@ -82,11 +91,23 @@ test('a connection waits for the socket to appear, then exchanges commands, repl
 test('connecting gives up when the process is gone or the deadline passes', async () => {
   const hooks = { record: () => {}, event: () => {}, notify: () => {} };
   await assert.rejects(
-    QmpConnection.connect('/nonexistent/qmp.sock', Date.now() + 60_000, () => false, hooks),
+    QmpConnection.connect(
+      () => local.openStream({ path: '/nonexistent/qmp.sock' }),
+      '/nonexistent/qmp.sock',
+      Date.now() + 60_000,
+      () => false,
+      hooks,
+    ),
     /cannot connect to QMP at \/nonexistent\/qmp\.sock: ENOENT/,
   );
   await assert.rejects(
-    QmpConnection.connect('/nonexistent/qmp.sock', Date.now() + 100, () => true, hooks),
+    QmpConnection.connect(
+      () => local.openStream({ path: '/nonexistent/qmp.sock' }),
+      '/nonexistent/qmp.sock',
+      Date.now() + 100,
+      () => true,
+      hooks,
+    ),
     /ENOENT/,
   );
 });

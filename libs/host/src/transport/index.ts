@@ -4,6 +4,7 @@ import { TransportError, type HostTransport } from './types';
 
 export * from './local';
 export * from './loopback-sshd';
+export * from './nested-host';
 export * from './probe';
 export * from './ssh';
 export * from './types';

@@ -36,7 +36,8 @@ export class LocalTransport implements HostTransport {
       kill: async (signal = 'SIGTERM') => {
         if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
         try {
-          process.kill(child.pid, signal);
+          // Its own process group (spawnGuarded): whatever it started goes too.
+          process.kill(-child.pid, signal);
         } catch {
           // gone meanwhile
         }
@@ -65,6 +66,7 @@ export class LocalTransport implements HostTransport {
           });
         },
       );
+      child.stdin?.on('error', () => {}); // EPIPE from a program that reads no input
       child.stdin?.end(options.input ?? '');
     });
   }

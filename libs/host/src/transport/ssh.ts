@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { PassThrough, type Duplex } from 'node:stream';
 import { Client, type ClientChannel, type ConnectConfig, type SFTPWrapper } from 'ssh2';
 import {
@@ -34,6 +35,12 @@ export function parseSshUrl(url: string): { username: string; host: string; port
     port: u.port ? Number(u.port) : 22,
   };
 }
+
+/** SFTP writes of 32 KiB (what every server takes), eight at a time. */
+const UPLOAD_BLOCK = 32 << 10;
+const UPLOAD_IN_FLIGHT = 8;
+const ZERO = Buffer.alloc(UPLOAD_BLOCK);
+const isZero = (b: Buffer) => b.equals(ZERO.subarray(0, b.length));
 
 /** A word the host's shell takes literally. */
 export const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
@@ -196,13 +203,40 @@ export class SshTransport implements HostTransport {
     return this.sftpSession;
   }
 
+  /**
+   * Writes only the blocks that hold data and sets the size: a disk image's holes stay holes there,
+   * and only its data crosses the connection (a 130 MiB guest disk holds 33 MiB).
+   */
   async upload(localPath: string, hostPath: string): Promise<void> {
     const sftp = await this.sftp();
-    await new Promise<void>((resolve, reject) =>
-      sftp.fastPut(localPath, hostPath, (err) =>
-        err ? reject(new TransportError(`${this.url}: upload to ${hostPath}: ${err.message}`)) : resolve(),
-      ),
-    );
+    const fail = (err: Error) => new TransportError(`${this.url}: upload to ${hostPath}: ${err.message}`);
+    const call = <T>(fn: (cb: (err: Error | null | undefined, value: T) => void) => void) =>
+      new Promise<T>((resolve, reject) => fn((err, value) => (err ? reject(fail(err)) : resolve(value))));
+    const file = await open(localPath, 'r');
+    try {
+      const { size } = await file.stat();
+      const handle = await call<Buffer>((cb) => sftp.open(hostPath, 'w', cb));
+      try {
+        const inFlight = new Set<Promise<void>>();
+        for (let offset = 0; offset < size; offset += UPLOAD_BLOCK) {
+          const block = Buffer.alloc(Math.min(UPLOAD_BLOCK, size - offset));
+          await file.read(block, 0, block.length, offset);
+          if (isZero(block)) continue;
+          const write = call<void>((cb) =>
+            sftp.write(handle, block, 0, block.length, offset, (err) => cb(err, undefined)),
+          );
+          inFlight.add(write);
+          void write.finally(() => inFlight.delete(write)).catch(() => {});
+          if (inFlight.size >= UPLOAD_IN_FLIGHT) await Promise.race(inFlight);
+        }
+        await Promise.all(inFlight);
+        await call<void>((cb) => sftp.fsetstat(handle, { size }, (err) => cb(err, undefined)));
+      } finally {
+        await call<void>((cb) => sftp.close(handle, (err) => cb(err, undefined))).catch(() => {});
+      }
+    } finally {
+      await file.close();
+    }
   }
 
   async download(hostPath: string, localPath: string): Promise<void> {

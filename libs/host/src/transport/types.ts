@@ -15,7 +15,7 @@ export interface HostCommand {
   readonly pid: Promise<number>;
   /** Resolves when the command has ended and its output streams are drained. */
   readonly exited: Promise<CommandExit>;
-  /** Signals the process on the host (not a process group: one program, one pid). */
+  /** Signals the process on the host (locally its process group, which it leads). */
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 

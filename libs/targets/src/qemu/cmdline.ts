@@ -1,3 +1,4 @@
+import type { StreamTarget } from '@vmfarm/host';
 import type { ImageFormat } from '@vmfarm/protocol';
 import type { MachineDescription } from './machine';
 
@@ -12,7 +13,8 @@ export interface LaunchFiles {
   imageFormat: ImageFormat;
   /** The qcow2 overlay the VM writes to, with the image as its backing node. */
   overlay: string;
-  qmpSocket: string;
+  /** Where QEMU listens for QMP: a unix socket, or (on a host reached over SSH) a loopback TCP port. */
+  qmp: StreamTarget;
   /** With a virtio console, PL011 output (firmware, kernel console) goes to this file. */
   serialLog: string;
 }
@@ -96,7 +98,7 @@ export function qemuArgs(m: MachineDescription, f: LaunchFiles): string[] {
     '-boot',
     'menu=on,splash-time=0',
     '-chardev',
-    `socket,id=qmp0,path=${opt(f.qmpSocket)},server=on,wait=off`,
+    `socket,id=qmp0,${'path' in f.qmp ? `path=${opt(f.qmp.path)}` : `host=127.0.0.1,port=${f.qmp.port}`},server=on,wait=off`,
     '-mon',
     'chardev=qmp0,mode=control',
   );

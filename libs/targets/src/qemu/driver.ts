@@ -1,3 +1,4 @@
+import { LocalTransport, type HostTransport } from '@vmfarm/host';
 import type { QemuTargetProfile } from '@vmfarm/protocol';
 import {
   BootError,
@@ -10,7 +11,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { accepts } from './accepts';
 import { describeMachine } from './machine';
-import { probeHost, resolveHostFile, type HostProbe } from './probe';
+import { probeHost, probeHostOver, resolveHostFile, type HostProbe } from './probe';
 import { applyOverrides, type MachineOverrides, type QemuProfile } from './profile';
 import { QemuSession } from './session';
 
@@ -20,6 +21,8 @@ export interface QemuBootSpec extends Omit<BootSpec, 'overrides'> {
   overrides?: MachineOverrides;
   /** Probed now when absent (an admin's host paths among the profile's files included). */
   probe?: HostProbe;
+  /** The host QEMU runs on (default: this one). The probe must be of that host. */
+  transport?: HostTransport;
 }
 
 /**
@@ -28,7 +31,10 @@ export interface QemuBootSpec extends Omit<BootSpec, 'overrides'> {
  */
 export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<QemuSession> {
   const effective = applyOverrides(profile, spec.overrides);
-  const probe = spec.probe ?? (await probeHost({ files: [effective.firmwareCode, effective.firmwareVars] }));
+  const transport = spec.transport ?? new LocalTransport();
+  const files = [effective.firmwareCode, effective.firmwareVars];
+  const probe =
+    spec.probe ?? (await (transport.remote ? probeHostOver(transport, { files }) : probeHost({ files })));
   const verdict = accepts(effective, probe);
   if (!verdict.ok) throw new TargetRefusedError(effective.id, verdict.reasons);
   if (!existsSync(spec.image)) throw new BootError(`no image at ${spec.image}`);
@@ -37,12 +43,18 @@ export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<Qe
     if (!found.ok) throw new BootError(found.reason); // accepts() said it was there
     return found.path;
   };
-  const session = new QemuSession(effective, describeMachine(effective), spec, {
-    qemu: probe.binaries[effective.binary]!.path,
-    qemuImg: probe.binaries['qemu-img']!.path,
-    code: host(effective.firmwareCode),
-    varsTemplate: host(effective.firmwareVars),
-  });
+  const session = new QemuSession(
+    effective,
+    describeMachine(effective),
+    spec,
+    {
+      qemu: probe.binaries[effective.binary]!.path,
+      qemuImg: probe.binaries['qemu-img']!.path,
+      code: host(effective.firmwareCode),
+      varsTemplate: host(effective.firmwareVars),
+    },
+    transport,
+  );
   try {
     await session.start(spec.startTimeoutMs ?? 30_000);
     return session;
@@ -52,23 +64,38 @@ export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<Qe
   }
 }
 
-/** The qemu kind of target, as the agent drives it (the VM-session contract's TargetDriver). */
-export const qemuDriver: TargetDriver<QemuTargetProfile, HostProbe> = {
-  kind: 'qemu',
-  probe: () => probeHost(),
-  accepts,
-  async boot(profile, spec, probe): Promise<Booted> {
-    const fresh = !existsSync(`${spec.instanceDir}/vars.fd`);
-    const session = await boot(profile, { ...spec, probe });
-    return {
-      session,
-      variableStore: {
-        pristine: fresh,
-        template: profile.firmwareVars,
-        detail: fresh
-          ? `new instance ${basename(spec.instanceDir)}: vars.fd was absent and copied from ${profile.firmwareVars} at start`
-          : `vars.fd already existed in ${spec.instanceDir}`,
-      },
-    };
-  },
-};
+/**
+ * The qemu kind of target on the host `transport` reaches (this one by default), as the agent drives
+ * it (the VM-session contract's TargetDriver).
+ */
+export function qemuDriverOn(transport?: HostTransport): TargetDriver<QemuTargetProfile, HostProbe> {
+  return {
+    kind: 'qemu',
+    probe: () => (transport?.remote ? probeHostOver(transport) : probeHost()),
+    accepts,
+    boot: (profile, spec, probe) => bootBooted(profile, spec, probe, transport),
+  };
+}
+
+/** The qemu kind of target on this host. */
+export const qemuDriver = qemuDriverOn();
+
+async function bootBooted(
+  profile: QemuTargetProfile,
+  spec: BootSpec,
+  probe: HostProbe,
+  transport: HostTransport | undefined,
+): Promise<Booted> {
+  const fresh = !existsSync(`${spec.instanceDir}/vars.fd`);
+  const session = await boot(profile, { ...spec, probe, transport });
+  return {
+    session,
+    variableStore: {
+      pristine: fresh,
+      template: profile.firmwareVars,
+      detail: fresh
+        ? `new instance ${basename(spec.instanceDir)}: vars.fd was absent and copied from ${profile.firmwareVars} at start`
+        : `vars.fd already existed in ${spec.instanceDir}`,
+    },
+  };
+}

@@ -5,14 +5,20 @@ import {
   type HotplugPort,
   type SessionHotplug,
 } from '@vmfarm/session';
-import { rmSync, truncateSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { QmpEvent, SessionQmp } from './qmp';
 
 /** Default waits for QMP replies and device removal (pciehp alone waits 5 s before releasing a slot). */
 export const QMP_TIMEOUT_MS = 15_000;
 const UNPLUG_TIMEOUT_MS = 30_000;
 const SCRATCH_BYTES = 64 * 1024 * 1024;
+
+/** Sparse scratch disks in the run directory on the QEMU host (it goes, with them, on close). */
+export interface ScratchDisks {
+  path(n: number): string;
+  create(path: string, bytes: number): Promise<void>;
+  /** Best effort. */
+  remove(path: string): void;
+}
 
 interface Plugged extends HotplugHandle {
   node?: string;
@@ -31,8 +37,7 @@ export class QemuHotplug implements SessionHotplug {
   constructor(
     private readonly qmp: SessionQmp,
     private readonly rootPorts: readonly string[],
-    /** Where scratch disks go (removed with the run directory). */
-    private readonly runDir: string,
+    private readonly scratch: ScratchDisks,
   ) {}
 
   private freePort(): string | undefined {
@@ -52,9 +57,8 @@ export class QemuHotplug implements SessionHotplug {
     this.plugged.set(p.id, p);
     try {
       if (kind === 'blk') {
-        p.file = join(this.runDir, `scratch${n}.img`);
-        writeFileSync(p.file, '');
-        truncateSync(p.file, SCRATCH_BYTES); // sparse
+        p.file = this.scratch.path(n);
+        await this.scratch.create(p.file, SCRATCH_BYTES);
         p.sectors = SCRATCH_BYTES / 512;
         p.node = `${p.id}-node`;
         await this.qmp.execute(
@@ -135,7 +139,7 @@ export class QemuHotplug implements SessionHotplug {
 
   /** A new QEMU process has none of the hot-added devices: forget them (their scratch files go). */
   forgetAll(): void {
-    for (const p of this.plugged.values()) if (p.file) rmSync(p.file, { force: true });
+    for (const p of this.plugged.values()) if (p.file) this.scratch.remove(p.file);
     this.plugged.clear();
   }
 
@@ -146,7 +150,7 @@ export class QemuHotplug implements SessionHotplug {
       this.qmp.execute(command, args, timeoutMs).catch(() => undefined);
     if (p.node) await quietly('blockdev-del', { 'node-name': p.node });
     if (p.netdev) await quietly('netdev_del', { id: p.netdev });
-    if (p.file) rmSync(p.file, { force: true });
+    if (p.file) this.scratch.remove(p.file);
   }
 }
 

@@ -1,4 +1,4 @@
-import { which } from '@vmfarm/host';
+import { probeCapabilities, which, type HostTransport } from '@vmfarm/host';
 import { execFile } from 'node:child_process';
 import { isHostPath } from '@vmfarm/protocol';
 import { closeSync, constants, existsSync, openSync, readdirSync, statSync } from 'node:fs';
@@ -80,6 +80,32 @@ export async function probeHost(
     firmware: firmwareIn(options.firmwareDirs ?? DEFAULT_FIRMWARE_DIRS),
     files,
     kvm: probeKvm(options.kvmDevice ?? '/dev/kvm'),
+  };
+}
+
+/** `uname -m` as `process.arch` says it. */
+const NODE_ARCH: Record<string, string> = { aarch64: 'arm64', x86_64: 'x64', armv7l: 'arm' };
+
+/**
+ * Probes a host through its transport (a remote one: the local probe above looks at this machine
+ * directly): the same facts, from one shell run there.
+ */
+export async function probeHostOver(
+  transport: HostTransport,
+  options: { files?: readonly string[]; firmwareDirs?: readonly string[]; kvmDevice?: string } = {},
+): Promise<HostProbe> {
+  const caps = await probeCapabilities(transport, {
+    programs: PROBED_PROGRAMS,
+    firmwareDirs: options.firmwareDirs ?? DEFAULT_FIRMWARE_DIRS,
+    files: (options.files ?? []).filter(isHostPath),
+    kvmDevice: options.kvmDevice,
+  });
+  return {
+    hostArch: NODE_ARCH[caps.arch] ?? caps.arch,
+    binaries: caps.binaries,
+    firmware: caps.firmware,
+    files: caps.files,
+    kvm: caps.kvm,
   };
 }
 

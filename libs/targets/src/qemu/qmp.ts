@@ -1,4 +1,5 @@
-import { createConnection, type Socket } from 'node:net';
+import { TransportError } from '@vmfarm/host';
+import type { Duplex } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { HostEvent } from '@vmfarm/session';
 
@@ -86,7 +87,7 @@ export class QmpConnection {
   closed = false;
 
   constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     private readonly hooks: QmpHooks,
   ) {
     socket.on('data', (chunk: Buffer) => {
@@ -112,32 +113,33 @@ export class QmpConnection {
     });
   }
 
-  /** Connects to a socket QEMU is about to create, retrying until `deadline` or until `alive()` is false. */
+  /**
+   * Connects through `open` (a unix socket here, a channel to the QEMU host's loopback over SSH) to
+   * a socket QEMU is about to create, retrying while it is not there yet, until `deadline` or until
+   * `alive()` is false. `where` names the socket in errors and the transcript.
+   */
   static async connect(
-    path: string,
+    open: () => Promise<Duplex>,
+    where: string,
     deadline: number,
     alive: () => boolean,
     hooks: QmpHooks,
   ): Promise<QmpConnection> {
     for (;;) {
-      const socket = await new Promise<Socket | NodeJS.ErrnoException>((resolve) => {
-        const s = createConnection({ path });
-        s.once('connect', () => {
-          s.removeAllListeners('error');
-          resolve(s);
-        });
-        s.once('error', (err) => {
-          s.destroy();
-          resolve(err);
-        });
-      });
-      if (!(socket instanceof Error)) {
-        hooks.record('note', `connected to ${path}`);
-        return new QmpConnection(socket, hooks);
+      let socket: Duplex;
+      try {
+        socket = await open();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        // Not there yet: no socket file, nobody listening, or (over SSH) the channel refused.
+        const early = ['ENOENT', 'ECONNREFUSED'].includes(e.code ?? '') || e instanceof TransportError;
+        if (!early || !alive() || Date.now() > deadline)
+          throw new Error(`cannot connect to QMP at ${where}: ${e.code ?? e.message}`);
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
       }
-      if (!['ENOENT', 'ECONNREFUSED'].includes(socket.code ?? '') || !alive() || Date.now() > deadline)
-        throw new Error(`cannot connect to QMP at ${path}: ${socket.code ?? socket.message}`);
-      await new Promise((r) => setTimeout(r, 50));
+      hooks.record('note', `connected to ${where}`);
+      return new QmpConnection(socket, hooks);
     }
   }
 

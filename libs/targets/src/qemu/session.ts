@@ -1,4 +1,4 @@
-import { spawnGuarded } from '@vmfarm/host';
+import { LocalTransport, type HostCommand, type HostTransport } from '@vmfarm/host';
 import type { ImageFormat } from '@vmfarm/protocol';
 import {
   GuestConsole,
@@ -12,7 +12,6 @@ import {
   type VmSession,
   type VmState,
 } from '@vmfarm/session';
-import { execFile, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -22,6 +21,7 @@ import {
   readSync,
   rmSync,
   statSync,
+  truncateSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,7 +29,7 @@ import { join, resolve } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { qemuArgs, shellLine, type LaunchFiles } from './cmdline';
 import { QmpCommandError } from './errors';
-import { QemuHotplug, QMP_TIMEOUT_MS } from './hotplug';
+import { QemuHotplug, QMP_TIMEOUT_MS, type ScratchDisks } from './hotplug';
 import type { MachineDescription } from './machine';
 import { platformFacts, type QueryGicCapability } from './platform';
 import type { QemuProfile } from './profile';
@@ -40,7 +40,7 @@ const MAX_SOCKET_PATH = 107;
 /** How long `state()` waits for QEMU to answer `query-status` by default. */
 const STATE_TIMEOUT_MS = 5000;
 
-/** Host paths a session runs with, resolved from the profile's names against the host probe. */
+/** Paths on the QEMU host a session runs with, resolved from the profile's names against the host probe. */
 export interface QemuHostFiles {
   qemu: string;
   qemuImg: string;
@@ -61,38 +61,38 @@ function virtualSize(image: string, format: ImageFormat): number {
   }
 }
 
-function run(file: string, args: string[], timeoutMs: number): Promise<void> {
-  return new Promise((done, fail) =>
-    execFile(file, args, { timeout: timeoutMs }, (err, _stdout, stderr) =>
-      err
-        ? fail(new BootError(`${shellLine(file, args)} failed: ${String(stderr).trim() || err.message}`))
-        : done(),
-    ),
-  );
+async function run(t: HostTransport, file: string, args: string[], timeoutMs: number): Promise<void> {
+  const r = await t
+    .exec(file, args, { timeoutMs })
+    .catch((err: Error) => ({ code: null, stderr: err.message }));
+  if (r.code !== 0)
+    throw new BootError(`${shellLine(file, args)} failed: ${r.stderr.trim() || `status ${r.code}`}`);
 }
 
 /**
- * One QEMU instance: its process (restarted by a power cycle), console, QMP connection and files.
- * The instance directory keeps `vars.fd` and, after close, `console.log`, `qmp.jsonl` and `qemu.log`;
- * the run directory under it (QMP socket, overlay, scratch disks) goes on close.
+ * One QEMU instance: its process (restarted by a power cycle), console, QMP connection and files,
+ * on the agent's host or on one its transport reaches. The (local) instance directory keeps `vars.fd`
+ * and, after close, `console.log`, `qmp.jsonl` and `qemu.log`. The run directory (QMP socket,
+ * overlay, scratch disks; on a remote host also the image, the variable store and serial.log, which
+ * come back on close) is under the instance directory here, in the host's /tmp there, and goes on close.
  */
 export class QemuSession implements VmSession {
   readonly console: GuestConsole;
   readonly qmp: SessionQmp;
   readonly hotplug: QemuHotplug;
   readonly instanceDir: string;
-  /** The launch command (for logs and bug reports). */
-  readonly commandLine: string;
 
   private readonly waits: Waits;
   private readonly started = Date.now();
-  private readonly runDir: string;
-  private readonly socketDir: string | null = null;
-  private readonly files: LaunchFiles;
-  private readonly args: string[];
+  private runDir = '';
+  private socketDir: string | null = null;
+  private files: LaunchFiles | null = null;
+  private args: string[] = [];
   private readonly qmpLog: QmpTranscriptEntry[] = [];
   private readonly qmpEvents: QmpEvent[] = [];
-  private child: ChildProcessWithoutNullStreams | null = null;
+  private readonly image: { path: string; format: ImageFormat };
+  private child: HostCommand | null = null;
+  private childPid: number | undefined;
   private childGone: Promise<void> = Promise.resolve();
   private exit: string | null = null;
   private stderr = '';
@@ -106,6 +106,7 @@ export class QemuSession implements VmSession {
     readonly machine: MachineDescription,
     spec: { image: string; format: ImageFormat; instanceDir: string },
     private readonly host: QemuHostFiles,
+    private readonly transport: HostTransport = new LocalTransport(),
   ) {
     this.waits = new Waits({
       lastLines: () => this.console.lastLines(),
@@ -114,30 +115,72 @@ export class QemuSession implements VmSession {
     this.console = new GuestConsole(this.waits);
     this.instanceDir = resolve(spec.instanceDir);
     mkdirSync(this.instanceDir, { recursive: true });
-    this.runDir = mkdtempSync(join(this.instanceDir, '.run-'));
-    let qmpSocket = join(this.runDir, 'qmp.sock');
-    if (qmpSocket.length > MAX_SOCKET_PATH) {
-      this.socketDir = mkdtempSync(join(tmpdir(), 'vmfarm-qmp-'));
-      qmpSocket = join(this.socketDir, 'qmp.sock');
-    }
-    this.files = {
-      code: host.code,
-      vars: join(this.instanceDir, 'vars.fd'),
-      image: resolve(spec.image),
-      imageFormat: spec.format,
-      overlay: join(this.runDir, 'disk.qcow2'),
-      qmpSocket,
-      serialLog: join(this.instanceDir, 'serial.log'),
-    };
-    this.args = qemuArgs(machine, this.files);
-    this.commandLine = shellLine(host.qemu, this.args);
+    this.image = { path: resolve(spec.image), format: spec.format };
     this.qmp = {
       execute: (command, args, timeoutMs) => this.execute(command, args, timeoutMs),
       waitForEvent: (name, options) => this.waitForEvent(name, options),
       events: () => this.qmpEvents,
       transcript: () => this.qmpLog,
     };
-    this.hotplug = new QemuHotplug(this.qmp, machine.rootPorts, this.runDir);
+    const scratch: ScratchDisks = transport.remote
+      ? {
+          path: (n) => `${this.runDir}/scratch${n}.img`,
+          create: (path, bytes) =>
+            run(transport, host.qemuImg, ['create', '-q', '-f', 'raw', path, String(bytes)], QMP_TIMEOUT_MS),
+          remove: (path) => void transport.remove(path).catch(() => {}),
+        }
+      : {
+          path: (n) => join(this.runDir, `scratch${n}.img`),
+          create: async (path, bytes) => {
+            writeFileSync(path, '');
+            truncateSync(path, bytes); // sparse
+          },
+          remove: (path) => rmSync(path, { force: true }),
+        };
+    this.hotplug = new QemuHotplug(this.qmp, machine.rootPorts, scratch);
+  }
+
+  /** The launch command (for logs and bug reports); empty until the first start. */
+  get commandLine(): string {
+    return this.files ? shellLine(this.host.qemu, this.args) : '';
+  }
+
+  /** Where the VM's files go on the QEMU host: beside the instance here, under the host's /tmp there. */
+  private async prepare(): Promise<LaunchFiles> {
+    const local = join(this.instanceDir, 'vars.fd');
+    if (!this.transport.remote) {
+      this.runDir = mkdtempSync(join(this.instanceDir, '.run-'));
+      let qmpSocket = join(this.runDir, 'qmp.sock');
+      if (qmpSocket.length > MAX_SOCKET_PATH) {
+        this.socketDir = mkdtempSync(join(tmpdir(), 'vmfarm-qmp-'));
+        qmpSocket = join(this.socketDir, 'qmp.sock');
+      }
+      return {
+        code: this.host.code,
+        vars: local,
+        image: this.image.path,
+        imageFormat: this.image.format,
+        overlay: join(this.runDir, 'disk.qcow2'),
+        qmp: { path: qmpSocket },
+        serialLog: join(this.instanceDir, 'serial.log'),
+      };
+    }
+    this.runDir = await this.transport.mkdtemp('vmfarm-qemu-');
+    const files: LaunchFiles = {
+      code: this.host.code,
+      vars: `${this.runDir}/vars.fd`,
+      image: `${this.runDir}/image.${this.image.format}`,
+      imageFormat: this.image.format,
+      overlay: `${this.runDir}/disk.qcow2`,
+      // Any SSH server forwards TCP; unix sockets only OpenSSH's.
+      qmp: { port: await this.transport.freePort() },
+      serialLog: `${this.runDir}/serial.log`,
+    };
+    await this.transport.upload(this.image.path, files.image);
+    // The instance's variable store lives here between sessions and travels with each one.
+    if (existsSync(local) && this.profile.nvram !== 'volatile')
+      await this.transport.upload(local, files.vars);
+    return files;
   }
 
   /**
@@ -147,36 +190,50 @@ export class QemuSession implements VmSession {
    */
   async start(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    if (!existsSync(this.files.vars) || this.profile.nvram === 'volatile')
-      await run('cp', ['--sparse=always', this.host.varsTemplate, this.files.vars], timeoutMs);
-    if (!existsSync(this.files.overlay)) {
-      const size = virtualSize(this.files.image, this.files.imageFormat);
+    const t = this.transport;
+    if (!this.files) {
+      this.files = await this.prepare();
+      this.args = qemuArgs(this.machine, this.files);
+    }
+    const files = this.files;
+    if (!(await t.exists(files.vars)) || this.profile.nvram === 'volatile')
+      // busybox cp (a small host's) has no --sparse.
       await run(
+        t,
+        'cp',
+        [...(t.remote ? [] : ['--sparse=always']), this.host.varsTemplate, files.vars],
+        timeoutMs,
+      );
+    if (!(await t.exists(files.overlay))) {
+      const size = virtualSize(this.image.path, this.image.format);
+      await run(
+        t,
         this.host.qemuImg,
-        ['create', '-q', '-f', 'qcow2', this.files.overlay, String(size)],
+        ['create', '-q', '-f', 'qcow2', files.overlay, String(size)],
         timeoutMs,
       );
     }
     if (this.closed) throw new SessionClosedError('QEMU start');
 
-    const child = spawnGuarded(this.host.qemu, this.args, {
-      stdio: 'pipe',
-      cwd: this.runDir,
-    }) as ChildProcessWithoutNullStreams;
+    const child = t.spawn(this.host.qemu, this.args);
     this.child = child;
+    this.childPid = undefined;
     this.exit = null;
-    this.childGone = new Promise((done) => child.once('close', () => done()));
+    this.childGone = child.exited.then(() => {});
     const decoder = new StringDecoder('utf8');
     child.stdout.on('data', (b: Buffer) => this.console.append(decoder.write(b)));
     child.stderr.on('data', (b: Buffer) => (this.stderr = (this.stderr + b.toString()).slice(-4096)));
     child.stdin.on('error', () => {}); // EPIPE once QEMU is gone; the exit is reported instead
     // A late event of a process a power cycle has replaced says nothing about the current one.
-    child.once('error', (err) => {
-      if (this.child !== child) return;
-      this.exit = `could not start (${err.message})`;
-      this.waits.failGone();
-    });
-    child.once('close', (code, signal) => {
+    child.pid.then(
+      (pid) => this.child === child && (this.childPid = pid),
+      (err: Error) => {
+        if (this.child !== child) return;
+        this.exit ??= `could not start (${err.message})`;
+        this.waits.failGone();
+      },
+    );
+    void child.exited.then(({ code, signal }) => {
       if (this.child !== child) return;
       this.exit ??= signal ? `was killed by ${signal}` : `exited with status ${code}`;
       this.console.attach(null);
@@ -192,7 +249,8 @@ export class QemuSession implements VmSession {
     const alive = () => this.child === child && this.exit === null;
     let conn: QmpConnection;
     try {
-      conn = await QmpConnection.connect(this.files.qmpSocket, deadline, alive, hooks);
+      const where = 'path' in files.qmp ? files.qmp.path : `${t.url} port ${files.qmp.port}`;
+      conn = await QmpConnection.connect(() => t.openStream(files.qmp), where, deadline, alive, hooks);
     } catch (err) {
       throw this.gone('QMP connection') ?? new BootError((err as Error).message);
     }
@@ -255,7 +313,10 @@ export class QemuSession implements VmSession {
   }
 
   async variables(): Promise<InstanceVariables> {
-    return { file: this.files.vars };
+    const local = join(this.instanceDir, 'vars.fd');
+    // On a remote host, the store as it is there now, fetched beside the instance.
+    if (this.transport.remote && this.files) await this.transport.download(this.files.vars, local);
+    return { file: local };
   }
 
   async platform(): Promise<PlatformFacts> {
@@ -279,7 +340,7 @@ export class QemuSession implements VmSession {
 
   /** The QEMU process id while one runs (tests check it is gone after close). */
   get pid(): number | undefined {
-    return this.child?.pid;
+    return this.childPid;
   }
 
   close(): Promise<void> {
@@ -304,26 +365,30 @@ export class QemuSession implements VmSession {
         // the instance dir went away: nothing to keep
       }
     }
-    rmSync(this.runDir, { recursive: true, force: true });
-    if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
+    if (!this.transport.remote) {
+      if (this.runDir) rmSync(this.runDir, { recursive: true, force: true });
+      if (this.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
+      return;
+    }
+    if (!this.runDir) return;
+    // What the instance keeps comes back; then nothing of it stays on the host.
+    for (const [from, to] of [
+      [this.files?.vars, 'vars.fd'],
+      [this.files?.serialLog, 'serial.log'],
+    ] as const)
+      if (from && (await this.transport.exists(from).catch(() => false)))
+        await this.transport.download(from, join(this.instanceDir, to)).catch(() => {});
+    await this.transport.remove(this.runDir).catch(() => {});
   }
 
-  /** Ends QEMU's whole process group: SIGTERM (and SIGCONT, for a stopped one), then SIGKILL if it lingers. */
-  private async killGroup(child: ChildProcessWithoutNullStreams): Promise<void> {
-    if (child.pid === undefined) return;
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        process.kill(-child.pid!, sig);
-      } catch {
-        // the group is gone already
-      }
-    };
-    const done = this.child === child ? this.childGone : Promise.resolve();
-    if (child.exitCode !== null || child.signalCode !== null) return void (await within(done, 5000));
-    signal('SIGTERM');
-    signal('SIGCONT');
+  /** Ends QEMU: SIGTERM (and SIGCONT, for a stopped one), then SIGKILL if it lingers. */
+  private async killGroup(child: HostCommand): Promise<void> {
+    const done = this.child === child ? this.childGone : child.exited;
+    if (await within(done, 0)) return;
+    await child.kill('SIGTERM');
+    await child.kill('SIGCONT');
     if (await within(done, 3000)) return;
-    signal('SIGKILL');
+    await child.kill('SIGKILL');
     await within(done, 10_000);
   }
 }
