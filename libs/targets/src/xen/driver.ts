@@ -55,7 +55,7 @@ export async function bootXen(
     probe.gic,
   );
   try {
-    await session.start(spec.startTimeoutMs ?? 120_000);
+    await session.start(spec.startTimeoutMs ?? 300_000);
     return session;
   } catch (err) {
     await session.close();

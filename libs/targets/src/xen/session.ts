@@ -205,7 +205,7 @@ export class XenSession implements VmSession {
   }
 
   /** `xl destroy`, then the same config again: same disk copy; hot-added devices are gone. */
-  async powerCycle(timeoutMs = 60_000): Promise<void> {
+  async powerCycle(timeoutMs = 300_000): Promise<void> {
     if (this.closed) throw new SessionClosedError('power cycle');
     this.cycling = true;
     try {
