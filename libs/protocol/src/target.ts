@@ -12,7 +12,7 @@ import { archSchema, ARCHES } from './verdict';
  * share must have one schema. The driver of the kind (libs/targets) resolves what the fields name.
  */
 
-export const TARGET_KINDS = ['static', 'qemu'] as const;
+export const TARGET_KINDS = ['static', 'qemu', 'xen'] as const;
 export const targetKindSchema = z.enum(TARGET_KINDS);
 export type TargetKind = z.infer<typeof targetKindSchema>;
 
@@ -83,6 +83,25 @@ export type QemuAccel = QemuMachine['accel'];
 export type QemuCpu = QemuMachine['cpu'];
 export type ConsoleKind = QemuMachine['console'];
 
+/**
+ * The domU a xen profile describes (the `xl` config the driver writes). `kernel` is what xl loads as
+ * the domain's kernel: XEN_EFI.fd (edk2's ArmVirtXen, UEFI in the domU: the image boots from its ESP)
+ * or, for the direct variants, a Linux Image the host offers (no firmware in the domU at all).
+ */
+export const xenDomainFields = {
+  memoryMiB: qemuMachineFields.memoryMiB,
+  smp: qemuMachineFields.smp,
+  kernel: hostFile(),
+  /** The initrd of a directly booted kernel (xl's `ramdisk=`). */
+  ramdisk: hostFile().optional(),
+  /** The command line of a directly booted kernel (xl's `extra=`). */
+  cmdline: z.string().max(1024).optional(),
+  /** The dom0 bridge the domain's vifs join. */
+  bridge: z.string().regex(/^[A-Za-z0-9_.-]{1,15}$/, 'a network interface name'),
+};
+export const xenDomainSchema = z.object(xenDomainFields);
+export type XenDomain = z.infer<typeof xenDomainSchema>;
+
 const archListSchema = z
   .array(archSchema, { error: `must be a non-empty list of ${ARCHES.join(', ')}` })
   .min(1, { error: `must be a non-empty list of ${ARCHES.join(', ')}` });
@@ -128,8 +147,16 @@ export const qemuProfileSchema = z.strictObject({
 });
 export type QemuTargetProfile = z.infer<typeof qemuProfileSchema>;
 
+export const xenProfileSchema = z.strictObject({
+  ...commonProfileFields,
+  kind: z.literal('xen'),
+  arch: archListSchema,
+  ...xenDomainFields,
+});
+export type XenTargetProfile = z.infer<typeof xenProfileSchema>;
+
 /** One schema per kind: adding a kind is adding its entry here (see the top of this file). */
-const PROFILE_SCHEMAS = [staticProfileSchema, qemuProfileSchema] as const;
+const PROFILE_SCHEMAS = [staticProfileSchema, qemuProfileSchema, xenProfileSchema] as const;
 
 /** A target profile is data; `extends` names a base profile whose fields it inherits. */
 export const targetProfileSchema = z.discriminatedUnion('kind', PROFILE_SCHEMAS);
@@ -139,6 +166,7 @@ export type TargetProfile = z.infer<typeof targetProfileSchema>;
 export const HOST_FILE_FIELDS: Readonly<Record<TargetKind, readonly string[]>> = {
   static: [],
   qemu: ['firmwareCode', 'firmwareVars'],
+  xen: ['kernel', 'ramdisk'],
 };
 
 /**
@@ -161,6 +189,7 @@ export const targetCreateSchema = z.strictObject({
   arch: archListSchema.optional(),
   stageLimits: stageLimitsSchema.optional(),
   ...qemuMachineSchema.partial().shape,
+  ...xenDomainSchema.partial().shape,
 });
 export type TargetCreate = z.infer<typeof targetCreateSchema>;
 

@@ -19,6 +19,12 @@ export interface PlatformFacts {
   /** What the firmware is configured to publish to the guest. */
   description: { fdt: boolean; acpi: boolean };
   hotplugPorts: number;
+  /**
+   * Whether the instance's UEFI variables persist, when the driver knows they cannot (Xen's XEN_EFI
+   * keeps them in memory): suites judging persistence skip with `why`. Absent: a store the driver
+   * offers through `variables()`.
+   */
+  variableStore?: { persistent: boolean; why: string };
   /** The raw answers the facts come from (QMP replies, `xl info`), for evidence. */
   evidence: Record<string, unknown>;
 }

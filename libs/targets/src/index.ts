@@ -9,3 +9,4 @@ export * from './qemu/probe';
 export * from './qemu/profile';
 export * from './qemu/qmp';
 export * from './qemu/session';
+export * from './xen';

@@ -208,6 +208,13 @@ export const nvramSuite: Suite = {
           out.push(v(c, p.verdict === 'FAIL' ? 'SKIP' : 'ERROR', `not judged: ${p.message}`, p.evidence));
         return;
       }
+      // A driver that knows its firmware keeps no variables (Xen's XEN_EFI) says so: nothing to judge.
+      const kept = (await stages.run('observe', 'platform', () => first.session.platform())).variableStore;
+      if (kept && !kept.persistent) {
+        await first.session.close();
+        for (const c of CLAUSES) out.push(v(c, 'SKIP', `not judged: ${kept.why}`, { variableStore: kept }));
+        return;
+      }
       const o: Omit<NvramObservation, 'second' | 'image'> = { farm: first.farm, survivals: [] };
       if (first.farm) {
         const value = randomBytes(8).toString('hex');
