@@ -11,6 +11,7 @@ import {
 import { DelayedError, Worker, type Job } from 'bullmq';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { redisConnection } from '@vmfarm/host';
 import { accepts, withFiles, type HostProbe } from '@vmfarm/targets';
 import { HandedBack, runAttempt } from './attempt';
 import { Cancelled, RunningAttempts } from './cancels';
@@ -55,19 +56,6 @@ export interface AgentHandle {
 export const LOCK_MS = 15_000;
 export const STALLED_MS = 5_000;
 const MAX_STALLED = 2;
-
-export function connectionOf(redisUrl: string) {
-  const url = new URL(redisUrl);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 6379),
-    username: url.username ? decodeURIComponent(url.username) : undefined,
-    password: url.password ? decodeURIComponent(url.password) : undefined,
-    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
-    tls: url.protocol === 'rediss:' ? {} : undefined,
-    maxRetriesPerRequest: null,
-  };
-}
 
 const defaultCacheDir = () =>
   path.join(process.env.VMFARM_CACHE || path.join(os.homedir(), '.cache', 'vmfarm'), 'agent-images');
@@ -287,7 +275,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   const kinds = capabilities.targetKinds;
   const workers = kinds.map((kind) => {
     const worker = new Worker<RunJobData>(queueName(kind), processJob, {
-      connection: connectionOf(redisUrl),
+      connection: redisConnection(redisUrl),
       prefix: registered.queuePrefix,
       concurrency,
       lockDuration: LOCK_MS,

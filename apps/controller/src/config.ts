@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { redisConnection } from '@vmfarm/host';
 import {
   DEFAULT_LIMITS,
   DEFAULT_QUEUE_PREFIX,
@@ -57,6 +58,11 @@ function integer(name: string, raw: string | undefined, fallback: number): numbe
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
   if (!env.REDIS_URL) throw new ConfigError('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
+  try {
+    redisConnection(env.REDIS_URL);
+  } catch (err) {
+    throw new ConfigError(`REDIS_URL is unusable: ${(err as Error).message}`);
+  }
   if (env.VMFARM_ADMIN_TOKEN && !tokenSecretSchema.safeParse(env.VMFARM_ADMIN_TOKEN).success)
     throw new ConfigError('VMFARM_ADMIN_TOKEN must be a vmfarm token: vmf_ and 43 base64url characters');
   return resolveConfig({

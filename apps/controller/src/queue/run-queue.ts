@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { redisConnection } from '@vmfarm/host';
 import { MAX_ATTEMPTS, queueName, TARGET_KINDS, type RunJobData, type TargetKind } from '@vmfarm/protocol';
 import { Queue, QueueEvents } from 'bullmq';
 
@@ -15,20 +16,6 @@ export interface RunQueue {
   /** Calls back when a job failed for good (attempts exhausted, stalled too often). */
   onFinalFailure(handler: (runId: string, reason: string) => void): void;
   close(): Promise<void>;
-}
-
-/** BullMQ redis connection options from a redis:// URL. */
-export function connectionOf(redisUrl: string) {
-  const url = new URL(redisUrl);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 6379),
-    username: url.username ? decodeURIComponent(url.username) : undefined,
-    password: url.password ? decodeURIComponent(url.password) : undefined,
-    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
-    tls: url.protocol === 'rediss:' ? {} : undefined,
-    maxRetriesPerRequest: null,
-  };
 }
 
 export const JOB_OPTIONS = {
@@ -67,7 +54,7 @@ export class BullRunQueue implements RunQueue {
       // No offline queue: while Redis is away, a command fails at once instead of waiting for it
       // (a submit answers 503 rather than hang, and nothing is queued behind the caller's back).
       q = new Queue(queueName(kind), {
-        connection: { ...connectionOf(this.redisUrl), enableOfflineQueue: false },
+        connection: { ...redisConnection(this.redisUrl), enableOfflineQueue: false },
         prefix: this.prefix,
       });
       q.on('error', (err) => this.warn(`queue ${kind}: ${err.message}`));
@@ -105,7 +92,7 @@ export class BullRunQueue implements RunQueue {
   onFinalFailure(handler: (runId: string, reason: string) => void): void {
     for (const kind of TARGET_KINDS) {
       const events = new QueueEvents(queueName(kind), {
-        connection: connectionOf(this.redisUrl),
+        connection: redisConnection(this.redisUrl),
         prefix: this.prefix,
       });
       events.on('error', (err) => this.warn(`queue events ${kind}: ${err.message}`));
