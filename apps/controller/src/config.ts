@@ -39,10 +39,18 @@ export interface ControllerConfig {
   smtpFrom: string;
   /** The janitor runs this often (VMFARM_JANITOR_INTERVAL_SECONDS); 0: only when asked. */
   janitorIntervalSeconds: number;
+  /**
+   * How long a waiting run may have no online agent able to take it (agents coming online, say)
+   * before it is recorded SKIP (VMFARM_PLACEMENT_GRACE_SECONDS).
+   */
+  placementGraceSeconds: number;
 }
 
 /** From dist/src/ of this app up to the repository root. */
 const BUNDLED_TARGETS = path.resolve(__dirname, '../../../../deploy/targets');
+
+/** Long enough for agents restarting with the controller to register and heartbeat again. */
+export const DEFAULT_PLACEMENT_GRACE_SECONDS = 30;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -91,6 +99,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerC
       env.VMFARM_JANITOR_INTERVAL_SECONDS,
       3600,
     ),
+    placementGraceSeconds: integer(
+      'VMFARM_PLACEMENT_GRACE_SECONDS',
+      env.VMFARM_PLACEMENT_GRACE_SECONDS,
+      DEFAULT_PLACEMENT_GRACE_SECONDS,
+    ),
   });
 }
 
@@ -121,5 +134,6 @@ export function resolveConfig(
     smtpFrom: partial.smtpFrom ?? 'vmfarm@localhost',
     // In process (tests, embedding) the janitor runs when asked; `vmfarm serve` and main set it.
     janitorIntervalSeconds: partial.janitorIntervalSeconds ?? 0,
+    placementGraceSeconds: partial.placementGraceSeconds ?? DEFAULT_PLACEMENT_GRACE_SECONDS,
   };
 }

@@ -1,6 +1,13 @@
 import { Logger } from '@nestjs/common';
 import { redisConnection } from '@vmfarm/host';
-import { MAX_ATTEMPTS, queueName, TARGET_KINDS, type RunJobData, type TargetKind } from '@vmfarm/protocol';
+import {
+  MAX_ATTEMPTS,
+  queueName,
+  refusalsOf,
+  TARGET_KINDS,
+  type RunJobData,
+  type TargetKind,
+} from '@vmfarm/protocol';
 import { Queue, QueueEvents } from 'bullmq';
 
 /** What the rest of the controller needs of BullMQ. */
@@ -13,6 +20,8 @@ export interface RunQueue {
   remove(kind: TargetKind, runId: string): Promise<boolean>;
   /** The BullMQ state of a run's job, `missing` when Redis has no such job. */
   jobState(kind: TargetKind, runId: string): Promise<{ state: string; failedReason?: string }>;
+  /** The agents that took a run's job and handed it back because their host cannot run it. */
+  refusals(kind: TargetKind, runId: string): Promise<Record<string, string>>;
   /** Calls back when a job failed for good (attempts exhausted, stalled too often). */
   onFinalFailure(handler: (runId: string, reason: string) => void): void;
   close(): Promise<void>;
@@ -87,6 +96,10 @@ export class BullRunQueue implements RunQueue {
     if (!job) return { state: 'missing' };
     const state = await job.getState();
     return { state: state === 'unknown' ? 'missing' : state, failedReason: job.failedReason };
+  }
+
+  async refusals(kind: TargetKind, runId: string): Promise<Record<string, string>> {
+    return refusalsOf((await this.queue(kind).getJob(runId))?.progress);
   }
 
   onFinalFailure(handler: (runId: string, reason: string) => void): void {
