@@ -168,6 +168,27 @@ for (const store of STORES) {
       await farm.http().post(`/api/matrices/${matrix.id}/cancel`).send({}).expect(200);
     });
 
+    it('queues a matrix’s longest runs first, for agents running attempts side by side', async () => {
+      const matrix = (
+        await farm
+          .http()
+          .post('/api/matrices')
+          .send({
+            images: [sha],
+            targets: ['qemu-aarch64-tcg'],
+            suites: ['boot', 'timer', 'nvram', 'console'],
+          })
+          .expect(201)
+      ).body as MatrixView;
+      const suiteOf = new Map(matrix.cells.map((c) => [c.runId, c.suite]));
+      const next = (await queue.getJobs(['wait'], 0, -1, true)).filter((j) => suiteOf.has(j.id!));
+      assert.deepEqual(
+        next.map((j) => suiteOf.get(j.id!)),
+        ['nvram', 'console', 'timer', 'boot'],
+      );
+      await farm.http().post(`/api/matrices/${matrix.id}/cancel`).send({}).expect(200);
+    });
+
     it('a profile naming a host path waits until the agents that could take it have refused it', async () => {
       await farm
         .http()
