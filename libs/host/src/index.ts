@@ -1,4 +1,5 @@
 export * from './process';
 export * from './redis';
+export * from './redis-connection';
 export * from './supervisor';
 export * from './transport';

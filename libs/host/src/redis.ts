@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import {
   HostError,
@@ -17,6 +17,9 @@ import {
 
 const run = promisify(execFile);
 
+/** The longest unix socket path Linux takes. */
+const UNIX_PATH_MAX = 107;
+
 export interface RedisOptions {
   /** Holds redis.pid, redis.log and, with AOF, the append-only files. Created if missing. */
   dataDir: string;
@@ -24,6 +27,11 @@ export interface RedisOptions {
   persistence?: 'none' | 'aof';
   /** Default: a free loopback port. */
   port?: number;
+  /**
+   * Listen on this unix socket only (mode 0700, no TCP port): only this user reaches it. The URL
+   * is then `redis+unix://` + the path.
+   */
+  unixSocket?: string;
   /** Where to say what is being done on the user's behalf (installing, reaping). */
   log?: (line: string) => void;
   startTimeoutMs?: number;
@@ -31,7 +39,10 @@ export interface RedisOptions {
 
 export interface RedisServer {
   url: string;
+  /** 0 when it listens on a unix socket only. */
   port: number;
+  /** The socket path when started with `unixSocket`. */
+  unixSocket?: string;
   pid: number;
   /** SIGTERM (Redis flushes its AOF), SIGKILL after a grace period; removes the pidfile. */
   stop(): Promise<void>;
@@ -67,10 +78,13 @@ export async function ensureRedisServer(log: (line: string) => void = () => {}):
   return installed;
 }
 
-/** Sends PING over a raw socket; resolves with Redis's one-line answer (e.g. '+PONG', '-LOADING ...'). */
-export function ping(port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<string> {
+/**
+ * Sends PING over a raw socket (a TCP port on `host`, or a unix socket path); resolves with Redis's
+ * one-line answer (e.g. '+PONG', '-LOADING ...').
+ */
+export function ping(target: number | string, host = '127.0.0.1', timeoutMs = 1000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host });
+    const socket = typeof target === 'string' ? connect({ path: target }) : connect({ port: target, host });
     let answer = '';
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error('PING timed out')));
     socket.once('error', reject);
@@ -120,7 +134,7 @@ function logTail(file: string, lines = 5): string {
   }
 }
 
-/** Starts a private redis-server on loopback and waits until it answers PING. */
+/** Starts a private redis-server on loopback (or a unix socket) and waits until it answers PING. */
 export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   const log = options.log ?? (() => {});
   const binary = await ensureRedisServer(log);
@@ -131,14 +145,24 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   const pidfile = join(dataDir, 'redis.pid');
   const aof = options.persistence === 'aof';
   const timeoutMs = options.startTimeoutMs ?? 15000;
+  const socket = options.unixSocket ? resolvePath(options.unixSocket) : undefined;
+  // sockaddr_un holds 108 bytes with the final NUL; redis-server would only log that it cannot bind.
+  if (socket && Buffer.byteLength(socket) > UNIX_PATH_MAX)
+    throw new HostError(
+      `unix socket path ${socket} is ${Buffer.byteLength(socket)} bytes long; at most ${UNIX_PATH_MAX} fit: use a shorter path`,
+    );
 
   // A port picked free can be taken before redis binds it: pick again a few times.
   for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await freePort());
+    const port = socket ? 0 : (options.port ?? (await freePort()));
+    const listen = socket
+      ? ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700']
+      : ['--port', String(port), '--bind', '127.0.0.1'];
     const child = spawnGuarded(
       binary,
       [
-        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--daemonize', 'no'],
+        ...listen,
+        ...['--dir', dataDir, '--daemonize', 'no'],
         ...['--logfile', logfile, '--save', '', '--appendonly', aof ? 'yes' : 'no'],
         // BullMQ requires that Redis never evicts its keys.
         ...['--maxmemory-policy', 'noeviction'],
@@ -155,7 +179,7 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     const deadline = Date.now() + timeoutMs;
     let answer = '';
     while (!state.early && Date.now() < deadline) {
-      answer = await ping(port).catch((err: Error) => err.message);
+      answer = await ping(socket ?? port).catch((err: Error) => err.message);
       if (answer === '+PONG') break;
       await sleep(answer.startsWith('-LOADING') ? 100 : 20);
     }
@@ -170,7 +194,8 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
         }
         rmSync(pidfile, { force: true });
       };
-      return { url: `redis://127.0.0.1:${port}`, port, pid, stop };
+      const url = socket ? `redis+unix://${socket}` : `redis://127.0.0.1:${port}`;
+      return { url, port, pid, stop, ...(socket ? { unixSocket: socket } : {}) };
     }
     if (!early) {
       child.kill('SIGKILL');
@@ -178,7 +203,8 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     }
     rmSync(pidfile, { force: true });
     const tail = logTail(logfile);
-    if (early && options.port === undefined && attempt < 3 && /Address already in use/.test(tail)) continue;
+    if (early && !socket && options.port === undefined && attempt < 3 && /Address already in use/.test(tail))
+      continue;
     throw new HostError(
       early
         ? `redis-server exited with code ${early.code} before it answered PING` +
