@@ -18,6 +18,11 @@ export class RunningAttempts {
     };
   }
 
+  /** Aborts every running attempt with `reason` (the agent's grace period on stop is over). */
+  abortAll(reason: Error): void {
+    for (const abort of this.byRun.values()) abort.abort(reason);
+  }
+
   /** Aborts the attempts of these runs; returns the ids it stopped. */
   cancel(runIds: readonly string[]): string[] {
     const stopped: string[] = [];

@@ -1,9 +1,14 @@
+import { redisConnection } from '@vmfarm/host';
 import { parseArgs } from 'node:util';
-import { runAgent } from './agent';
+import { defaultConcurrency, MAX_CONCURRENCY, runAgent } from './agent';
 
 export { runAgent, type AgentHandle, type AgentOptions } from './agent';
 
 const USAGE = `usage: node apps/agent/dist/src/main.js --controller URL [--token TOKEN] [--redis URL] [--name NAME] [--concurrency N] [--cache DIR] [--work DIR] [--grace SECONDS]
+
+--concurrency N: the host cores the agent's attempts use, as many attempts at once, a live one
+holding as many cores as its VM has vCPUs (default: VMFARM_AGENT_CONCURRENCY, else every core this
+process may run on: ${defaultConcurrency()} here).
 
 Environment: VMFARM_TOKEN is the agent token unless --token is given (it keeps the token out of
 the process list); VMFARM_AGENT_FAULT_DELAY_MS delays every attempt (fault injection for tests).
@@ -17,8 +22,17 @@ function positiveInt(flag: string, raw: string | undefined, fallback: number): n
   return n;
 }
 
+function concurrencyOf(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return defaultConcurrency();
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < 1 || n > MAX_CONCURRENCY)
+    throw new Error(`--concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got '${raw}'`);
+  return n;
+}
+
 async function main(argv: string[]): Promise<void> {
   let values;
+  let concurrency: number;
   try {
     ({ values } = parseArgs({
       args: argv,
@@ -42,6 +56,8 @@ async function main(argv: string[]): Promise<void> {
     if (!values.controller) throw new Error('--controller URL is required');
     values.token ??= process.env.VMFARM_TOKEN || undefined;
     if (!values.token) throw new Error('no token: set VMFARM_TOKEN or pass --token');
+    concurrency = concurrencyOf(values.concurrency ?? process.env.VMFARM_AGENT_CONCURRENCY);
+    if (values.redis) redisConnection(values.redis);
   } catch (err) {
     process.stderr.write(`vmfarm agent: ${(err as Error).message}\n${USAGE}`);
     process.exit(2);
@@ -51,7 +67,7 @@ async function main(argv: string[]): Promise<void> {
     token: values.token,
     redisUrl: values.redis,
     name: values.name,
-    concurrency: Math.max(1, positiveInt('concurrency', values.concurrency, 1)),
+    concurrency,
     cacheDir: values.cache,
     workDir: values.work,
     graceMs: positiveInt('grace', values.grace, 30) * 1000,

@@ -8,13 +8,14 @@ import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import type { RunJobData, VerdictRecord } from '@vmfarm/protocol';
 import type { Suite } from '@vmfarm/suites';
-import { placeRefused, runAgent } from '../src/agent';
+import { runAgent } from '../src/agent';
 import { HandedBack, runAttempt, type AttemptDeps } from '../src/attempt';
 import { ControllerClient } from '../src/client';
 import { ImageCache } from '../src/image-cache';
+import { CoreBudget, coresOf, placeHere } from '../src/placement';
 import { probeCapabilities, probeQemu } from '../src/probes';
 import { qemuVmRun } from '../src/qemu-vm';
-import type { AgentView, TargetProfile } from '@vmfarm/protocol';
+import type { TargetProfile } from '@vmfarm/protocol';
 import { TargetRefusedError } from '@vmfarm/session';
 import { probeHost, type HostProbe } from '@vmfarm/targets';
 import { findSuite } from '../src/suites';
@@ -198,30 +199,42 @@ describe('qemu on this agent', () => {
       ? { device: true, usable: true, arm64: true }
       : { device: true, usable: true, arm64: false, reason: 'x64 host' },
   });
-  const agent = (id: string, probe: HostProbe | undefined, online = true): AgentView => ({
-    id,
-    name: id,
-    host: id,
-    version: '0',
-    registeredAt: '',
-    lastHeartbeat: '',
-    online,
-    capabilities: {
-      targetKinds: ['static', 'qemu'],
-      probes: { qemu: { ok: true, host: probe } },
-      concurrency: 1,
-    },
+  it('runs a profile its host accepts, with the host paths it names looked at now; refuses the others with why', () => {
+    const tcg = { ...kvm, accel: 'tcg', cpu: 'cortex-a57' } as const;
+    const ok = placeHere({ ...job, target: tcg }, host(false));
+    assert.ok(ok.ok && ok.host?.firmware['AAVMF_CODE.fd'] === '/fw/AAVMF_CODE.fd');
+    const refused = placeHere({ ...job, target: kvm }, host(false));
+    assert.ok(!refused.ok && /KVM cannot run an arm64 guest here: x64 host/.test(refused.reason));
+    assert.deepEqual(placeHere({ ...job, target: tcg }, undefined), {
+      ok: false,
+      reason: 'qemu was not probed',
+    });
+    const lab = placeHere(
+      { ...job, target: { ...tcg, firmwareCode: '/nonexistent/lab/CODE.fd' } },
+      host(false),
+    );
+    assert.ok(!lab.ok && /\/nonexistent\/lab\/CODE\.fd is missing/.test(lab.reason), JSON.stringify(lab));
+    assert.deepEqual(placeHere(job, undefined), { ok: true, host: undefined }, 'static runs anywhere');
   });
 
-  it('hands a refused job back only when another online agent accepts the profile, else SKIP', () => {
-    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false))]), 'skip');
-    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false)), agent('x86', host(false))]), 'skip');
-    assert.equal(
-      placeRefused(kvm, 'me', [agent('me', host(false)), agent('arm', host(true), false)]),
-      'skip',
-    );
-    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false)), agent('old', undefined)]), 'skip');
-    assert.equal(placeRefused(kvm, 'me', [agent('me', host(false)), agent('arm', host(true))]), 'hand-back');
+  it('gives a live attempt as many cores as its VM has vCPUs, a static one none', async () => {
+    assert.equal(coresOf({ ...job, target: { ...kvm, smp: 2 } }, 4), 2);
+    assert.equal(coresOf({ ...job, target: { ...kvm, smp: 8 } }, 4), 4, 'at most every core');
+    assert.equal(coresOf(job, 4), 0);
+    const budget = new CoreBudget(2);
+    const order: string[] = [];
+    const one = await budget.take(1);
+    const two = budget.take(2).then((release) => (order.push('two'), release));
+    // First come, first served: a later one-core attempt waits behind the two-core one.
+    const three = budget.take(1).then((release) => (order.push('three'), release));
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(order, []);
+    one();
+    one(); // releasing twice gives nothing back twice
+    (await two)();
+    (await three)();
+    assert.deepEqual(order, ['two', 'three']);
+    await assert.rejects(budget.take(3), /3 cores asked of a budget of 2/);
   });
 
   it('probes the bundled profiles: which run here and why the others do not', async () => {

@@ -40,6 +40,7 @@ import { ImagesService } from './images/images.service';
 import { MatricesService } from './matrices/matrices.service';
 import { BullRunQueue, type RunQueue } from './queue/run-queue';
 import { ArtifactStore } from './runs/artifact-store';
+import { PlacementService } from './runs/placement.service';
 import { ReconcileService } from './runs/reconcile.service';
 import { RunsService } from './runs/runs.service';
 import { AgentsRepository } from './store/agents.repository';
@@ -165,6 +166,7 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       RunsService,
       AgentsService,
       ReconcileService,
+      PlacementService,
       SchedulesRepository,
       HistoryRepository,
       EventsService,

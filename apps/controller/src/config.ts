@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { redisConnection } from '@vmfarm/host';
 import {
   DEFAULT_LIMITS,
   DEFAULT_QUEUE_PREFIX,
@@ -38,10 +39,18 @@ export interface ControllerConfig {
   smtpFrom: string;
   /** The janitor runs this often (VMFARM_JANITOR_INTERVAL_SECONDS); 0: only when asked. */
   janitorIntervalSeconds: number;
+  /**
+   * How long a waiting run may have no online agent able to take it (agents coming online, say)
+   * before it is recorded SKIP (VMFARM_PLACEMENT_GRACE_SECONDS).
+   */
+  placementGraceSeconds: number;
 }
 
 /** From dist/src/ of this app up to the repository root. */
 const BUNDLED_TARGETS = path.resolve(__dirname, '../../../../deploy/targets');
+
+/** Long enough for agents restarting with the controller to register and heartbeat again. */
+export const DEFAULT_PLACEMENT_GRACE_SECONDS = 30;
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -57,6 +66,11 @@ function integer(name: string, raw: string | undefined, fallback: number): numbe
 
 export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerConfig {
   if (!env.REDIS_URL) throw new ConfigError('REDIS_URL is required (e.g. redis://127.0.0.1:6379)');
+  try {
+    redisConnection(env.REDIS_URL);
+  } catch (err) {
+    throw new ConfigError(`REDIS_URL is unusable: ${(err as Error).message}`);
+  }
   if (env.VMFARM_ADMIN_TOKEN && !tokenSecretSchema.safeParse(env.VMFARM_ADMIN_TOKEN).success)
     throw new ConfigError('VMFARM_ADMIN_TOKEN must be a vmfarm token: vmf_ and 43 base64url characters');
   return resolveConfig({
@@ -84,6 +98,11 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): ControllerC
       'VMFARM_JANITOR_INTERVAL_SECONDS',
       env.VMFARM_JANITOR_INTERVAL_SECONDS,
       3600,
+    ),
+    placementGraceSeconds: integer(
+      'VMFARM_PLACEMENT_GRACE_SECONDS',
+      env.VMFARM_PLACEMENT_GRACE_SECONDS,
+      DEFAULT_PLACEMENT_GRACE_SECONDS,
     ),
   });
 }
@@ -115,5 +134,6 @@ export function resolveConfig(
     smtpFrom: partial.smtpFrom ?? 'vmfarm@localhost',
     // In process (tests, embedding) the janitor runs when asked; `vmfarm serve` and main set it.
     janitorIntervalSeconds: partial.janitorIntervalSeconds ?? 0,
+    placementGraceSeconds: partial.placementGraceSeconds ?? DEFAULT_PLACEMENT_GRACE_SECONDS,
   };
 }

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { redisConnection } from '@vmfarm/host';
 import { queueName, type MatrixView, type RunView } from '@vmfarm/protocol';
 import { Queue, UnrecoverableError, Worker } from 'bullmq';
-import { connectionOf } from '../src/queue/run-queue';
 import { eventually, requireEnv, STORES, tempDir } from './helpers/env';
 import { Farm } from './helpers/farm';
 import { buildGptFatImage } from './helpers/image';
@@ -136,7 +136,7 @@ describe('failures', () => {
 
       // Redis forgets two of the three jobs while the controller is down.
       const queue = new Queue(queueName('static'), {
-        connection: connectionOf(requireEnv('REDIS_URL')),
+        connection: redisConnection(requireEnv('REDIS_URL')),
         prefix: farm.queuePrefix,
       });
       await queue.remove(matrix.cells[0].runId);
@@ -203,7 +203,7 @@ describe('failures', () => {
         async () => {
           throw new UnrecoverableError('the host caught fire');
         },
-        { connection: connectionOf(requireEnv('REDIS_URL')), prefix: farm.queuePrefix },
+        { connection: redisConnection(requireEnv('REDIS_URL')), prefix: farm.queuePrefix },
       );
       try {
         await matrixDone(farm, matrix.id);

@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startRedis, type RedisServer } from '@vmfarm/host';
+import { redisConnection, startRedis, type RedisServer } from '@vmfarm/host';
 import { queueName, type MatrixView } from '@vmfarm/protocol';
 import { Queue } from 'bullmq';
 import { bootstrap, type RunningController } from '../src/app';
 import { resolveConfig } from '../src/config';
-import { connectionOf } from '../src/queue/run-queue';
 import type { Db } from '../src/store/database';
 import { DB } from '../src/store/tokens';
 import { ADMIN_TOKEN, authed } from './helpers/auth';
@@ -132,7 +131,7 @@ for (const store of STORES) {
 
         // Back, then hung (stopped): the wait is bounded by VMFARM_REDIS_TIMEOUT_MS.
         redis = await startRedis({ dataDir: path.join(dir, 'redis'), port: redis.port });
-        const queue = new Queue(queueName('static'), { connection: connectionOf(redis.url), prefix });
+        const queue = new Queue(queueName('static'), { connection: redisConnection(redis.url), prefix });
         try {
           // The controller's connection comes back on its own.
           let made: MatrixView | undefined;

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { redisConnection } from '@vmfarm/host';
 import {
   matrixReportSchema,
   queueName,
@@ -11,7 +12,6 @@ import {
 import { Queue } from 'bullmq';
 import { bootstrap, type RunningController } from '../src/app';
 import { resolveConfig } from '../src/config';
-import { connectionOf } from '../src/queue/run-queue';
 import { ADMIN_TOKEN, authed, registerAgent } from './helpers/auth';
 import { requireEnv, STORES, tempDir, uniqueName } from './helpers/env';
 
@@ -183,7 +183,7 @@ for (const store of STORES) {
       const matrix = await submit('acme', [sha, other]);
       const [running, queued] = matrix.cells.map((c) => c.runId);
       const queue = new Queue(queueName('static'), {
-        connection: connectionOf(requireEnv('REDIS_URL')),
+        connection: redisConnection(requireEnv('REDIS_URL')),
         prefix,
       });
       try {

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
 import {
   HostError,
@@ -24,6 +24,11 @@ export interface RedisOptions {
   persistence?: 'none' | 'aof';
   /** Default: a free loopback port. */
   port?: number;
+  /**
+   * Listen on this unix socket only (mode 0700, no TCP port): only this user reaches it. The URL
+   * is then `redis+unix://` + the path.
+   */
+  unixSocket?: string;
   /** Where to say what is being done on the user's behalf (installing, reaping). */
   log?: (line: string) => void;
   startTimeoutMs?: number;
@@ -36,7 +41,10 @@ export interface RedisOptions {
 
 export interface RedisServer {
   url: string;
+  /** 0 when it listens on a unix socket only. */
   port: number;
+  /** The socket path when started with `unixSocket`. */
+  unixSocket?: string;
   pid: number;
   /** Resolves when redis-server exits, whoever caused it. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -75,12 +83,18 @@ export async function ensureRedisServer(log: (line: string) => void = () => {}):
 }
 
 /**
- * Sends PING over a raw socket (after AUTH when a password is given); resolves with Redis's one-line
- * answer (e.g. '+PONG', '-LOADING ...'), or AUTH's error.
+ * Sends PING over a raw socket (a TCP port on `host`, or a unix socket path), after AUTH when a
+ * password is given; resolves with Redis's one-line answer (e.g. '+PONG', '-LOADING ...'), or AUTH's
+ * error.
  */
-export function ping(port: number, host = '127.0.0.1', timeoutMs = 1000, password?: string): Promise<string> {
+export function ping(
+  target: number | string,
+  host = '127.0.0.1',
+  timeoutMs = 1000,
+  password?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host });
+    const socket = typeof target === 'string' ? connect({ path: target }) : connect({ port: target, host });
     let answer = '';
     socket.setTimeout(timeoutMs, () => socket.destroy(new Error('PING timed out')));
     socket.once('error', reject);
@@ -136,7 +150,7 @@ function logTail(file: string, lines = 5): string {
   }
 }
 
-/** Starts a private redis-server on loopback and waits until it answers PING. */
+/** Starts a private redis-server on loopback (or a unix socket) and waits until it answers PING. */
 export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   const log = options.log ?? (() => {});
   const binary = await ensureRedisServer(log);
@@ -158,13 +172,18 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
 
   // A port picked free can be taken before redis binds it: pick again a few times.
   for (let attempt = 1; ; attempt++) {
-    const port = options.port ?? (await freePort());
+    const socket = options.unixSocket ? resolvePath(options.unixSocket) : undefined;
+    const port = socket ? 0 : (options.port ?? (await freePort()));
+    const listen = socket
+      ? ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700']
+      : ['--port', String(port), '--bind', '127.0.0.1'];
     const child = spawnGuarded(
       binary,
       [
         // A config file comes first or not at all.
         ...(password === undefined ? [] : [conf]),
-        ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dataDir, '--daemonize', 'no'],
+        ...listen,
+        ...['--dir', dataDir, '--daemonize', 'no'],
         ...['--logfile', logfile, '--save', '', '--appendonly', aof ? 'yes' : 'no'],
         // BullMQ requires that Redis never evicts its keys.
         ...['--maxmemory-policy', 'noeviction'],
@@ -181,7 +200,7 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     const deadline = Date.now() + timeoutMs;
     let answer = '';
     while (!state.early && Date.now() < deadline) {
-      answer = await ping(port, '127.0.0.1', 1000, password).catch((err: Error) => err.message);
+      answer = await ping(socket ?? port, '127.0.0.1', 1000, password).catch((err: Error) => err.message);
       if (answer === '+PONG') break;
       await sleep(answer.startsWith('-LOADING') ? 100 : 20);
     }
@@ -196,8 +215,11 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
         }
         rmSync(pidfile, { force: true });
       };
-      const auth = password === undefined ? '' : `:${encodeURIComponent(password)}@`;
-      return { url: `redis://${auth}127.0.0.1:${port}`, port, pid, exited: gone, stop };
+      const secret = password === undefined ? undefined : encodeURIComponent(password);
+      const url = socket
+        ? `redis+unix://${socket}${secret === undefined ? '' : `?password=${secret}`}`
+        : `redis://${secret === undefined ? '' : `:${secret}@`}127.0.0.1:${port}`;
+      return { url, port, pid, exited: gone, stop, ...(socket ? { unixSocket: socket } : {}) };
     }
     if (!early) {
       child.kill('SIGKILL');
@@ -205,7 +227,8 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     }
     rmSync(pidfile, { force: true });
     const tail = logTail(logfile);
-    if (early && options.port === undefined && attempt < 3 && /Address already in use/.test(tail)) continue;
+    if (early && !socket && options.port === undefined && attempt < 3 && /Address already in use/.test(tail))
+      continue;
     throw new HostError(
       early
         ? `redis-server exited with code ${early.code} before it answered PING` +

@@ -21,3 +21,19 @@ export interface RunJobData {
   /** The matrix's readiness pattern for live suites. */
   ready?: string;
 }
+
+/**
+ * A run job's BullMQ progress while it waits: the agents that took it and handed it back because
+ * their host cannot run its target (agent id: reason). The controller's placement reads it; a run
+ * that no online agent can take is recorded SKIP once its grace period is over.
+ */
+export interface RunJobProgress {
+  refusedBy: Record<string, string>;
+}
+
+/** The refusals of a job's progress (anything else there, e.g. an older agent's number, is none). */
+export function refusalsOf(progress: unknown): Record<string, string> {
+  const refused = (progress as Partial<RunJobProgress> | null)?.refusedBy;
+  if (!refused || typeof refused !== 'object') return {};
+  return Object.fromEntries(Object.entries(refused).filter(([, why]) => typeof why === 'string'));
+}

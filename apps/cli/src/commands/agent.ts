@@ -15,7 +15,8 @@ the target kinds this host can drive, and reports verdicts. Stops on Ctrl-C or S
                     \`vmfarm token create --name NAME --role agent\`
   --redis URL       the queue's Redis (default: the one the controller names at registration)
   --name NAME       shown on the dashboard (default: chosen by the agent from the host name)
-  --concurrency N   runs at a time (default: chosen by the agent)
+  --concurrency N   host cores its attempts use, as many runs at once (default:
+                    $VMFARM_AGENT_CONCURRENCY, else every core of the host)
 `;
 
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT'] as const;

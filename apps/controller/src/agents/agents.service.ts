@@ -63,8 +63,18 @@ export class AgentsService {
     return { ok: true, cancel };
   }
 
+  /** How long after its last heartbeat an agent still counts as online. */
+  private get onlineMs(): number {
+    return MISSED_BEATS * this.config.heartbeatSeconds * 1000;
+  }
+
+  /** The agents online now (what placement reads). */
+  async online(now = Date.now()): Promise<AgentRow[]> {
+    return this.agents.heardSince(new Date(now - this.onlineMs).toISOString());
+  }
+
   async list(page: { limit: number; offset: number }, now = Date.now()): Promise<AgentView[]> {
-    const limit = MISSED_BEATS * this.config.heartbeatSeconds * 1000;
+    const limit = this.onlineMs;
     return (await this.agents.list(page)).map(({ tokenId: _t, ...a }) => ({
       ...a,
       online: now - Date.parse(a.lastHeartbeat) <= limit,

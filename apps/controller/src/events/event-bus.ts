@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { redisConnection } from '@vmfarm/host';
 import { Redis } from 'ioredis';
-import { connectionOf } from '../queue/run-queue';
 
 /** What SSE clients are sent: `run` carries a RunView, `matrix` a MatrixEvent. */
 export interface FarmEvent {
@@ -45,7 +45,7 @@ export class RedisEventBus implements EventBus {
   }
 
   private connect(role: string): Redis {
-    const redis = new Redis({ ...connectionOf(this.redisUrl), maxRetriesPerRequest: 3 });
+    const redis = new Redis({ ...redisConnection(this.redisUrl), maxRetriesPerRequest: 3 });
     redis.on('error', (err: Error) => this.log.warn(`${role} ${this.channel}: ${err.message}`));
     return redis;
   }

@@ -1,5 +1,13 @@
 import { Logger } from '@nestjs/common';
-import { MAX_ATTEMPTS, queueName, TARGET_KINDS, type RunJobData, type TargetKind } from '@vmfarm/protocol';
+import { redisConnection } from '@vmfarm/host';
+import {
+  MAX_ATTEMPTS,
+  queueName,
+  refusalsOf,
+  TARGET_KINDS,
+  type RunJobData,
+  type TargetKind,
+} from '@vmfarm/protocol';
 import { Queue, QueueEvents } from 'bullmq';
 
 /** What the rest of the controller needs of BullMQ. */
@@ -12,23 +20,11 @@ export interface RunQueue {
   remove(kind: TargetKind, runId: string): Promise<boolean>;
   /** The BullMQ state of a run's job, `missing` when Redis has no such job. */
   jobState(kind: TargetKind, runId: string): Promise<{ state: string; failedReason?: string }>;
+  /** The agents that took a run's job and handed it back because their host cannot run it. */
+  refusals(kind: TargetKind, runId: string): Promise<Record<string, string>>;
   /** Calls back when a job failed for good (attempts exhausted, stalled too often). */
   onFinalFailure(handler: (runId: string, reason: string) => void): void;
   close(): Promise<void>;
-}
-
-/** BullMQ redis connection options from a redis:// URL. */
-export function connectionOf(redisUrl: string) {
-  const url = new URL(redisUrl);
-  return {
-    host: url.hostname,
-    port: Number(url.port || 6379),
-    username: url.username ? decodeURIComponent(url.username) : undefined,
-    password: url.password ? decodeURIComponent(url.password) : undefined,
-    db: url.pathname.length > 1 ? Number(url.pathname.slice(1)) : undefined,
-    tls: url.protocol === 'rediss:' ? {} : undefined,
-    maxRetriesPerRequest: null,
-  };
 }
 
 export const JOB_OPTIONS = {
@@ -67,7 +63,7 @@ export class BullRunQueue implements RunQueue {
       // No offline queue: while Redis is away, a command fails at once instead of waiting for it
       // (a submit answers 503 rather than hang, and nothing is queued behind the caller's back).
       q = new Queue(queueName(kind), {
-        connection: { ...connectionOf(this.redisUrl), enableOfflineQueue: false },
+        connection: { ...redisConnection(this.redisUrl), enableOfflineQueue: false },
         prefix: this.prefix,
       });
       q.on('error', (err) => this.warn(`queue ${kind}: ${err.message}`));
@@ -102,10 +98,14 @@ export class BullRunQueue implements RunQueue {
     return { state: state === 'unknown' ? 'missing' : state, failedReason: job.failedReason };
   }
 
+  async refusals(kind: TargetKind, runId: string): Promise<Record<string, string>> {
+    return refusalsOf((await this.queue(kind).getJob(runId))?.progress);
+  }
+
   onFinalFailure(handler: (runId: string, reason: string) => void): void {
     for (const kind of TARGET_KINDS) {
       const events = new QueueEvents(queueName(kind), {
-        connection: connectionOf(this.redisUrl),
+        connection: redisConnection(this.redisUrl),
         prefix: this.prefix,
       });
       events.on('error', (err) => this.warn(`queue events ${kind}: ${err.message}`));

@@ -207,6 +207,38 @@ export class RunsService {
     return this.runs.recordAttempts(records);
   }
 
+  /**
+   * A waiting run no online agent can take (placement, after its grace period): SKIP for each
+   * clause with why, as an attempt of no agent. false when the run ended meanwhile.
+   */
+  async recordUnplaceable(run: RunRow, reason: string): Promise<boolean> {
+    const own = await this.runs.attempts(run.id);
+    const target = run.job.target.id;
+    const recorded = await this.runs.recordAttempt({
+      runId: run.id,
+      attempt: Math.max(run.attempts, ...own.map((a) => a.attempt)) + 1,
+      agentId: null,
+      outcome: 'SKIP',
+      error: null,
+      durationMs: 0,
+      verdicts: verdictsFor(
+        run.suite,
+        this.suites.get(run.suite)?.clauses ?? [],
+        'SKIP',
+        `target ${target} cannot run on any agent of this farm: ${reason}`,
+        { target, reason },
+      ),
+      artifacts: [],
+      runState: 'done',
+      runVerdict: 'SKIP',
+      at: new Date().toISOString(),
+    });
+    if (!recorded) return false;
+    this.announce(run.id);
+    this.completion.runDone(run.matrixId);
+    return true;
+  }
+
   /** The result of a cell planned as SKIP (see planMatrix): attempt 1 of no agent, with the reason. */
   planSkip(runId: string, suite: string, reason: string, at: string): AttemptRecord {
     return {

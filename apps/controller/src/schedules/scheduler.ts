@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
+import { redisConnection } from '@vmfarm/host';
 import { LIMITS } from '@vmfarm/protocol';
 import { defaultRepeatStrategy, Queue, Worker } from 'bullmq';
 import type { FieldError } from '../errors';
-import { connectionOf } from '../queue/run-queue';
 
 /** BullMQ queue of the schedules' job schedulers (under the farm's queue prefix). */
 export const SCHEDULES_QUEUE = 'schedules';
@@ -101,7 +101,7 @@ export class BullScheduler implements Scheduler {
     if (!this.q) {
       // No offline queue: with Redis away, creating a schedule answers 503 at once instead of hanging.
       this.q = new Queue(SCHEDULES_QUEUE, {
-        connection: { ...connectionOf(this.redisUrl), enableOfflineQueue: false },
+        connection: { ...redisConnection(this.redisUrl), enableOfflineQueue: false },
         prefix: this.prefix,
       });
       this.q.on('error', (err) => this.log.warn(`queue ${SCHEDULES_QUEUE}: ${err.message}`));
@@ -137,7 +137,7 @@ export class BullScheduler implements Scheduler {
         // The scheduled instant, not when this worker got to it: a fire's identity.
         await handler(scheduleId, new Date(job.opts.prevMillis ?? job.timestamp));
       },
-      { connection: connectionOf(this.redisUrl), prefix: this.prefix, concurrency: 1 },
+      { connection: redisConnection(this.redisUrl), prefix: this.prefix, concurrency: 1 },
     );
     this.worker.on('error', (err) => this.log.warn(`worker ${SCHEDULES_QUEUE}: ${err.message}`));
     this.worker.on('failed', (job, err) => this.log.error(`schedule fire ${job?.id}: ${err.message}`));

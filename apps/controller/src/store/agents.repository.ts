@@ -63,6 +63,17 @@ export class AgentsRepository {
     return row && toAgent(row);
   }
 
+  /** Agents whose last heartbeat is at or after `at` (ISO). */
+  async heardSince(at: string): Promise<AgentRow[]> {
+    const rows = await this.db
+      .selectFrom('agents')
+      .selectAll()
+      .where('last_heartbeat', '>=', at)
+      .orderBy('registered_at')
+      .execute();
+    return rows.map(toAgent);
+  }
+
   async list(page: { limit: number; offset: number }): Promise<AgentRow[]> {
     const rows = await this.db
       .selectFrom('agents')

@@ -168,6 +168,18 @@ export class RunsRepository {
     return rows.map(toRun);
   }
 
+  /** Runs waiting for an agent (queued, or waiting for a retry) of targets other than static. */
+  async listWaitingForHosts(): Promise<RunRow[]> {
+    const rows = await this.db
+      .selectFrom('runs')
+      .selectAll()
+      .where('state', 'in', ['queued', 'retrying'])
+      .where('target_kind', '!=', 'static')
+      .orderBy('created_at')
+      .execute();
+    return rows.map(toRun);
+  }
+
   async attempts(runId: string): Promise<AttemptRow[]> {
     const rows = await this.db
       .selectFrom('attempts')

@@ -147,6 +147,9 @@ export class FakeQueue implements RunQueue {
   async jobState(_kind: string, runId: string) {
     return this.states.get(runId) ?? { state: 'missing' };
   }
+  async refusals() {
+    return {};
+  }
   onFinalFailure(handler: (runId: string, reason: string) => void) {
     this.failureHandler = handler;
   }
