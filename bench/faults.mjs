@@ -14,7 +14,7 @@
 //   agent-kill      SIGKILL an agent every 6 s, start it again 1 s later
 //   controller-kill SIGKILL the controller every 8 s, start it again on the same port 1 s later
 //   redis-kill      SIGKILL redis-server every 8 s, start it again on the same port and AOF 1 s later
-//   hung-vm         SIGSTOP a running QEMU every 10 s (boot suite, reference guest, qemu-aarch64-tcg)
+//   hung-vm         SIGSTOP a running QEMU every 30 s (boot suite, reference guest, qemu-aarch64-tcg)
 //   disk-full       the data dir on a 160 MiB tmpfs; every 10 s a file fills it for 4 s (needs root)
 //   link-cut        SIGSTOP an agent for 20 s (longer than its job lock) every 25 s, then SIGCONT
 // Usage (after `npm run build`): node bench/faults.mjs [--runs N] [--vm-runs N] [--faults LIST]
@@ -140,7 +140,7 @@ class Farm {
     return this.spawn(
       `agent-${i}`,
       [AGENT, '--controller', this.url, '--name', `fault-${i}`, '--work', join(this.dir, `work-${i}`)].concat(
-        ['--cache', join(this.dir, `cache-${i}`), '--grace', '5'],
+        ['--cache', join(this.dir, `cache-${i}`), '--grace', '5', '--concurrency', '1'],
       ),
       { ...process.env, VMFARM_TOKEN: this.agentToken, ...this.agentEnv },
       /vmfarm agent (\S+) ready/,
@@ -269,7 +269,7 @@ const PERIOD = {
   'agent-kill': 6000,
   'controller-kill': 8000,
   'redis-kill': 8000,
-  'hung-vm': 10_000,
+  'hung-vm': 30_000,
   'disk-full': 10_000,
   'link-cut': 25_000,
 };
@@ -511,7 +511,10 @@ try {
     mkdirSync(fdir);
     rows.push(await measure(fault, fdir, fault === 'hung-vm' ? guest : image, runs));
     const r = rows.at(-1);
-    say(`${fault}: done in ${r.seconds.toFixed(0)} s (${JSON.stringify(r.verdicts)})`);
+    say(
+      `${fault}: done in ${r.seconds.toFixed(0)} s: submitted ${r.submitted}, recorded once ${r.once}, lost ${r.lost}, ` +
+        `doubled ${r.doubled}, leftover processes ${r.procs}, files ${r.files}, faults ${r.faults} (${JSON.stringify(r.verdicts)})`,
+    );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

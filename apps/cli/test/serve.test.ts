@@ -61,7 +61,7 @@ test('serve says where the farm is, where its data lives and how to submit', asy
   assert.match(
     out,
     new RegExp(
-      `data: {3}${data} \\(SQLite ${join(data, 'vmfarm.sqlite')}; Redis redis://127\\.0\\.0\\.1:\\d+`,
+      `data: {3}${data} \\(SQLite ${join(data, 'vmfarm.sqlite')}; Redis on ${join(data, 'redis', 'redis.sock')} `,
     ),
   );
   assert.match(out, /agents: 1 local \(\S+\)/);
@@ -287,11 +287,11 @@ test('when a part of the farm dies, serve stops the rest and exits 3', async () 
 });
 
 /** One command to serve's private Redis, as any local user could send it (with the password). */
-function redisCommand(port: number, password: string, ...words: string[]): Promise<string> {
+function redisCommand(path: string, password: string, ...words: string[]): Promise<string> {
   const encode = (w: string[]) =>
     `*${w.length}\r\n${w.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
   return new Promise((resolve, reject) => {
-    const socket = connect({ port, host: '127.0.0.1' });
+    const socket = connect({ path });
     let answer = '';
     socket.once('error', reject);
     socket.on('data', (chunk) => (answer += chunk.toString()));
@@ -341,14 +341,17 @@ test(
     const before = await submit();
     const runId = before.cells[0].runId;
     const redisPid = () => pids.find((p) => p.comm === 'redis-server')!.pid;
-    const port = Number(/Redis redis:\/\/127\.0\.0\.1:(\d+) /.exec(farm.stdout.join('\n'))![1]);
+    const socket = join(farmData, 'redis', 'redis.sock');
+    assert.ok(farm.stdout.join('\n').includes(`Redis on ${socket} `), farm.stdout.join('\n'));
+    // A unix socket only: no TCP port of Redis's own.
+    assert.equal(statSync(socket).mode & 0o777, 0o700);
     const password = /^requirepass (\S+)$/m.exec(
       readFileSync(join(farmData, 'redis', 'redis.conf'), 'utf8'),
     )![1];
     assert.ok(!farm.stdout.join('\n').includes(password), 'the password is not printed');
     // Without the password, Redis answers nothing but NOAUTH.
-    assert.match(await ping(port), /^-NOAUTH/);
-    const jobKeys = async () => redisCommand(port, password, 'KEYS', `*:${runId}`);
+    assert.match(await ping(socket), /^-NOAUTH/);
+    const jobKeys = async () => redisCommand(socket, password, 'KEYS', `*:${runId}`);
     assert.match(await jobKeys(), new RegExp(`:${runId}\r\n`));
 
     // serve held still: Redis is dead and health says so.
@@ -367,7 +370,7 @@ test(
     );
     assert.ok(
       farm.stderr.includes(
-        `vmfarm serve: redis-server was killed by SIGKILL; restarting it (port ${port}, the same append-only file)`,
+        `vmfarm serve: redis-server was killed by SIGKILL; restarting it (${socket}, the same append-only file)`,
       ),
       farm.stderr.join('\n'),
     );

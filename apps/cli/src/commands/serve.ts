@@ -12,14 +12,17 @@ import { parse, UsageError } from '../usage';
 /** A Redis that dies again this soon after its restart is not restarted again: the farm stops. */
 const RESTART_WINDOW_MS = 10 * 60_000;
 
+/** sockaddr_un holds 108 bytes with the terminating NUL; a little margin for other systems. */
+const MAX_SOCKET_PATH = 100;
+
 /** Where serve keeps the id of its agents' token while it runs (so a crashed serve's is revoked). */
 const AGENT_TOKEN_FILE = 'serve-agents.token-id';
 
 const HELP = `usage: vmfarm serve [--port N] [--host H] [--data DIR] [--agents N]
 
 Runs a whole farm on this machine: the controller, N local agents and, unless REDIS_URL is set,
-a private redis-server on loopback with a password of this run (append-only file under DIR/redis,
-so queued runs survive a restart; if it dies, serve restarts it once).
+a private redis-server on a unix socket in DIR/redis with a password of this run (append-only
+file there, so queued runs survive a restart; if it dies, serve restarts it once).
 Results go to SQLite at DIR/vmfarm.sqlite unless DATABASE_URL (postgres://...) is set.
 On first start the controller makes an admin token and writes it to DIR/admin.token (0600), where
 the CLI finds it; serve prints it, and gives its agents an agent token of their own.
@@ -155,12 +158,16 @@ export async function serve(argv: string[]): Promise<number> {
 
     const say = (line: string) => process.stderr.write(`vmfarm serve: ${line}\n`);
     try {
-      // A password of this run: the loopback port is open to every local user, the password is not.
+      // A unix socket only this user reaches (0700, in a 0700 directory), and a password of this
+      // run besides; a loopback port (open to every local user, but not to the password) only when
+      // the socket's path is too long for the system.
+      const socket = join(data, 'redis', 'redis.sock');
       const redisOptions = {
         dataDir: join(data, 'redis'),
         persistence: 'aof' as const,
         log: say,
         password: randomBytes(24).toString('base64url'),
+        ...(Buffer.byteLength(socket) <= MAX_SOCKET_PATH ? { unixSocket: socket } : {}),
       };
       const redisUrl = process.env.REDIS_URL || (redis = await startRedis(redisOptions)).url;
 
@@ -216,7 +223,7 @@ export async function serve(argv: string[]): Promise<number> {
         [
           `vmfarm farm ready at ${url}`,
           `  data:   ${data} (${process.env.DATABASE_URL ? 'results in DATABASE_URL' : `SQLite ${join(data, 'vmfarm.sqlite')}`}; ` +
-            `${redis ? `Redis redis://127.0.0.1:${redis.port} (password in ${join(data, 'redis', 'redis.conf')}), append-only file in ${join(data, 'redis')}` : `Redis ${redactPassword(redisUrl)}`})`,
+            `${redis ? `Redis ${redis.unixSocket ? `on ${redis.unixSocket}` : `redis://127.0.0.1:${redis.port}`} (password in ${join(data, 'redis', 'redis.conf')}), append-only file in ${join(data, 'redis')}` : `Redis ${redactPassword(redisUrl)}`})`,
           `  agents: ${agents ? `${agents} local (${ids.join(', ')})` : 'none; start some with `vmfarm agent --controller URL --token AGENT_TOKEN`'}`,
           `  admin:  ${admin} (the admin token${process.env.VMFARM_ADMIN_TOKEN ? ', from VMFARM_ADMIN_TOKEN' : `, in ${join(data, 'admin.token')}`}; vendor tokens: vmfarm token create --help)`,
           `  submit: vmfarm submit IMAGE --targets static --suites all --wait --controller ${url}`,
@@ -249,7 +256,9 @@ export async function serve(argv: string[]): Promise<number> {
             `${how} again within ${RESTART_WINDOW_MS / 60000} minutes of its restart; stopping the farm`,
             EXIT.infrastructure,
           );
-        say(`${how}; restarting it (port ${outcome.redis.port}, the same append-only file)`);
+        say(
+          `${how}; restarting it (${outcome.redis.unixSocket ?? `port ${outcome.redis.port}`}, the same append-only file)`,
+        );
         try {
           redis = await startRedis({ ...redisOptions, port: outcome.redis.port });
         } catch (err) {
