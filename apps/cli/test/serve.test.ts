@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { connect } from 'node:net';
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, before, test } from 'node:test';
-import { freePort, isAlive } from '@vmfarm/host';
+import { freePort, isAlive, ping } from '@vmfarm/host';
 import {
   agentViewSchema,
   exitCodeFor,
@@ -51,7 +61,7 @@ test('serve says where the farm is, where its data lives and how to submit', asy
   assert.match(
     out,
     new RegExp(
-      `data: {3}${data} \\(SQLite ${join(data, 'vmfarm.sqlite')}; Redis redis://127\\.0\\.0\\.1:\\d+`,
+      `data: {3}${data} \\(SQLite ${join(data, 'vmfarm.sqlite')}; Redis on ${join(data, 'redis', 'redis.sock')} `,
     ),
   );
   assert.match(out, /agents: 1 local \(\S+\)/);
@@ -275,3 +285,202 @@ test('when a part of the farm dies, serve stops the rest and exits 3', async () 
   for (const { pid, comm } of pids)
     assert.equal(isAlive(pid), false, `${comm} (pid ${pid}) is still running`);
 });
+
+/** One command to serve's private Redis, as any local user could send it (with the password). */
+function redisCommand(path: string, password: string, ...words: string[]): Promise<string> {
+  const encode = (w: string[]) =>
+    `*${w.length}\r\n${w.map((x) => `$${Buffer.byteLength(x)}\r\n${x}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    const socket = connect({ path });
+    let answer = '';
+    socket.once('error', reject);
+    socket.on('data', (chunk) => (answer += chunk.toString()));
+    socket.once('connect', () => socket.write(encode(['AUTH', password]) + encode(words) + encode(['QUIT'])));
+    socket.once('close', () => resolve(answer));
+  });
+}
+
+/** Polls (the test's timeout bounds it: no timing assertion). */
+async function until<T>(check: () => Promise<T | false>): Promise<T> {
+  for (;;) {
+    const value = await check();
+    if (value !== false) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+const health = async (url: string) => {
+  const res = await fetch(`${url}/api/health`);
+  return { status: res.status, body: (await res.json()) as { ok: boolean; redis: string; database: string } };
+};
+
+const exitOf = (farm: Serve) =>
+  farm.process.exitCode !== null
+    ? Promise.resolve(farm.process.exitCode)
+    : new Promise<number | null>((resolve) => farm.process.once('exit', resolve));
+
+test(
+  'serve restarts its Redis once when it dies (the queue survives), and stops the farm when it dies again',
+  { timeout: 600_000 },
+  async () => {
+    const farmData = join(dir, 'redis-dies');
+    const farm = await startServe(
+      ['--port', String(await freePort()), '--data', farmData, '--agents', '1'],
+      env,
+    );
+    const pids = farm.children();
+    const farmEnv2 = { ...env, VMFARM_DATA: farmData, VMFARM_CONTROLLER: farm.url };
+    const submit = async () => {
+      const r = await vmfarm(
+        ['submit', image, '--targets', 'static', '--suites', 'static', '--wait', '--format', 'json'],
+        farmEnv2,
+      );
+      assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr}`);
+      return matrixReportSchema.parse(JSON.parse(r.stdout));
+    };
+    const before = await submit();
+    const runId = before.cells[0].runId;
+    const redisPid = () => pids.find((p) => p.comm === 'redis-server')!.pid;
+    const socket = join(farmData, 'redis', 'redis.sock');
+    assert.ok(farm.stdout.join('\n').includes(`Redis on ${socket} `), farm.stdout.join('\n'));
+    // A unix socket only: no TCP port of Redis's own.
+    assert.equal(statSync(socket).mode & 0o777, 0o700);
+    const password = /^requirepass (\S+)$/m.exec(
+      readFileSync(join(farmData, 'redis', 'redis.conf'), 'utf8'),
+    )![1];
+    assert.ok(!farm.stdout.join('\n').includes(password), 'the password is not printed');
+    // Without the password, Redis answers nothing but NOAUTH.
+    assert.match(await ping(socket), /^-NOAUTH/);
+    const jobKeys = async () => redisCommand(socket, password, 'KEYS', `*:${runId}`);
+    assert.match(await jobKeys(), new RegExp(`:${runId}\r\n`));
+
+    // serve held still: Redis is dead and health says so.
+    process.kill(farm.process.pid!, 'SIGSTOP');
+    process.kill(redisPid(), 'SIGKILL');
+    const down = await until(async () => {
+      const h = await health(farm.url);
+      return h.status === 503 && h;
+    });
+    assert.equal(down.body.database, 'ok');
+    assert.notEqual(down.body.redis, 'ok');
+    process.kill(farm.process.pid!, 'SIGCONT');
+
+    await until(async () =>
+      farm.stderr.some((l) => /^vmfarm serve: redis-server restarted \(pid \d+\)/.test(l)),
+    );
+    assert.ok(
+      farm.stderr.includes(
+        `vmfarm serve: redis-server was killed by SIGKILL; restarting it (${socket}, the same append-only file)`,
+      ),
+      farm.stderr.join('\n'),
+    );
+    await until(async () => (await health(farm.url)).status === 200);
+    // The append-only file brought the finished job back; the agent takes new runs.
+    assert.match(await jobKeys(), new RegExp(`:${runId}\r\n`));
+    const after = await submit();
+    assert.equal(after.matrix.state, 'done');
+
+    const again = farm.children().find((p) => p.comm === 'redis-server')!;
+    assert.notEqual(again.pid, redisPid());
+    process.kill(again.pid, 'SIGKILL');
+    assert.equal(await exitOf(farm), 3);
+    assert.ok(
+      farm.stderr.includes(
+        'vmfarm serve: redis-server was killed by SIGKILL again within 10 minutes of its restart; stopping the farm',
+      ),
+      farm.stderr.join('\n'),
+    );
+    for (const { pid, comm } of farm.children()) assert.fail(`${comm} (pid ${pid}) is still running`);
+    for (const { pid, comm } of pids)
+      assert.equal(isAlive(pid), false, `${comm} (pid ${pid}) is still running`);
+  },
+);
+
+test(
+  'a Redis that cannot be restarted stops the farm with the reason and exit 3',
+  { timeout: 300_000 },
+  async () => {
+    const farmData = join(dir, 'redis-broken');
+    const farm = await startServe(
+      ['--port', String(await freePort()), '--data', farmData, '--agents', '1'],
+      env,
+    );
+    const pids = farm.children();
+    process.kill(farm.process.pid!, 'SIGSTOP');
+    process.kill(pids.find((p) => p.comm === 'redis-server')!.pid, 'SIGKILL');
+    // A manifest Redis cannot read: it refuses to start rather than lose the queue.
+    const aofDir = join(farmData, 'redis', 'appendonlydir');
+    for (const f of readdirSync(aofDir))
+      if (f.endsWith('.manifest')) writeFileSync(join(aofDir, f), 'not a manifest\n');
+    process.kill(farm.process.pid!, 'SIGCONT');
+    assert.equal(await exitOf(farm), 3);
+    const at = farm.stderr.findIndex((l) =>
+      l.startsWith('vmfarm serve: redis-server was killed by SIGKILL and could not be restarted: '),
+    );
+    assert.ok(at >= 0, farm.stderr.join('\n'));
+    // The reason, then the tail of Redis's log saying why.
+    const said = farm.stderr.slice(at).join('\n');
+    assert.match(said, /could not be restarted: redis-server exited with code 1 before it answered PING; /);
+    assert.match(said, /manifest/i);
+    assert.match(said, /; stopping the farm$/m);
+    for (const { pid, comm } of pids)
+      assert.equal(isAlive(pid), false, `${comm} (pid ${pid}) is still running`);
+  },
+);
+
+test(
+  "serve's data is private (0700 directories, 0600 files), and a killed serve's agent token is revoked at the next start",
+  { timeout: 300_000 },
+  async () => {
+    const farmData = join(dir, 'private');
+    const port = String(await freePort());
+    const first = await startServe(['--port', port, '--data', farmData, '--agents', '1'], env);
+    const pids = first.children();
+    const r = await vmfarm(['submit', image, '--targets', 'static', '--suites', 'static', '--wait'], {
+      ...env,
+      VMFARM_DATA: farmData,
+      VMFARM_CONTROLLER: first.url,
+    });
+    assert.ok(r.code === 0 || r.code === 1, `exit ${r.code}: ${r.stderr}`);
+    const open: string[] = [];
+    const walk = (path: string) => {
+      const st = lstatSync(path);
+      if ((st.mode & 0o077) !== 0) open.push(`${path} ${(st.mode & 0o777).toString(8)}`);
+      if (st.isDirectory()) for (const entry of readdirSync(path)) walk(join(path, entry));
+    };
+    walk(farmData);
+    assert.deepEqual(open, []);
+    assert.equal(statSync(farmData).mode & 0o777, 0o700);
+    assert.equal(statSync(join(farmData, 'vmfarm.sqlite')).mode & 0o777, 0o600);
+
+    // Killed: its children follow it (parent-death signal), but nobody revoked the agents' token.
+    const token = readFileSync(join(farmData, 'serve-agents.token-id'), 'utf8').trim();
+    first.process.kill('SIGKILL');
+    await exitOf(first);
+    await until(async () => pids.every((p) => !isAlive(p.pid)));
+    const second = await startServe(['--port', port, '--data', farmData, '--agents', '1'], env);
+    try {
+      assert.ok(
+        second.stderr.includes(
+          `vmfarm serve: revoked the agents' token ${token} of a serve that did not stop cleanly`,
+        ),
+        second.stderr.join('\n'),
+      );
+      const tokens = tokenViewSchema.array().parse(
+        await (
+          await fetch(`${second.url}/api/tokens`, {
+            headers: {
+              authorization: `Bearer ${readFileSync(join(farmData, 'admin.token'), 'utf8').trim()}`,
+            },
+          })
+        ).json(),
+      );
+      const agentTokens = tokens.filter((t) => t.name === 'vmfarm serve agents');
+      assert.ok(agentTokens.find((t) => t.id === token)?.revokedAt, JSON.stringify(agentTokens));
+      assert.equal(agentTokens.filter((t) => t.revokedAt === null).length, 1, "only the running serve's");
+    } finally {
+      assert.equal(await second.stop(), 0);
+    }
+    assert.equal(existsSync(join(farmData, 'serve-agents.token-id')), false);
+  },
+);

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import {
   Inject,
   Injectable,
+  Logger,
   type DynamicModule,
   type LoggerService,
   type OnApplicationShutdown,
@@ -231,7 +232,13 @@ export async function createApp(
   config: ControllerConfig,
   overrides: AppOverrides = {},
 ): Promise<NestExpressApplication> {
-  fs.mkdirSync(config.dataDir, { recursive: true });
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Only its owner reaches the farm's data, whatever an older version or a shell left on the directory.
+  try {
+    fs.chmodSync(config.dataDir, 0o700);
+  } catch (err) {
+    new Logger('Data').warn(`cannot make ${config.dataDir} private (0700): ${(err as Error).message}`);
+  }
   const db = await openDatabase(databaseTarget(config.databaseUrl, config.dataDir));
   let app: NestExpressApplication;
   try {

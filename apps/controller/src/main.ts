@@ -5,6 +5,8 @@ export { bootstrap, createApp, type AppOverrides, type RunningController } from 
 export { configFromEnv, resolveConfig, type ControllerConfig } from './config';
 
 async function main(): Promise<void> {
+  // Images, artifacts, SQLite and the admin token are the farm's alone: directories 0700, files 0600.
+  process.umask(0o077);
   const controller = await bootstrap(configFromEnv());
   let closing = false;
   const stop = (signal: string) => {

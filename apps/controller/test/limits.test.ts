@@ -334,5 +334,21 @@ for (const store of STORES) {
       // Printable names of any script stay welcome.
       await as('globex').patch(`/api/images/${sha}`).send({ name: 'Débian 12 — ARM 日本' }).expect(200);
     });
+
+    it("refuses control characters in a known issue's title, owner and reason (lines allowed in the reason)", async () => {
+      const issue = (fields: Record<string, string>) =>
+        as('acme')
+          .post('/api/known-issues')
+          .send({ title: 't', owner: 'o', reason: 'r', match: { clauses: ['IMG-GPT'] }, ...fields });
+      for (const bad of ['esc\u001b[31m', 'bell\u0007', 'rtl\u202eevil', 'nul\u0000', 'c1\u0085']) {
+        for (const field of ['title', 'owner', 'reason']) {
+          const res = await issue({ [field]: bad }).expect(400);
+          assert.equal(res.body.errors[0].path, `body.${field}`, `${field}: ${JSON.stringify(bad)}`);
+        }
+      }
+      await issue({ title: 'line\nbreak' }).expect(400);
+      const made = await issue({ reason: 'two lines:\n\tthe firmware, then the image' }).expect(201);
+      await as('acme').patch(`/api/known-issues/${made.body.id}`).send({ owner: 'tab\there' }).expect(400);
+    });
   });
 }

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join, resolve as resolvePath } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +35,11 @@ export interface RedisOptions {
   /** Where to say what is being done on the user's behalf (installing, reaping). */
   log?: (line: string) => void;
   startTimeoutMs?: number;
+  /**
+   * Clients must AUTH with it. It goes to redis-server in a 0600 file of `dataDir`, never in argv
+   * (the process list shows argv to every user), and into `url`.
+   */
+  password?: string;
 }
 
 export interface RedisServer {
@@ -44,6 +49,8 @@ export interface RedisServer {
   /** The socket path when started with `unixSocket`. */
   unixSocket?: string;
   pid: number;
+  /** Resolves when redis-server exits, whoever caused it. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** SIGTERM (Redis flushes its AOF), SIGKILL after a grace period; removes the pidfile. */
   stop(): Promise<void>;
 }
@@ -79,10 +86,16 @@ export async function ensureRedisServer(log: (line: string) => void = () => {}):
 }
 
 /**
- * Sends PING over a raw socket (a TCP port on `host`, or a unix socket path); resolves with Redis's
- * one-line answer (e.g. '+PONG', '-LOADING ...').
+ * Sends PING over a raw socket (a TCP port on `host`, or a unix socket path), after AUTH when a
+ * password is given; resolves with Redis's one-line answer (e.g. '+PONG', '-LOADING ...'), or AUTH's
+ * error.
  */
-export function ping(target: number | string, host = '127.0.0.1', timeoutMs = 1000): Promise<string> {
+export function ping(
+  target: number | string,
+  host = '127.0.0.1',
+  timeoutMs = 1000,
+  password?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = typeof target === 'string' ? connect({ path: target }) : connect({ port: target, host });
     let answer = '';
@@ -90,13 +103,19 @@ export function ping(target: number | string, host = '127.0.0.1', timeoutMs = 10
     socket.once('error', reject);
     socket.on('data', (chunk) => {
       answer += chunk.toString('latin1');
-      const end = answer.indexOf('\r\n');
-      if (end >= 0) {
+      const lines = answer.split('\r\n').slice(0, -1);
+      const auth = password === undefined ? undefined : lines.shift();
+      const line = auth?.startsWith('-') ? auth : lines[0];
+      if (line !== undefined) {
         socket.end();
-        resolve(answer.slice(0, end));
+        resolve(line);
       }
     });
-    socket.once('connect', () => socket.write('PING\r\n'));
+    const command = (...words: string[]) =>
+      `*${words.length}\r\n${words.map((w) => `$${Buffer.byteLength(w)}\r\n${w}\r\n`).join('')}`;
+    socket.once('connect', () =>
+      socket.write((password === undefined ? '' : command('AUTH', password)) + command('PING')),
+    );
   });
 }
 
@@ -151,6 +170,14 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     throw new HostError(
       `unix socket path ${socket} is ${Buffer.byteLength(socket)} bytes long; at most ${UNIX_PATH_MAX} fit: use a shorter path`,
     );
+  const { password } = options;
+  const conf = join(dataDir, 'redis.conf');
+  if (password !== undefined) {
+    // Quoting rules of redis.conf stay out of the way of base64url.
+    if (!/^[\w-]+$/.test(password)) throw new HostError('a Redis password is letters, digits, _ and -');
+    writeFileSync(conf, `requirepass ${password}\n`, { mode: 0o600 });
+    chmodSync(conf, 0o600);
+  } else rmSync(conf, { force: true });
 
   // A port picked free can be taken before redis binds it: pick again a few times.
   for (let attempt = 1; ; attempt++) {
@@ -161,6 +188,8 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     const child = spawnGuarded(
       binary,
       [
+        // A config file comes first or not at all.
+        ...(password === undefined ? [] : [conf]),
         ...listen,
         ...['--dir', dataDir, '--daemonize', 'no'],
         ...['--logfile', logfile, '--save', '', '--appendonly', aof ? 'yes' : 'no'],
@@ -179,7 +208,7 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
     const deadline = Date.now() + timeoutMs;
     let answer = '';
     while (!state.early && Date.now() < deadline) {
-      answer = await ping(socket ?? port).catch((err: Error) => err.message);
+      answer = await ping(socket ?? port, '127.0.0.1', 1000, password).catch((err: Error) => err.message);
       if (answer === '+PONG') break;
       await sleep(answer.startsWith('-LOADING') ? 100 : 20);
     }
@@ -194,8 +223,11 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
         }
         rmSync(pidfile, { force: true });
       };
-      const url = socket ? `redis+unix://${socket}` : `redis://127.0.0.1:${port}`;
-      return { url, port, pid, stop, ...(socket ? { unixSocket: socket } : {}) };
+      const secret = password === undefined ? undefined : encodeURIComponent(password);
+      const url = socket
+        ? `redis+unix://${socket}${secret === undefined ? '' : `?password=${secret}`}`
+        : `redis://${secret === undefined ? '' : `:${secret}@`}127.0.0.1:${port}`;
+      return { url, port, pid, exited: gone, stop, ...(socket ? { unixSocket: socket } : {}) };
     }
     if (!early) {
       child.kill('SIGKILL');

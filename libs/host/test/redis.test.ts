@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -185,4 +185,21 @@ test('without redis-server and without root, says exactly what to install', asyn
     'HostError: redis-server is not installed: install it (Debian/Ubuntu: sudo apt-get install -y redis-server) ' +
       'or set REDIS_URL to a Redis you run\n',
   );
+});
+
+test('with a password, clients must AUTH; the password is in a 0600 file, not in the process list', async () => {
+  const dataDir = join(root, 'password');
+  const password = 'p4ss_w-rd';
+  const redis = await startRedis({ dataDir, password });
+  try {
+    assert.equal(redis.url, `redis://:${password}@127.0.0.1:${redis.port}`);
+    assert.match(await ping(redis.port), /^-NOAUTH/);
+    assert.match(await ping(redis.port, '127.0.0.1', 1000, 'wrong'), /^-(WRONGPASS|ERR)/);
+    assert.equal(await ping(redis.port, '127.0.0.1', 1000, password), '+PONG');
+    assert.equal(statSync(join(dataDir, 'redis.conf')).mode & 0o777, 0o600);
+    assert.ok(!readFileSync(`/proc/${redis.pid}/cmdline`, 'utf8').includes(password));
+  } finally {
+    await redis.stop();
+  }
+  assert.deepEqual(await redis.exited, { code: 0, signal: null });
 });

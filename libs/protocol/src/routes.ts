@@ -163,7 +163,14 @@ export const idempotencyHeaders = z.object({
     .optional(),
 });
 
-export const healthSchema = z.object({ ok: z.boolean(), database: z.string(), version: z.string() });
+/** `database` and `redis` are 'ok' or what went wrong; either not ok makes the answer a 503. */
+export const healthSchema = z.object({
+  ok: z.boolean(),
+  database: z.string(),
+  redis: z.string(),
+  version: z.string(),
+});
+export type Health = z.infer<typeof healthSchema>;
 
 /** Content types `PUT /api/images` accepts; the container (gzip, xz) is detected from the bytes. */
 export const IMAGE_MEDIA_TYPES = [
@@ -499,7 +506,7 @@ export const API = {
   health: route({
     method: 'get',
     path: '/api/health',
-    summary: 'Liveness and database check',
+    summary: 'Liveness: the database and Redis each answer (503 naming the one that does not)',
     auth: 'public',
     responses: { 200: healthSchema, 503: healthSchema },
   }),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   certificationClauseSchema,
   certificationSchema,
+  nameSchema,
   regressionsSchema,
   verdictChangeSchema,
 } from './api';
@@ -45,13 +46,27 @@ export const knownIssueMatchSchema = z
   .strict();
 export type KnownIssueMatch = z.infer<typeof knownIssueMatchSchema>;
 
+/**
+ * Prose read in a terminal and on the dashboard: lines and tabs, but no other control character
+ * (escape sequences, NUL) and no bidirectional override.
+ */
+const proseSchema = (max: number) =>
+  z
+    .string()
+    .min(1)
+    .max(max)
+    .regex(
+      /^(?:[\t\n]|[^\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069])*$/u,
+      'must not contain control characters other than line breaks and tabs',
+    );
+
 const knownIssueFields = {
-  title: z.string().min(1).max(200),
+  title: nameSchema(200),
   /** Who looks after it (a person or team; not the tenant). */
-  owner: z.string().min(1).max(200),
+  owner: nameSchema(200),
   /** The bug report, waiver or mailing-list thread. */
   link: httpUrlSchema,
-  reason: z.string().min(1).max(4000),
+  reason: proseSchema(4000),
   /** After this instant the issue stops matching and is listed as expired. */
   expiresAt: instantSchema,
   match: knownIssueMatchSchema,

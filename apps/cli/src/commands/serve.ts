@@ -1,21 +1,35 @@
-import { mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describeExit, startChild, startRedis, type RedisServer, type Supervised } from '@vmfarm/host';
-import { EXIT } from '@vmfarm/protocol';
+import { ApiRequestError, EXIT } from '@vmfarm/protocol';
 import { appEntry } from '../apps';
 import { ControllerClient } from '../client';
 import { CommandError, reported } from '../failure';
 import { parse, UsageError } from '../usage';
 
+/** A Redis that dies again this soon after its restart is not restarted again: the farm stops. */
+const RESTART_WINDOW_MS = 10 * 60_000;
+
+/** sockaddr_un holds 108 bytes with the terminating NUL; a little margin for other systems. */
+const MAX_SOCKET_PATH = 100;
+
+/** Where serve keeps the id of its agents' token while it runs (so a crashed serve's is revoked). */
+const AGENT_TOKEN_FILE = 'serve-agents.token-id';
+
 const HELP = `usage: vmfarm serve [--port N] [--host H] [--data DIR] [--agents N]
 
 Runs a whole farm on this machine: the controller, N local agents and, unless REDIS_URL is set,
-a private redis-server (append-only file under DIR/redis, so queued runs survive a restart).
+a private redis-server on a unix socket in DIR/redis with a password of this run (append-only
+file there, so queued runs survive a restart; if it dies, serve restarts it once).
 Results go to SQLite at DIR/vmfarm.sqlite unless DATABASE_URL (postgres://...) is set.
 On first start the controller makes an admin token and writes it to DIR/admin.token (0600), where
 the CLI finds it; serve prints it, and gives its agents an agent token of their own.
-Ctrl-C or SIGTERM stops the agents, the controller and redis, in that order.
+Ctrl-C or SIGTERM stops the agents, the controller and redis, in that order. When a part dies
+(redis a second time within ${RESTART_WINDOW_MS / 60000} minutes, or it cannot be restarted), serve stops
+the rest and exits 3. DIR is the farm's alone: 0700, its files 0600. The agents' token of a serve
+that did not stop cleanly is revoked at the next start.
 
   --port N     the controller's HTTP port (default 8700; 0 picks a free one)
   --host H     the address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
@@ -51,6 +65,43 @@ function adminToken(data: string): string {
   }
 }
 
+/** A Redis URL as it may be printed. */
+function redactPassword(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable REDIS_URL)';
+  }
+}
+
+/**
+ * The agents' token a serve made and did not get to revoke (it was killed, or the controller was
+ * gone when it stopped): revoked now, before anything else can use it.
+ */
+async function revokeLeftoverToken(
+  client: ControllerClient,
+  file: string,
+  say: (line: string) => void,
+): Promise<void> {
+  let id: string;
+  try {
+    id = readFileSync(file, 'utf8').trim();
+  } catch {
+    return;
+  }
+  try {
+    await client.api.revokeToken({ params: { id } });
+    say(`revoked the agents' token ${id} of a serve that did not stop cleanly`);
+  } catch (err) {
+    // Unknown to this database (another one was used before): nothing left to revoke.
+    if (!(err instanceof ApiRequestError && err.status === 404))
+      throw client.failure(err, `the agents' token ${id} an earlier serve left`);
+  }
+  rmSync(file, { force: true });
+}
+
 /** The URL a local client uses: a wildcard listen address is reached through loopback. */
 function localUrl(url: string): string {
   const [, scheme, host, port] = /^(https?):\/\/(.*):(\d+)$/.exec(url) ?? [];
@@ -82,8 +133,11 @@ export async function serve(argv: string[]): Promise<number> {
   return reported('serve', async () => {
     const controllerMain = appEntry('controller');
     const agentMain = agents > 0 ? appEntry('agent') : '';
+    // Everything serve and its children write (SQLite, images, artifacts, Redis's files) is private.
+    process.umask(0o077);
     try {
       mkdirSync(data, { recursive: true });
+      chmodSync(data, 0o700);
     } catch (err) {
       throw new CommandError(
         `cannot create the data directory ${data}: ${(err as Error).message}`,
@@ -95,7 +149,7 @@ export async function serve(argv: string[]): Promise<number> {
     let redis: RedisServer | undefined;
     let controller: Supervised | undefined;
     const agentProcesses: Supervised[] = [];
-    let agentToken: { client: ControllerClient; id: string } | undefined;
+    let agentToken: { client: ControllerClient; id: string; file: string } | undefined;
 
     let signalled: (signal: NodeJS.Signals) => void = () => {};
     const signal = new Promise<NodeJS.Signals>((resolve) => (signalled = resolve));
@@ -104,9 +158,18 @@ export async function serve(argv: string[]): Promise<number> {
 
     const say = (line: string) => process.stderr.write(`vmfarm serve: ${line}\n`);
     try {
-      const redisUrl =
-        process.env.REDIS_URL ||
-        (redis = await startRedis({ dataDir: join(data, 'redis'), persistence: 'aof', log: say })).url;
+      // A unix socket only this user reaches (0700, in a 0700 directory), and a password of this
+      // run besides; a loopback port (open to every local user, but not to the password) only when
+      // the socket's path is too long for the system.
+      const socket = join(data, 'redis', 'redis.sock');
+      const redisOptions = {
+        dataDir: join(data, 'redis'),
+        persistence: 'aof' as const,
+        log: say,
+        password: randomBytes(24).toString('base64url'),
+        ...(Buffer.byteLength(socket) <= MAX_SOCKET_PATH ? { unixSocket: socket } : {}),
+      };
+      const redisUrl = process.env.REDIS_URL || (redis = await startRedis(redisOptions)).url;
 
       const env = { ...process.env, PORT: String(port), HOST: host, VMFARM_DATA: data, REDIS_URL: redisUrl };
       controller = await startChild({
@@ -121,9 +184,14 @@ export async function serve(argv: string[]): Promise<number> {
       const admin = adminToken(data);
       const client = new ControllerClient(url, admin);
       // The local agents get a token of their own (revoked when serve stops), never the admin's.
+      const tokenFile = join(data, AGENT_TOKEN_FILE);
+      await revokeLeftoverToken(client, tokenFile, say);
       const made =
         agents > 0 ? await client.createToken({ name: 'vmfarm serve agents', role: 'agent' }) : undefined;
-      if (made) agentToken = { client, id: made.id };
+      if (made) {
+        agentToken = { client, id: made.id, file: tokenFile };
+        writeFileSync(tokenFile, `${made.id}\n`, { mode: 0o600 });
+      }
 
       const ids: string[] = [];
       for (let i = 1; i <= agents; i++) {
@@ -135,8 +203,7 @@ export async function serve(argv: string[]): Promise<number> {
             agentMain,
             '--controller',
             url,
-            '--redis',
-            redisUrl,
+            // No --redis: argv is public; the agent asks the controller (/api/config) for the URL.
             '--name',
             `${hostname()}-${i}`,
             '--work',
@@ -156,7 +223,7 @@ export async function serve(argv: string[]): Promise<number> {
         [
           `vmfarm farm ready at ${url}`,
           `  data:   ${data} (${process.env.DATABASE_URL ? 'results in DATABASE_URL' : `SQLite ${join(data, 'vmfarm.sqlite')}`}; ` +
-            `${redis ? `Redis ${redisUrl}, append-only file in ${join(data, 'redis')}` : `Redis ${redisUrl}`})`,
+            `${redis ? `Redis ${redis.unixSocket ? `on ${redis.unixSocket}` : `redis://127.0.0.1:${redis.port}`} (password in ${join(data, 'redis', 'redis.conf')}), append-only file in ${join(data, 'redis')}` : `Redis ${redactPassword(redisUrl)}`})`,
           `  agents: ${agents ? `${agents} local (${ids.join(', ')})` : 'none; start some with `vmfarm agent --controller URL --token AGENT_TOKEN`'}`,
           `  admin:  ${admin} (the admin token${process.env.VMFARM_ADMIN_TOKEN ? ', from VMFARM_ADMIN_TOKEN' : `, in ${join(data, 'admin.token')}`}; vendor tokens: vmfarm token create --help)`,
           `  submit: vmfarm submit IMAGE --targets static --suites all --wait --controller ${url}`,
@@ -166,22 +233,53 @@ export async function serve(argv: string[]): Promise<number> {
       );
 
       // Runs until a signal, or until a part of the farm dies under us (then the rest stops: exit 3).
+      // Redis alone is restarted once: with its append-only file the queue survives, and the
+      // controller and agents reconnect on their own.
       const died = Promise.race(
         [controller, ...agentProcesses].map((c) => c.exited.then((status) => ({ name: c.name, status }))),
       );
-      const outcome = await Promise.race([signal, died]);
-      if (typeof outcome !== 'string')
-        throw new CommandError(
-          `${outcome.name} ${describeExit(outcome.status)}; stopping the farm`,
-          EXIT.infrastructure,
+      let restartedAt = -Infinity;
+      for (;;) {
+        const current = redis;
+        const redisDied = current
+          ? current.exited.then((status) => ({ name: 'redis-server', status, redis: current }))
+          : new Promise<never>(() => {});
+        const outcome = await Promise.race([signal, died, redisDied]);
+        if (typeof outcome === 'string') {
+          say(`${outcome}: stopping agents, controller${redis ? ' and redis' : ''}`);
+          return EXIT.ok;
+        }
+        const how = `${outcome.name} ${describeExit(outcome.status)}`;
+        if (!('redis' in outcome)) throw new CommandError(`${how}; stopping the farm`, EXIT.infrastructure);
+        if (Date.now() - restartedAt < RESTART_WINDOW_MS)
+          throw new CommandError(
+            `${how} again within ${RESTART_WINDOW_MS / 60000} minutes of its restart; stopping the farm`,
+            EXIT.infrastructure,
+          );
+        say(
+          `${how}; restarting it (${outcome.redis.unixSocket ?? `port ${outcome.redis.port}`}, the same append-only file)`,
         );
-      say(`${outcome}: stopping agents, controller${redis ? ' and redis' : ''}`);
-      return EXIT.ok;
+        try {
+          redis = await startRedis({ ...redisOptions, port: outcome.redis.port });
+        } catch (err) {
+          redis = undefined;
+          throw new CommandError(
+            `${how} and could not be restarted: ${(err as Error).message}; stopping the farm`,
+            EXIT.infrastructure,
+          );
+        }
+        restartedAt = Date.now();
+        say(`redis-server restarted (pid ${redis.pid}); the controller and agents reconnect to it`);
+      }
     } finally {
       await Promise.all(agentProcesses.map((c) => c.stop()));
-      await agentToken?.client
-        .revokeToken(agentToken.id)
-        .catch((err: Error) => say(`the agents' token ${agentToken?.id} stays valid: ${err.message}`));
+      if (agentToken) {
+        const { client, id, file } = agentToken;
+        await client.revokeToken(id).then(
+          () => rmSync(file, { force: true }),
+          (err: Error) => say(`the agents' token ${id} stays valid until the next start: ${err.message}`),
+        );
+      }
       await controller?.stop();
       await redis?.stop();
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.off(s, onSignal);

@@ -10,6 +10,12 @@ interface HttpishError {
   message?: string;
 }
 
+/**
+ * A full disk under the data directory or the database (files, SQLite, PostgreSQL's disk_full): the
+ * host's trouble and passing, not the request's nor a bug. Agents and the CLI retry a 5xx.
+ */
+const STORAGE_FULL = new Set(['ENOSPC', 'EDQUOT', 'SQLITE_FULL', '53100']);
+
 /** Maps anything thrown to the ApiError shape; never a stack trace to the client. */
 export function toApiError(err: unknown): ApiHttpError {
   if (err instanceof ApiHttpError) return err;
@@ -24,6 +30,9 @@ export function toApiError(err: unknown): ApiHttpError {
   if (e?.type === 'entity.too.large') return new ApiHttpError(413, 'request body too large');
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported')
     return new ApiHttpError(415, e.message ?? 'unsupported encoding');
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string' && STORAGE_FULL.has(code))
+    return new ApiHttpError(507, `the controller's storage is full (${code}); try again once space is freed`);
   const status = e?.status ?? e?.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500)
     return new ApiHttpError(status, e.message ?? 'bad request');

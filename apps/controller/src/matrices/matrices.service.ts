@@ -22,19 +22,11 @@ import { RunsService } from '../runs/runs.service';
 import { RunsRepository, type AttemptRecord, type RunRow } from '../store/runs.repository';
 import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
+import { withTimeout } from '../timeout';
 import { RunCompletion } from '../triage/completion';
 import { KnownIssuesService } from '../triage/known-issues.service';
 import { CONFIG, RUN_QUEUE } from '../tokens';
 import { cellCount, planMatrix } from './plan';
-
-/** Rejects after `ms` with `message`: Redis that does not answer must not hold a request. */
-function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-}
 
 const requestHash = (r: MatrixRequest) => createHash('sha256').update(JSON.stringify(r)).digest('hex');
 
