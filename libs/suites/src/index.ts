@@ -12,7 +12,7 @@ export {
   isReady,
   notReady,
 } from './live/readiness';
-export { type GuestReport, parseReport, command, FARM_READY } from './live/guest';
+export { type GuestReport, parseReport, answerWords, command, FARM_READY } from './live/guest';
 export {
   Stages,
   StageTimeoutError,
