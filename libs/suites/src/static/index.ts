@@ -10,13 +10,17 @@ export { REMOVABLE_PATHS } from './checks';
 /** Errors that mean the input file itself cannot be read at all (exit 2 in the CLI). */
 const UNREADABLE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM', 'ELOOP']);
 
-async function open(path: string): Promise<OpenedImage | { hostError: Error }> {
+async function open(
+  path: string,
+): Promise<OpenedImage | { hostError: Error } | { refused: ImageFormatError }> {
   try {
     return await openImage(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // Broken compression and qcow2 files the farm refuses (backing or external data file,
-    // encryption) cannot be read at all: no report, as for a missing file.
+    // A qcow2 container that is corrupt or refused (backing or external data file, encryption) is
+    // the image's failure, judged below. Broken compression cannot be read at all: no report, as
+    // for a missing file (an upload refuses both with the reason).
+    if (err instanceof ImageFormatError && err.format === 'qcow2') return { refused: err };
     if ((code && UNREADABLE_CODES.has(code)) || err instanceof ImageFormatError)
       throw new UnreadableImageError(`cannot read ${path}: ${(err as Error).message}`);
     return { hostError: err as Error };
@@ -32,6 +36,25 @@ async function run(ctx: SuiteContext): Promise<SuiteOutcome> {
       ),
       image: { format: 'raw', arch: ctx.arch },
     };
+  if ('refused' in opened) {
+    // No partition table can be read through the container: IMG-GPT fails on it, and every later
+    // clause fails for want of a disk (a FAIL of the image, never the farm's ERROR).
+    const reason = opened.refused.message;
+    return {
+      verdicts: CHECKS.map(([id], k) =>
+        verdict(
+          id,
+          'FAIL',
+          k === 0 ? `the qcow2 container cannot be read: ${reason}` : `no disk to check: ${reason}`,
+          {
+            container: 'qcow2',
+            reason,
+          },
+        ),
+      ),
+      image: { format: 'qcow2', arch: ctx.arch },
+    };
+  }
   const s: Inspection = { disk: opened.disk, format: opened.format, declaredArch: ctx.arch, arch: ctx.arch };
   const verdicts: VerdictRecord[] = [];
   let hostFault: string | null = null;
