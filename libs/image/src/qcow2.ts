@@ -1,8 +1,7 @@
 import { inflateRawSync, constants as zc } from 'node:zlib';
 import { ImageFormatError } from './errors';
+import { QCOW2_MAGIC } from './sniff';
 import { checkRange, type BlockSource } from './source';
-
-export const QCOW2_MAGIC = 0x514649fb; // "QFI\xfb"
 
 const INCOMPAT_DIRTY = 1n << 0n;
 const INCOMPAT_CORRUPT = 1n << 1n;

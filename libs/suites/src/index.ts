@@ -1,6 +1,6 @@
 export * from './suite';
 export * from './registry';
-export { staticSuite, detectArch, REMOVABLE_PATHS } from './static';
+export { staticSuite, REMOVABLE_PATHS } from './static';
 export { bootSuite, judgeBoot, BOOT_SUITE_ID, BOOT_CLAUSES, type BootObservation } from './live/boot';
 export {
   type BootEnd,

@@ -1,11 +1,11 @@
-import { ARCHES, type Arch, type VerdictRecord } from '@vmfarm/protocol';
+import type { VerdictRecord } from '@vmfarm/protocol';
 import { HostError, ImageFormatError, openImage, type OpenedImage } from '@vmfarm/image';
 import { UnreadableImageError, type Suite, type SuiteContext, type SuiteOutcome } from '../suite';
 import { CHECKS } from './checks';
 import type { Inspection } from './inspection';
 import { SUITE_ID, verdict } from './verdicts';
 
-export { REMOVABLE_PATHS } from './checks';
+export { REMOVABLE_PATHS } from '@vmfarm/image';
 
 /** Errors that mean the input file itself cannot be read at all (exit 2 in the CLI). */
 const UNREADABLE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM', 'ELOOP']);
@@ -96,21 +96,3 @@ export const staticSuite: Suite = {
   targetKinds: ['static'],
   run,
 };
-
-/**
- * The architecture an image's removable path names (BOOTAA64.EFI or BOOTARM.EFI), or null when the
- * image cannot tell (no ESP, no boot file, unreadable): what the farm plans a matrix with.
- */
-export async function detectArch(imagePath: string): Promise<Arch | null> {
-  try {
-    const outcome = await run({
-      imagePath,
-      arch: null,
-      target: { id: 'static', kind: 'static', description: '', arch: [...ARCHES] },
-      signal: new AbortController().signal,
-    });
-    return outcome.image.arch;
-  } catch {
-    return null;
-  }
-}
