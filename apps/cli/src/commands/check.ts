@@ -9,9 +9,10 @@ import {
   renderImageText,
   summarize,
   type ImageReport,
-} from '@vmfarm/protocol';
+} from '@vmfarm/protocol/plain';
 import { decompressToFile, HostError, ImageFormatError, type Decompressed } from '@vmfarm/image';
-import { staticSuite, UnreadableImageError } from '@vmfarm/suites';
+// The static suite's own entry point: the live suites, their session contract and zod stay unloaded.
+import { staticSuite, UnreadableImageError } from '@vmfarm/suites/static';
 import { oneOf, parse, UsageError } from '../usage';
 
 const FORMATS = ['text', 'json', 'junit'] as const;

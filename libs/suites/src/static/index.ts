@@ -6,6 +6,7 @@ import type { Inspection } from './inspection';
 import { SUITE_ID, verdict } from './verdicts';
 
 export { REMOVABLE_PATHS } from '@vmfarm/image';
+export { UnreadableImageError } from '../suite';
 
 /** Errors that mean the input file itself cannot be read at all (exit 2 in the CLI). */
 const UNREADABLE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM', 'ELOOP']);
