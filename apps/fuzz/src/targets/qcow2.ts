@@ -1,9 +1,10 @@
 import { BufferSource, ImageFormatError, Qcow2Source } from '@vmfarm/image';
 import { buildGpt, ESP_GUID, writeQcow2 } from '@vmfarm/image/testing';
-import { readFileSync } from 'node:fs';
-import { basename } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Target } from '../engine';
-import { corpusFiles } from '../fixtures';
 import type { Seed } from '../mutate';
 
 /** Header cluster, L1 table, refcount table and the first L2 table: where qcow2 metadata lives. */
@@ -22,6 +23,39 @@ function hotRanges(b: Buffer): Array<[number, number]> {
   return hot;
 }
 
+/**
+ * The same disk as qemu-img writes it (v2 and v3, 512 B and 4 KiB clusters, compressed), when
+ * qemu-img is installed: small real files, where the corpus's are near a megabyte each.
+ */
+function fromQemuImg(disk: Buffer): Seed[] {
+  const dir = mkdtempSync(join(tmpdir(), 'vmfarm-fuzz-qcow2-'));
+  try {
+    writeFileSync(join(dir, 'raw'), disk);
+    const variants: Array<[string, string[]]> = [
+      ['qemu-img-v3-4k', ['-o', 'cluster_size=4096']],
+      ['qemu-img-v2-512', ['-o', 'compat=0.10,cluster_size=512']],
+      ['qemu-img-v3-compressed-4k', ['-c', '-o', 'cluster_size=4096']],
+    ];
+    const out: Seed[] = [];
+    for (const [name, args] of variants) {
+      const r = spawnSync('qemu-img', [
+        'convert',
+        '-f',
+        'raw',
+        '-O',
+        'qcow2',
+        ...args,
+        join(dir, 'raw'),
+        join(dir, name),
+      ]);
+      if (r.status === 0) out.push({ name, data: readFileSync(join(dir, name)) });
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export const qcow2: Target = {
   name: 'qcow2',
   async seeds(): Promise<Seed[]> {
@@ -35,12 +69,7 @@ export const qcow2: Target = {
       { name: 'generated-v3-compressed', data: writeQcow2(disk, { clusterBits: 12, compressed: [0, 1, 2] }) },
       { name: 'generated-v3-zero', data: writeQcow2(disk, { clusterBits: 9, zeroFlag: [3, 4] }) },
     ];
-    // Real files from qemu-img (small ones: each input is a copy of its seed).
-    const real = corpusFiles(/\.qcow2$/, 1024 * 1024).map((p) => ({
-      name: basename(p),
-      data: readFileSync(p),
-    }));
-    return [...generated, ...real].map((s) => ({ ...s, hot: hotRanges(s.data) }));
+    return [...generated, ...fromQemuImg(disk)].map((s) => ({ ...s, hot: hotRanges(s.data) }));
   },
   dictionary: [Buffer.from('QFI\xfb', 'latin1'), Buffer.from([0, 0, 0, 3]), Buffer.from('DATA', 'latin1')],
   async run(input) {
