@@ -30,7 +30,7 @@ class LedgerMemory extends PagedMemory {
 }
 
 /** A minimal static AArch64 executable: ELF header, one PT_LOAD, four instructions. */
-function tinyElf(type: 2 | 3): Buffer {
+export function tinyElf(type: 2 | 3): Buffer {
   const b = Buffer.alloc(0x100);
   b.writeUInt32BE(0x7f454c46, 0);
   b[4] = 2;
