@@ -48,8 +48,7 @@ async function run(ctx: SuiteContext): Promise<SuiteOutcome> {
           'FAIL',
           k === 0 ? `the qcow2 container cannot be read: ${reason}` : `no disk to check: ${reason}`,
           {
-            container: 'qcow2',
-            reason,
+            refusedContainer: reason,
           },
         ),
       ),
@@ -86,6 +85,15 @@ async function run(ctx: SuiteContext): Promise<SuiteOutcome> {
     await opened.close();
   }
   return { verdicts, image: { format: s.format, arch: s.arch } };
+}
+
+/**
+ * Why the image's qcow2 container was refused, when that is the whole outcome: `vmfarm check`
+ * calls such input unreadable (exit 2), as for broken compression; the farm records the FAILs.
+ */
+export function containerRefusal(outcome: SuiteOutcome): string | undefined {
+  const reason = outcome.verdicts[0]?.evidence.refusedContainer;
+  return typeof reason === 'string' ? reason : undefined;
 }
 
 export const staticSuite: Suite = {
