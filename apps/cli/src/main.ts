@@ -1,4 +1,4 @@
-import { EXIT } from '@vmfarm/protocol';
+import { EXIT } from '@vmfarm/protocol/plain';
 import { UsageError } from './usage';
 
 type Command = (argv: string[]) => Promise<number>;

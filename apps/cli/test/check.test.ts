@@ -96,3 +96,27 @@ test('a corrupt gzip input is unreadable (2); a missing xz tool is an ERROR (3)'
   assert.equal(e.code, 3, e.stderr);
   assert.equal(JSON.parse(e.stdout).summary.result, 'ERROR');
 });
+
+test('check loads only what the check needs: no schema library, live suites, NestJS, BullMQ or Redis', async () => {
+  // A preload that lists every module file the process loaded, printed at exit.
+  const hook = join(dir, 'list-modules.js');
+  await writeFile(
+    hook,
+    "process.on('exit', () => process.stderr.write('\\nMODULES ' + JSON.stringify(Object.keys(require.cache))));",
+  );
+  const r = spawnSync(process.execPath, ['-r', hook, BIN, 'check', good, '--format', 'json'], {
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 0, r.stderr);
+  const loaded: string[] = JSON.parse(r.stderr.slice(r.stderr.indexOf('MODULES ') + 8));
+  assert.ok(
+    loaded.some((f) => f.includes('/libs/image/')),
+    'the image readers are loaded',
+  );
+  const heavy = loaded.filter((f) =>
+    /node_modules\/(zod|@nestjs|bullmq|ioredis|re2-wasm|pg|better-sqlite3|express)\/|\/libs\/(session|targets|host)\/|\/libs\/suites\/dist\/src\/live\//.test(
+      f,
+    ),
+  );
+  assert.deepEqual(heavy, []);
+});

@@ -9,6 +9,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { API, type RouteSpec } from '@vmfarm/protocol';
 import { createApp, servedRoutes } from '../src/app';
 import { resolveConfig } from '../src/config';
+import { writeQcow2 } from '@vmfarm/image/testing';
 import { ADMIN_TOKEN, authed } from './helpers/auth';
 
 const ROUTES: RouteSpec[] = Object.values(API);
@@ -138,9 +139,54 @@ describe('REST API (SQLite, real Redis)', () => {
       })
       .expect(200);
     assert.ok((content.body as Buffer).equals(raw));
-    const qcow = Buffer.concat([Buffer.from('QFI\xfb', 'latin1'), Buffer.alloc(1000)]);
+    const qcow = writeQcow2(Buffer.alloc(65536, 0x33));
     assert.equal((await put(qcow).expect(201)).body.format, 'qcow2');
     assert.equal((await http().get('/api/images').expect(200)).body.length, 2);
+  });
+
+  it('refuses a qcow2 that names a backing or external data file, or a header QEMU refuses, with the reason', async () => {
+    const good = writeQcow2(Buffer.alloc(65536, 0x77));
+    const variant = (change: (b: Buffer) => void) => {
+      const b = Buffer.from(good);
+      change(b);
+      return b;
+    };
+    const cases: Array<[Buffer, RegExp]> = [
+      [variant((b) => (b.writeBigUInt64BE(512n, 8), b.write('/etc/passwd', 512, 'latin1'))), /backing file/],
+      [variant((b) => b.writeBigUInt64BE(4n, 72)), /external data file/],
+      [variant((b) => b.writeUInt32BE(0, 100)), /header_length 0/],
+      [variant((b) => b.writeUInt32BE(0x10000000, 56)), /reference count table is too large/],
+    ];
+    for (const [body, reason] of cases) {
+      const res = await http()
+        .put('/api/images?name=bad')
+        .set('content-type', 'application/octet-stream')
+        .send(zlib.gzipSync(body))
+        .expect(400);
+      assert.match(res.body.message, /^qcow2 image refused: /);
+      assert.match(res.body.message, reason);
+    }
+    assert.deepEqual(filesUnder(path.join(dataDir, 'tmp')), []);
+  });
+
+  it('writes a decompressed upload sparse: an xz of zeros takes almost no disk', async () => {
+    const raw = Buffer.alloc(LIMIT);
+    raw.write('not all zero', LIMIT / 2);
+    const xz = execFileSync('xz', ['-c'], { input: raw });
+    const sha = createHash('sha256').update(raw).digest('hex');
+    const res = await http()
+      .put('/api/images?name=zeros&arch=aarch64')
+      .set('content-type', 'application/octet-stream')
+      .send(xz)
+      .expect(201);
+    assert.equal(res.body.size, raw.length);
+    const st = fs.statSync(path.join(dataDir, 'images', sha.slice(0, 2), sha));
+    assert.equal(st.size, raw.length);
+    // One 64 KiB block holds the text; the rest is holes.
+    assert.ok(
+      st.blocks * 512 <= 128 * 1024,
+      `${st.blocks * 512} bytes allocated for ${LIMIT} bytes, nearly all zero`,
+    );
   });
 
   it('validates whole requests: every error in one 400, nothing written', async () => {

@@ -373,36 +373,123 @@ export class FatVolume {
     return this.readClusters(clusters, bytes);
   }
 
-  /** Every file and directory, breadth first, bounded; directories seen twice are not re-entered. */
+  /**
+   * Follows a chain claiming each cluster for `path` in `owner`, so that every cluster is read once
+   * however hostile the FAT: a cluster another chain holds ends the walk as a directory cycle (a
+   * directory leading back to an ancestor) or as cross-linked chains. With `want`, the chain must
+   * be exactly that long (a file's size). Returns the clusters, or null after noting the problem.
+   */
+  private async claimChain(
+    start: number,
+    want: number | null,
+    limit: number,
+    path: string,
+    isDir: boolean,
+    owner: Map<number, string>,
+    problems: string[],
+  ): Promise<number[] | null> {
+    const what = isDir ? `directory ${path}` : path;
+    const mine: number[] = [];
+    for (let c = start; ; ) {
+      if (!this.validCluster(c)) {
+        problems.push(`${what}: cluster chain reaches invalid cluster ${c}`);
+        return null;
+      }
+      const held = owner.get(c);
+      if (held === path) {
+        problems.push(`${what}: cluster chain loops back to cluster ${c}`);
+        return null;
+      }
+      if (held !== undefined) {
+        const ancestor = held === '\\' || path.toUpperCase().startsWith(`${held.toUpperCase()}\\`);
+        problems.push(
+          isDir && ancestor && mine.length === 0
+            ? `directory cycle: ${path} leads back to ${held} (cluster ${c})`
+            : `cross-linked clusters: ${path} and ${held} share cluster ${c}`,
+        );
+        return null;
+      }
+      owner.set(c, path);
+      mine.push(c);
+      const n = await this.next(c);
+      if (want !== null && mine.length === want) {
+        if (n < this.eoc)
+          problems.push(`${what}: cluster chain is longer than its size needs (${want} clusters)`);
+        return mine;
+      }
+      if (n >= this.eoc) {
+        if (want === null) return mine;
+        problems.push(`${what}: cluster chain ends after ${mine.length} clusters, ${want} needed`);
+        return null;
+      }
+      if (n === 0) {
+        problems.push(`${what}: cluster chain runs into free cluster (after ${c})`);
+        return null;
+      }
+      if (mine.length >= limit) {
+        problems.push(`${what}: cluster chain is longer than ${limit} clusters`);
+        return null;
+      }
+      c = n;
+    }
+  }
+
+  /**
+   * Every file and directory, breadth first, bounded. Each cluster belongs to one chain: a
+   * directory leading back to an ancestor (a cycle), chains sharing clusters (cross-linked) and
+   * chains that do not fit their file's size are problems, and nothing is read twice.
+   */
   async walk(limits: WalkLimits = { maxEntries: 20000, maxDepth: 16 }): Promise<FatWalk> {
     const entries: FatEntry[] = [];
     const problems: string[] = [];
-    const seen = new Set<number>(this.layout.bpb.rootCluster ? [this.layout.bpb.rootCluster] : []);
+    const owner = new Map<number, string>();
+    const { type, bpb, clusterSize, clusterCount } = this.layout;
+    const dirLimit = Math.ceil(MAX_DIR_BYTES / clusterSize);
+    const files: FatEntry[] = [];
     let level: Array<FatEntry | null> = [null];
-    for (let depth = 0; level.length && depth < limits.maxDepth; depth++) {
+    let truncated = false;
+    for (let depth = 0; level.length && !truncated; depth++) {
+      if (depth >= limits.maxDepth) {
+        truncated = true;
+        break;
+      }
       const nextLevel: FatEntry[] = [];
       for (const dir of level) {
-        let listed: FatEntry[];
-        try {
-          listed = await this.list(dir);
-        } catch (err) {
-          // One broken directory must not hide the rest of the volume.
-          if (!(err instanceof ImageFormatError)) throw err;
-          problems.push(err.message);
-          continue;
+        const path = dir ? dir.path : '\\';
+        let data: Buffer;
+        if (!dir && type !== 'FAT32')
+          data = await this.src.read(this.layout.rootDirOffset, this.layout.rootDirBytes);
+        else {
+          const first = dir ? dir.firstCluster : (bpb.rootCluster as number);
+          const clusters = await this.claimChain(first, null, dirLimit, path, true, owner, problems);
+          if (!clusters) continue;
+          data = await this.readClusters(clusters, clusters.length * clusterSize);
         }
-        for (const e of listed) {
-          if (entries.length >= limits.maxEntries) return { entries, problems, truncated: true };
-          entries.push(e);
-          if (e.isDirectory && e.firstCluster !== 0 && !seen.has(e.firstCluster)) {
-            seen.add(e.firstCluster);
-            nextLevel.push(e);
+        for (const e of parseDirectory(data, dir ? dir.path : '')) {
+          if (entries.length >= limits.maxEntries) {
+            truncated = true;
+            break;
           }
+          entries.push(e);
+          if (!e.isDirectory) files.push(e);
+          // Cluster 0 is the root directory (as '..' names it): a cycle too.
+          else if (e.firstCluster === 0)
+            problems.push(`directory cycle: ${e.path} leads back to \\ (cluster 0)`);
+          else nextLevel.push(e);
         }
+        if (truncated) break;
       }
       level = nextLevel;
     }
-    return { entries, problems, truncated: level.length > 0 };
+    // Files after directories, so that a file on a directory's clusters is named against it.
+    for (const f of files) {
+      if (f.size === 0) continue;
+      const needed = Math.ceil(f.size / clusterSize);
+      if (needed > clusterCount)
+        problems.push(`${f.path}: size ${f.size} exceeds the volume's ${clusterCount} clusters`);
+      else await this.claimChain(f.firstCluster, needed, needed, f.path, false, owner, problems);
+    }
+    return { entries, problems, truncated: truncated || level.length > 0 };
   }
 
   /**

@@ -1,5 +1,6 @@
 export * from './errors';
 export * from './source';
+export * from './sniff';
 export * from './qcow2';
 export * from './open';
 export * from './guid';
@@ -8,3 +9,4 @@ export * from './fat';
 export * from './pe';
 export * from './firmware';
 export * from './varstore';
+export * from './arch';

@@ -1,36 +1,27 @@
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { HostError, ImageFormatError } from './errors';
-import { QCOW2_MAGIC, Qcow2Source } from './qcow2';
+import { Qcow2Source } from './qcow2';
+import { sniffContainer, sniffFormat, SNIFF_BYTES, type Container } from './sniff';
 import { RawSource, type BlockSource } from './source';
-
-export type Compression = 'raw' | 'gz' | 'xz';
 
 export interface OpenedImage {
   /** The disk as the guest sees it. */
   disk: BlockSource;
   format: 'raw' | 'qcow2';
   /** How the input file was compressed. */
-  uploadedAs: Compression;
+  uploadedAs: Container;
   /** Path and size of the decompressed image file (the input itself when not compressed). */
   filePath: string;
   fileSize: number;
   /** Removes any temporary file; always call it. */
   close(): Promise<void>;
-}
-
-const GZ_MAGIC = Buffer.from([0x1f, 0x8b]);
-const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
-
-export function detectCompression(head: Buffer): Compression {
-  if (head.subarray(0, 2).equals(GZ_MAGIC)) return 'gz';
-  if (head.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
-  return 'raw';
 }
 
 /** Adapter over Debian's xz: the decompressed bytes of `path` on stdout. */
@@ -63,39 +54,80 @@ export function xzDecompressStream(path: string, xzBinary = 'xz'): { stream: Rea
 const BLOCK = 64 * 1024;
 
 /**
- * Writes a stream into a new sparse file: all-zero blocks are skipped, so gigabytes of zeros take
- * no disk space. Returns the number of bytes the stream held.
+ * A write stream into a new sparse file (created 0600, never over an existing one): all-zero
+ * 64 KiB blocks are skipped, so gigabytes of zeros take no disk space. `bytes` is what went through.
  */
-export async function writeSparse(stream: Readable, path: string): Promise<number> {
-  const fh = await open(path, 'wx', 0o600);
-  try {
-    let pos = 0;
-    let pending: Buffer[] = [];
-    let pendingLen = 0;
-    const flush = async (all: boolean) => {
-      if (pendingLen === 0) return;
-      const joined = pending.length === 1 ? pending[0] : Buffer.concat(pending, pendingLen);
-      const whole = all ? joined.length : Math.floor(joined.length / BLOCK) * BLOCK;
-      for (let off = 0; off < whole; off += BLOCK) {
-        const block = joined.subarray(off, Math.min(off + BLOCK, whole));
-        if (!isZero(block)) await fh.write(block, 0, block.length, pos);
-        pos += block.length;
-      }
-      const rest = joined.subarray(whole);
-      pending = rest.length ? [Buffer.from(rest)] : [];
-      pendingLen = rest.length;
-    };
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      pending.push(chunk);
-      pendingLen += chunk.length;
-      if (pendingLen >= 16 * BLOCK) await flush(false);
-    }
-    await flush(true);
-    await fh.truncate(pos);
-    return pos;
-  } finally {
-    await fh.close();
+export class SparseFileWriter extends Writable {
+  bytes = 0;
+  private fh: FileHandle | null = null;
+  private pending: Buffer[] = [];
+  private pendingLen = 0;
+
+  constructor(private readonly path: string) {
+    super();
   }
+
+  override _construct(done: (err?: Error | null) => void): void {
+    open(this.path, 'wx', 0o600).then(
+      (fh) => {
+        this.fh = fh;
+        done();
+      },
+      (err: Error) => done(err),
+    );
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
+    this.pending.push(chunk);
+    this.pendingLen += chunk.length;
+    if (this.pendingLen < 16 * BLOCK) return done();
+    this.flush(false).then(() => done(), done);
+  }
+
+  override _final(done: (err?: Error | null) => void): void {
+    // Closed here, so that the file is complete and closed once the stream has finished.
+    this.flush(true)
+      .then(() => (this.fh as FileHandle).truncate(this.bytes))
+      .then(() => {
+        const fh = this.fh as FileHandle;
+        this.fh = null;
+        return fh.close();
+      })
+      .then(() => done(), done);
+  }
+
+  override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
+    const fh = this.fh;
+    this.fh = null;
+    if (!fh) return done(err);
+    fh.close().then(
+      () => done(err),
+      () => done(err),
+    );
+  }
+
+  /** Writes whole blocks (all when `all`), skipping zero ones; a partial block waits for more. */
+  private async flush(all: boolean): Promise<void> {
+    if (this.pendingLen === 0) return;
+    const fh = this.fh as FileHandle;
+    const joined = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending, this.pendingLen);
+    const whole = all ? joined.length : Math.floor(joined.length / BLOCK) * BLOCK;
+    for (let off = 0; off < whole; off += BLOCK) {
+      const block = joined.subarray(off, Math.min(off + BLOCK, whole));
+      if (!isZero(block)) await fh.write(block, 0, block.length, this.bytes);
+      this.bytes += block.length;
+    }
+    const rest = joined.subarray(whole);
+    this.pending = rest.length ? [Buffer.from(rest)] : [];
+    this.pendingLen = rest.length;
+  }
+}
+
+/** Writes a stream into a new sparse file (see SparseFileWriter); returns the bytes it held. */
+export async function writeSparse(stream: Readable, path: string): Promise<number> {
+  const out = new SparseFileWriter(path);
+  await pipeline(stream, out);
+  return out.bytes;
 }
 
 function isZero(b: Buffer): boolean {
@@ -109,8 +141,8 @@ function isZero(b: Buffer): boolean {
 async function readHead(path: string): Promise<Buffer> {
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.alloc(8);
-    const { bytesRead } = await fh.read(buf, 0, 8, 0);
+    const buf = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await fh.read(buf, 0, SNIFF_BYTES, 0);
     return buf.subarray(0, bytesRead);
   } finally {
     await fh.close();
@@ -120,14 +152,14 @@ async function readHead(path: string): Promise<Buffer> {
 export interface Decompressed {
   /** The decompressed file (the input itself when it was not compressed). */
   filePath: string;
-  uploadedAs: Compression;
+  uploadedAs: Container;
   /** Removes the temporary file, if any. */
   cleanup(): Promise<void>;
 }
 
 /** gz/xz input (detected by magic) is decompressed to a sparse temporary file; other input is used as is. */
 export async function decompressToFile(path: string, tempDir = tmpdir()): Promise<Decompressed> {
-  const compression = detectCompression(await readHead(path));
+  const compression = sniffContainer(await readHead(path));
   if (compression === 'raw') return { filePath: path, uploadedAs: 'raw', cleanup: async () => {} };
   const dir = await mkdtemp(join(tempDir, 'vmfarm-image-'));
   const cleanup = () => rm(dir, { recursive: true, force: true });
@@ -159,8 +191,7 @@ export async function openDecompressed(d: Decompressed): Promise<OpenedImage> {
     await d.cleanup();
     throw err;
   }
-  const head = file.size >= 4 ? await file.read(0, 4) : Buffer.alloc(0);
-  const isQcow2 = head.length === 4 && head.readUInt32BE(0) === QCOW2_MAGIC;
+  const isQcow2 = sniffFormat(await file.read(0, Math.min(file.size, SNIFF_BYTES))) === 'qcow2';
   let disk: BlockSource = file;
   if (isQcow2) {
     try {

@@ -1,8 +1,7 @@
 import { inflateRawSync, constants as zc } from 'node:zlib';
 import { ImageFormatError } from './errors';
+import { QCOW2_MAGIC } from './sniff';
 import { checkRange, type BlockSource } from './source';
-
-export const QCOW2_MAGIC = 0x514649fb; // "QFI\xfb"
 
 const INCOMPAT_DIRTY = 1n << 0n;
 const INCOMPAT_CORRUPT = 1n << 1n;
@@ -14,79 +13,206 @@ const L2_COMPRESSED = 1n << 62n;
 const L2_ZERO = 1n;
 const OFFSET_MASK = 0x00fffffffffffe00n;
 
+/** A table's place in the file, for the overlap checks. */
+interface Extent {
+  what: string;
+  offset: number;
+  length: number;
+}
+
 export interface Qcow2Header {
   version: number;
   clusterBits: number;
   virtualSize: number;
   l1Size: number;
   l1TableOffset: number;
+  headerLength: number;
+  refcountOrder: number;
+  refcountTableOffset: number;
+  refcountTableClusters: number;
+  snapshotCount: number;
   incompatibleFeatures: string;
+  /** Header cluster, refcount table, L1 table and snapshot table: no data cluster may lie there. */
+  metadata: Extent[];
 }
 
-/** Parses and vets the header; throws ImageFormatError naming what the farm refuses. */
+// QEMU's own bounds (block/qcow2.h), so that what `qemu-img` refuses to open is refused here too.
+const MAX_REFTABLE_BYTES = 8 * 1024 * 1024;
+const MAX_L1_BYTES = 32 * 1024 * 1024;
+const SNAPSHOT_HEADER_BYTES = 40;
+const MAX_SNAPSHOTS = 65536;
+const V3_HEADER_BYTES = 104;
+
+/**
+ * A table of `entries` × `entryBytes` at `offset`: within QEMU's size limit, cluster aligned and
+ * inside the file (QEMU reads zeros past the end; a portable image has no reason to end early).
+ */
+function table(
+  what: string,
+  offset: number,
+  entries: number,
+  entryBytes: number,
+  max: number,
+  cs: number,
+  fileSize: number,
+): Extent {
+  if (entries > max / entryBytes)
+    throw new ImageFormatError(`qcow2 ${what} is too large (${entries} entries)`);
+  const length = entries * entryBytes;
+  if (!Number.isSafeInteger(offset) || offset % cs !== 0)
+    throw new ImageFormatError(`qcow2 ${what} offset ${offset} is not cluster aligned`);
+  if (offset + length > fileSize)
+    throw new ImageFormatError(
+      `qcow2 ${what} at ${offset} (${length} bytes) lies outside the file (${fileSize} bytes)`,
+    );
+  return { what, offset, length };
+}
+
+/** The first pair of extents that share a byte, or null. */
+function firstOverlap(extents: readonly Extent[]): [Extent, Extent] | null {
+  const used = extents.filter((e) => e.length > 0);
+  for (let i = 0; i < used.length; i++)
+    for (let j = i + 1; j < used.length; j++) {
+      const a = used[i];
+      const b = used[j];
+      if (a.offset < b.offset + b.length && b.offset < a.offset + a.length) return [a, b];
+    }
+  return null;
+}
+
+/** Parses and vets the header as QEMU's qcow2_do_open does; throws ImageFormatError naming what is refused. */
 export function parseQcow2Header(buf: Buffer, fileSize: number): Qcow2Header {
   if (buf.length < 72 || buf.readUInt32BE(0) !== QCOW2_MAGIC) throw new ImageFormatError('not a qcow2 image');
   const version = buf.readUInt32BE(4);
   if (version !== 2 && version !== 3) throw new ImageFormatError(`qcow2 version ${version} is not supported`);
-  const backingOffset = buf.readBigUInt64BE(8);
-  if (backingOffset !== 0n)
-    throw new ImageFormatError('qcow2 image has a backing file: a portable image must be self-contained');
   const clusterBits = buf.readUInt32BE(20);
   if (clusterBits < 9 || clusterBits > 21)
     throw new ImageFormatError(`qcow2 cluster_bits ${clusterBits} is outside 9..21`);
-  const virtualSize = Number(buf.readBigUInt64BE(24));
+  const clusterSize = 2 ** clusterBits;
+  let incompat = 0n;
+  let refcountOrder = 4;
+  let headerLength = 72;
+  if (version === 3) {
+    if (buf.length < V3_HEADER_BYTES) throw new ImageFormatError('qcow2 v3 header is truncated');
+    incompat = buf.readBigUInt64BE(72);
+    refcountOrder = buf.readUInt32BE(96);
+    headerLength = buf.readUInt32BE(100);
+    if (headerLength < V3_HEADER_BYTES)
+      throw new ImageFormatError(`qcow2 header_length ${headerLength} is below ${V3_HEADER_BYTES}`);
+  }
+  if (headerLength > clusterSize)
+    throw new ImageFormatError(`qcow2 header_length ${headerLength} exceeds the cluster size ${clusterSize}`);
+  const backingOffset = buf.readBigUInt64BE(8);
+  if (backingOffset !== 0n)
+    throw new ImageFormatError('qcow2 image has a backing file: a portable image must be self-contained');
+  if (incompat & INCOMPAT_DATA_FILE)
+    throw new ImageFormatError(
+      'qcow2 image uses an external data file: a portable image must be self-contained',
+    );
+  if (incompat & INCOMPAT_CORRUPT) throw new ImageFormatError('qcow2 image is marked corrupt');
+  if (incompat & INCOMPAT_EXTENDED_L2)
+    throw new ImageFormatError(
+      'qcow2 image uses extended L2 entries (subclusters), which the farm does not read',
+    );
+  if (incompat & ~(INCOMPAT_DIRTY | INCOMPAT_COMPRESSION))
+    throw new ImageFormatError(`qcow2 image has unknown incompatible features 0x${incompat.toString(16)}`);
+  // The compression type byte exists when the header reaches it; zlib must not carry the feature bit.
+  const compressionType =
+    headerLength > V3_HEADER_BYTES && buf.length > V3_HEADER_BYTES ? buf[V3_HEADER_BYTES] : 0;
+  if (compressionType === 0 && incompat & INCOMPAT_COMPRESSION)
+    throw new ImageFormatError('qcow2 compression type is zlib but the compression type feature bit is set');
+  if (compressionType !== 0 && !(incompat & INCOMPAT_COMPRESSION))
+    throw new ImageFormatError(`qcow2 compression type ${compressionType} lacks its feature bit`);
+  if (compressionType !== 0)
+    throw new ImageFormatError(
+      `qcow2 image uses compression type ${compressionType}, not zlib, which the farm does not read`,
+    );
+  if (refcountOrder > 6) throw new ImageFormatError(`qcow2 refcount_order ${refcountOrder} is above 6`);
   if (buf.readUInt32BE(32) !== 0) throw new ImageFormatError('qcow2 image is encrypted');
+  const rawSize = buf.readBigUInt64BE(24);
+  if (rawSize > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new ImageFormatError(`qcow2 virtual size ${rawSize} is too big`);
+  const virtualSize = Number(rawSize);
   const l1Size = buf.readUInt32BE(36);
   const l1TableOffset = Number(buf.readBigUInt64BE(40));
-  let incompat = 0n;
-  if (version === 3) {
-    if (buf.length < 104) throw new ImageFormatError('qcow2 v3 header is truncated');
-    incompat = buf.readBigUInt64BE(72);
-    if (incompat & INCOMPAT_DATA_FILE)
-      throw new ImageFormatError(
-        'qcow2 image uses an external data file: a portable image must be self-contained',
-      );
-    if (incompat & INCOMPAT_CORRUPT) throw new ImageFormatError('qcow2 image is marked corrupt');
-    if (incompat & INCOMPAT_COMPRESSION && buf.readUInt32BE(100) > 104 && buf[104] !== 0)
-      throw new ImageFormatError('qcow2 image uses a compression type other than zlib');
-    if (incompat & INCOMPAT_EXTENDED_L2)
-      throw new ImageFormatError(
-        'qcow2 image uses extended L2 entries (subclusters), which the farm does not read',
-      );
-    if (incompat & ~(INCOMPAT_DIRTY | INCOMPAT_COMPRESSION))
-      throw new ImageFormatError(`qcow2 image has unknown incompatible features 0x${incompat.toString(16)}`);
-  }
-  const clusterSize = 2 ** clusterBits;
-  const l2Entries = clusterSize / 8;
-  const needL1 = Math.ceil(virtualSize / clusterSize / l2Entries);
-  if (!Number.isSafeInteger(virtualSize) || virtualSize < 0)
-    throw new ImageFormatError(`qcow2 virtual size ${virtualSize} is invalid`);
+  const refcountTableOffset = Number(buf.readBigUInt64BE(48));
+  const refcountTableClusters = buf.readUInt32BE(56);
+  const snapshotCount = buf.readUInt32BE(60);
+  const snapshotsOffset = Number(buf.readBigUInt64BE(64));
+  if (refcountTableClusters === 0) throw new ImageFormatError('qcow2 image has no reference count table');
+  const header: Extent = { what: 'header', offset: 0, length: clusterSize };
+  const refcounts = table(
+    'reference count table',
+    refcountTableOffset,
+    refcountTableClusters,
+    clusterSize,
+    MAX_REFTABLE_BYTES,
+    clusterSize,
+    fileSize,
+  );
+  const snapshots =
+    snapshotCount === 0
+      ? { what: 'snapshot table', offset: 0, length: 0 }
+      : table(
+          'snapshot table',
+          snapshotsOffset,
+          snapshotCount,
+          SNAPSHOT_HEADER_BYTES,
+          SNAPSHOT_HEADER_BYTES * MAX_SNAPSHOTS,
+          clusterSize,
+          fileSize,
+        );
+  const l1 = table('L1 table', l1TableOffset, l1Size, 8, MAX_L1_BYTES, clusterSize, fileSize);
+  const needL1 = l1Needed(virtualSize, clusterBits);
+  if (needL1 > 0x7fffffff) throw new ImageFormatError(`qcow2 virtual size ${virtualSize} is too big`);
   if (l1Size < needL1) throw new ImageFormatError(`qcow2 L1 table has ${l1Size} entries, ${needL1} needed`);
-  if (l1TableOffset % clusterSize !== 0 || l1TableOffset + needL1 * 8 > fileSize)
-    throw new ImageFormatError(`qcow2 L1 table at ${l1TableOffset} lies outside the file`);
+  const metadata = [header, refcounts, l1, snapshots];
+  const overlap = firstOverlap(metadata);
+  if (overlap)
+    throw new ImageFormatError(
+      `qcow2 ${overlap[0].what} and ${overlap[1].what} overlap (at ${overlap[1].offset})`,
+    );
   return {
     version,
     clusterBits,
     virtualSize,
     l1Size,
     l1TableOffset,
+    headerLength,
+    refcountOrder,
+    refcountTableOffset,
+    refcountTableClusters,
+    snapshotCount,
     incompatibleFeatures: `0x${incompat.toString(16)}`,
+    metadata,
   };
 }
 
-/** Checks header extensions for an external data file name (also refused). */
-function checkExtensions(buf: Buffer, version: number): void {
-  if (version !== 3) return;
-  let p = buf.readUInt32BE(100); // header_length
-  while (p + 8 <= buf.length) {
+/** L1 entries needed to map `virtualSize` bytes (each maps one L2 table's worth of clusters). */
+function l1Needed(virtualSize: number, clusterBits: number): number {
+  return Math.ceil(virtualSize / 2 ** (2 * clusterBits - 3));
+}
+
+/**
+ * Walks the header extensions (between the header and the end of the first cluster): an external
+ * data file name is refused, and an extension that runs past the area is corruption.
+ */
+function checkExtensions(buf: Buffer, h: Qcow2Header): void {
+  const end = Math.min(buf.length, 2 ** h.clusterBits);
+  let p = h.headerLength;
+  while (p < end) {
+    if (p + 8 > end) throw new ImageFormatError('qcow2 header extension is truncated');
     const type = buf.readUInt32BE(p);
     const len = buf.readUInt32BE(p + 4);
+    p += 8;
+    if (len > end - p)
+      throw new ImageFormatError(`qcow2 header extension 0x${type.toString(16)} is too large`);
     if (type === 0) return;
     if (type === EXT_DATA_FILE)
       throw new ImageFormatError(
         'qcow2 image names an external data file: a portable image must be self-contained',
       );
-    p += 8 + Math.ceil(len / 8) * 8;
+    p += Math.ceil(len / 8) * 8;
   }
 }
 
@@ -106,19 +232,31 @@ export class Qcow2Source implements BlockSource {
   }
 
   static async open(file: BlockSource): Promise<Qcow2Source> {
-    const head = await file.read(0, Math.min(file.size, 4096));
-    const header = parseQcow2Header(head, file.size);
-    checkExtensions(head, header.version);
-    const needL1 = Math.ceil(header.virtualSize / 2 ** header.clusterBits / (2 ** header.clusterBits / 8));
-    const l1 = await file.read(header.l1TableOffset, needL1 * 8);
-    return new Qcow2Source(file, header, l1);
+    const header = parseQcow2Header(await file.read(0, Math.min(file.size, 4096)), file.size);
+    // Extensions may fill the whole first cluster (up to 2 MiB).
+    checkExtensions(await file.read(0, Math.min(file.size, 2 ** header.clusterBits)), header);
+    const l1 = await file.read(header.l1TableOffset, l1Needed(header.virtualSize, header.clusterBits) * 8);
+    const source = new Qcow2Source(file, header, l1);
+    for (let i = 0; i < l1.length; i += 8) {
+      const l2 = Number(l1.readBigUInt64BE(i) & OFFSET_MASK);
+      if (l2 !== 0) source.checkHostCluster(l2, 'L2 table');
+    }
+    return source;
+  }
+
+  /** A cluster the tables point at: aligned, and not on the header, L1, refcount or snapshot table. */
+  private checkHostCluster(offset: number, what: string): void {
+    if (offset % this.clusterSize !== 0)
+      throw new ImageFormatError(`qcow2 ${what} offset ${offset} is not cluster aligned`);
+    const clash = this.header.metadata.find(
+      (m) => offset < m.offset + m.length && m.offset < offset + this.clusterSize,
+    );
+    if (clash) throw new ImageFormatError(`qcow2 ${what} at ${offset} overlaps the ${clash.what}`);
   }
 
   private async l2(offset: number): Promise<Buffer> {
     let table = this.l2Cache.get(offset);
     if (!table) {
-      if (offset % this.clusterSize !== 0)
-        throw new ImageFormatError(`qcow2 L2 table offset ${offset} is not cluster aligned`);
       table = await this.file.read(offset, this.clusterSize);
       // A handful of tables covers the metadata a static check touches.
       if (this.l2Cache.size >= 64) this.l2Cache.delete(this.l2Cache.keys().next().value as number);
@@ -138,8 +276,7 @@ export class Qcow2Source implements BlockSource {
     if (this.header.version === 3 && entry & L2_ZERO) return Buffer.alloc(this.clusterSize);
     const host = Number(entry & OFFSET_MASK);
     if (host === 0) return Buffer.alloc(this.clusterSize);
-    if (host % this.clusterSize !== 0)
-      throw new ImageFormatError(`qcow2 data cluster offset ${host} is not cluster aligned`);
+    this.checkHostCluster(host, 'data cluster');
     if (host + this.clusterSize > this.file.size) {
       // The last cluster of a file may be short; qemu reads the missing tail as zeros.
       if (host >= this.file.size)
@@ -158,6 +295,10 @@ export class Qcow2Source implements BlockSource {
     const length = Math.min(sectors * 512 - (offset % 512), this.file.size - offset);
     if (length <= 0)
       throw new ImageFormatError(`qcow2 compressed cluster at ${offset} lies past the file end`);
+    const clash = this.header.metadata.find(
+      (m) => offset < m.offset + m.length && m.offset < offset + length,
+    );
+    if (clash) throw new ImageFormatError(`qcow2 compressed cluster at ${offset} overlaps the ${clash.what}`);
     const data = await this.file.read(offset, length);
     let out: Buffer;
     try {

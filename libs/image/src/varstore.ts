@@ -109,8 +109,19 @@ function sum16(b: Buffer): number {
   return s;
 }
 
+/** Where `b` first holds a byte other than `value`, or -1: compared a block at a time (stores are MiBs). */
+function firstOther(b: Buffer, value: number): number {
+  const block = Buffer.alloc(Math.min(b.length, 4096), value);
+  for (let off = 0; off < b.length; off += block.length) {
+    const part = b.subarray(off, off + block.length);
+    if (part.equals(block.subarray(0, part.length))) continue;
+    for (let i = 0; i < part.length; i++) if (part[i] !== value) return off + i;
+  }
+  return -1;
+}
+
 function allBytes(b: Buffer, value: number): boolean {
-  return b.length > 0 && b.every((x) => x === value);
+  return b.length > 0 && firstOther(b, value) < 0;
 }
 
 /** EFI_TIME as ISO text; undefined when unset (all zero) or not a date. */
@@ -322,7 +333,7 @@ export async function parseVariableStore(input: Buffer | BlockSource): Promise<V
   result.usedBytes = end;
 
   const free = store.subarray(end);
-  const dirty = free.findIndex((b) => b !== 0xff);
+  const dirty = firstOther(free, 0xff);
   if (dirty >= 0)
     problems.push(
       `the free space of the store is not erased at offset ${hex(storeOffset + end + dirty)} ` +

@@ -406,7 +406,10 @@ export interface Qcow2Spec {
   zeroFlag?: Iterable<number>;
 }
 
-/** Writes `raw` as a qcow2 file (no refcounts: only our reader and qemu's read path need these). */
+/**
+ * Writes `raw` as a qcow2 file laid out as qemu-img does: header cluster, one refcount table
+ * cluster, the L1 table, L2 tables, data, then refcount blocks (16-bit) counting every cluster.
+ */
 export function writeQcow2(raw: Buffer, spec: Qcow2Spec = {}): Buffer {
   const version = spec.version ?? 3;
   const bits = spec.clusterBits ?? 16;
@@ -416,7 +419,8 @@ export function writeQcow2(raw: Buffer, spec: Qcow2Spec = {}): Buffer {
   const l1Size = Math.max(1, Math.ceil(clusters / l2Entries));
   const compressed = new Set(spec.compressed ?? []);
   const zeroFlag = new Set(spec.zeroFlag ?? []);
-  const l1Offset = cs;
+  const refTableOffset = cs;
+  const l1Offset = 2 * cs;
   const l2Start = l1Offset + Math.ceil((l1Size * 8) / cs) * cs;
   let next = l2Start + l1Size * cs;
   const parts: Array<[number, Buffer]> = [];
@@ -445,14 +449,23 @@ export function writeQcow2(raw: Buffer, spec: Qcow2Spec = {}): Buffer {
       next += cs;
     }
   }
+  // Refcount blocks after the data: enough of them to count themselves too.
+  const perBlock = cs / 2;
+  let blocks = 1;
+  while (next / cs + blocks > blocks * perBlock) blocks++;
+  if (blocks > cs / 8) throw new Error('writeQcow2: image too large for one refcount table cluster');
+  const refBlocksOffset = next;
+  const total = next / cs + blocks;
   for (let i = 0; i < l1Size; i++) l1.writeBigUInt64BE((1n << 63n) | BigInt(l2Start + i * cs), i * 8);
-  const out = Buffer.alloc(next);
+  const out = Buffer.alloc(next + blocks * cs);
   out.writeUInt32BE(0x514649fb, 0);
   out.writeUInt32BE(version, 4);
   out.writeUInt32BE(bits, 20);
   out.writeBigUInt64BE(BigInt(raw.length), 24);
   out.writeUInt32BE(l1Size, 36);
   out.writeBigUInt64BE(BigInt(l1Offset), 40);
+  out.writeBigUInt64BE(BigInt(refTableOffset), 48);
+  out.writeUInt32BE(1, 56);
   if (version === 3) {
     out.writeUInt32BE(4, 96); // refcount_order
     out.writeUInt32BE(104, 100); // header_length
@@ -460,6 +473,13 @@ export function writeQcow2(raw: Buffer, spec: Qcow2Spec = {}): Buffer {
   l1.copy(out, l1Offset);
   l2s.forEach((l2, i) => l2.copy(out, l2Start + i * cs));
   for (const [off, data] of parts) data.copy(out, off);
+  for (let b = 0; b < blocks; b++)
+    out.writeBigUInt64BE(BigInt(refBlocksOffset + b * cs), refTableOffset + b * 8);
+  // Clusters in use: metadata, L2 tables, data (compressed ones share theirs), refcount blocks.
+  const used = new Set<number>([0, 1]);
+  for (let o = l1Offset; o < next; o += cs) used.add(o / cs);
+  for (let c = next / cs; c < total; c++) used.add(c);
+  for (const c of used) out.writeUInt16BE(1, refBlocksOffset + c * 2);
   return out;
 }
 

@@ -133,3 +133,61 @@ test('a volume made by mkfs.vfat and mcopy reads back (long names, lower case)',
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** Points the short directory entry named `name11` (first match) at `cluster`. */
+function repoint(volume: Buffer, dataOffset: number, name11: string, cluster: number): void {
+  const at = volume.indexOf(Buffer.from(name11, 'latin1'), dataOffset - 512 * 32);
+  assert.ok(at >= 0, `no entry ${name11}`);
+  volume.writeUInt16LE(cluster >>> 16, at + 20);
+  volume.writeUInt16LE(cluster & 0xffff, at + 26);
+}
+
+test('a directory that leads back to an ancestor is a cycle, reported once and not followed', async () => {
+  for (const type of ['FAT32', 'FAT16', 'FAT12'] as const) {
+    const built = buildFat({ type, totalSectors: { FAT32: 70000, FAT16: 9000, FAT12: 2048 }[type], files });
+    // \EFI\BOOT now names the clusters of \EFI.
+    repoint(built.volume, built.dataOffset, 'BOOT       ', built.clusterOf.get('\\EFI') as number);
+    const walk = await (await FatVolume.open(new BufferSource(built.volume))).walk();
+    assert.deepEqual(
+      walk.problems.filter((p) => /cycle/.test(p)),
+      [`directory cycle: \\EFI\\BOOT leads back to \\EFI (cluster ${built.clusterOf.get('\\EFI')})`],
+      type,
+    );
+    assert.equal(walk.truncated, false);
+  }
+  const built = buildFat({ type: 'FAT32', totalSectors: 70000, files });
+  repoint(built.volume, built.dataOffset, 'BOOT       ', 2); // the FAT32 root directory
+  const walk = await (await FatVolume.open(new BufferSource(built.volume))).walk();
+  assert.ok(
+    walk.problems.includes('directory cycle: \\EFI\\BOOT leads back to \\ (cluster 2)'),
+    walk.problems.join('; '),
+  );
+});
+
+test('clusters shared by two chains are cross-linked', async () => {
+  const built = buildFat({ type: 'FAT16', totalSectors: 9000, files });
+  // The last of BOOTAA64.EFI's 6 clusters: one cluster, as grubaa64.efi's size needs.
+  const boot = (built.clusterOf.get('\\EFI\\BOOT\\BOOTAA64.EFI') as number) + 5;
+  repoint(built.volume, built.dataOffset, 'GRUBAA~1EFI', boot);
+  const walk = await (await FatVolume.open(new BufferSource(built.volume))).walk();
+  assert.deepEqual(walk.problems, [
+    `cross-linked clusters: \\EFI\\debian\\grubaa64.efi and \\EFI\\BOOT\\BOOTAA64.EFI share cluster ${boot}`,
+  ]);
+  // A file on a directory's clusters.
+  const built2 = buildFat({ type: 'FAT16', totalSectors: 9000, files });
+  repoint(built2.volume, built2.dataOffset, 'GRUBAA~1EFI', built2.clusterOf.get('\\EFI\\BOOT') as number);
+  const walk2 = await (await FatVolume.open(new BufferSource(built2.volume))).walk();
+  assert.match(
+    walk2.problems.join('; '),
+    /cross-linked clusters: \\EFI\\debian\\grubaa64\.efi and \\EFI\\BOOT share/,
+  );
+});
+
+test('a file whose chain is longer than its size needs is reported', async () => {
+  const built = buildFat({ type: 'FAT16', totalSectors: 9000, files: { 'A.TXT': Buffer.from('x') } });
+  const a = built.clusterOf.get('\\A.TXT') as number;
+  setFatEntry(built, 'FAT16', a, a + 1);
+  setFatEntry(built, 'FAT16', a + 1, 0xffff);
+  const walk = await (await FatVolume.open(new BufferSource(built.volume))).walk();
+  assert.deepEqual(walk.problems, ['\\A.TXT: cluster chain is longer than its size needs (1 clusters)']);
+});

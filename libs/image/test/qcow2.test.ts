@@ -69,3 +69,92 @@ test('reads what qemu-img writes (compressed, cluster sizes)', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+/** Mutations of a valid image, each refused by QEMU's qcow2_do_open (checked below with qemu-img). */
+const QEMU_REFUSES: Array<[string, (b: Buffer) => void, RegExp]> = [
+  ['header_length 0', (b) => b.writeUInt32BE(0, 100), /header_length 0 is below 104/],
+  ['header_length 0xFFFFFFF0', (b) => b.writeUInt32BE(0xfffffff0, 100), /exceeds the cluster size/],
+  [
+    'refcount table of absurd size',
+    (b) => b.writeUInt32BE(0x10000000, 56),
+    /reference count table is too large/,
+  ],
+  ['no refcount table', (b) => b.writeUInt32BE(0, 56), /no reference count table/],
+  ['L1 table of absurd size', (b) => b.writeUInt32BE(0x7fffffff, 36), /L1 table is too large/],
+  [
+    'L1 table not cluster aligned',
+    (b) => b.writeBigUInt64BE(0x20200n, 40),
+    /L1 table offset \d+ is not cluster aligned/,
+  ],
+  ['refcount_order 7', (b) => b.writeUInt32BE(7, 96), /refcount_order 7/],
+  ['cluster_bits 22', (b) => b.writeUInt32BE(22, 20), /cluster_bits 22/],
+  ['zlib with the compression type bit', (b) => b.writeBigUInt64BE(8n, 72), /feature bit is set/],
+  [
+    'a header extension longer than the header cluster',
+    (b) => {
+      b.writeUInt32BE(0x6803f857, 104);
+      b.writeUInt32BE(0x20000, 108);
+    },
+    /header extension 0x6803f857 is too large/,
+  ],
+];
+
+test('qcow2 headers QEMU refuses are refused, with the reason (and qemu-img agrees)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'vmfarm-qcow2-'));
+  try {
+    const base = writeQcow2(pattern(65536 * 4));
+    for (const [what, change, reason] of QEMU_REFUSES) {
+      const bad = Buffer.from(base);
+      change(bad);
+      await assert.rejects(Qcow2Source.open(new BufferSource(bad)), reason, what);
+      await writeFile(join(dir, 'bad'), bad);
+      assert.throws(
+        () => execFileSync('qemu-img', ['info', '-f', 'qcow2', join(dir, 'bad')], { stdio: 'pipe' }),
+        /Command failed/,
+        `qemu-img opens the image with ${what}`,
+      );
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('qcow2 metadata that overlaps, or tables that point into it, are corruption', async () => {
+  const base = writeQcow2(pattern(65536 * 4));
+  const cases: Array<[string, (b: Buffer) => void, RegExp]> = [
+    [
+      'L1 on the refcount table',
+      (b) => b.writeBigUInt64BE(65536n, 40),
+      /reference count table and L1 table overlap/,
+    ],
+    ['L1 on the header', (b) => b.writeBigUInt64BE(0n, 40), /header and L1 table overlap/],
+    ['refcount table past the file end', (b) => b.writeBigUInt64BE(BigInt(b.length), 48), /outside the file/],
+    [
+      'L2 table on the refcount table',
+      (b) => b.writeBigUInt64BE((1n << 63n) | 65536n, 2 * 65536),
+      /L2 table at 65536 overlaps the reference count table/,
+    ],
+    [
+      'data cluster on the L1 table',
+      (b) => b.writeBigUInt64BE((1n << 63n) | BigInt(2 * 65536), 3 * 65536),
+      /data cluster at 131072 overlaps the L1 table/,
+    ],
+    [
+      'snapshot table outside the file',
+      (b) => (b.writeUInt32BE(3, 60), b.writeBigUInt64BE(1n << 40n, 64)),
+      /snapshot table/,
+    ],
+  ];
+  for (const [what, change, reason] of cases) {
+    const bad = Buffer.from(base);
+    change(bad);
+    await assert.rejects(
+      (async () => {
+        const q = await Qcow2Source.open(new BufferSource(bad));
+        await q.read(0, q.size);
+      })(),
+      reason,
+      what,
+    );
+  }
+});

@@ -1,6 +1,7 @@
 export * from './clauses';
 export * from './verdict';
 export * from './report';
+export * from './summary';
 export * from './render';
 export * from './api';
 export * from './queue';

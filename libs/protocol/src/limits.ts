@@ -33,7 +33,7 @@ export const LIMITS = {
     env: 'VMFARM_MAX_IMAGE_BYTES',
     default: 64 * GiB,
     unit: 'bytes',
-    doc: 'one uploaded image, decompressed (and its compressed stream); 413, nothing stored',
+    doc: 'one uploaded image, decompressed (and its compressed stream), written sparse; 413, nothing stored',
   },
   tenantImageBytes: {
     env: 'VMFARM_TENANT_IMAGE_QUOTA',

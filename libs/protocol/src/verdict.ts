@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ARCHES } from './arches';
 
 export const VERDICTS = ['PASS', 'FAIL', 'ERROR', 'SKIP'] as const;
 export const verdictSchema = z.enum(VERDICTS);
@@ -21,7 +22,7 @@ export const verdictRecordSchema = z.object({
 });
 export type VerdictRecord = z.infer<typeof verdictRecordSchema>;
 
-export const ARCHES = ['aarch64', 'aarch32'] as const;
+export { ARCHES };
 export const archSchema = z.enum(ARCHES);
 export type Arch = z.infer<typeof archSchema>;
 

@@ -1,6 +1,6 @@
 export * from './suite';
 export * from './registry';
-export { staticSuite, detectArch, REMOVABLE_PATHS } from './static';
+export { staticSuite, REMOVABLE_PATHS } from './static';
 export { bootSuite, judgeBoot, BOOT_SUITE_ID, BOOT_CLAUSES, type BootObservation } from './live/boot';
 export {
   type BootEnd,
@@ -12,7 +12,7 @@ export {
   isReady,
   notReady,
 } from './live/readiness';
-export { type GuestReport, parseReport, command, FARM_READY } from './live/guest';
+export { type GuestReport, parseReport, answerWords, command, FARM_READY } from './live/guest';
 export {
   Stages,
   StageTimeoutError,

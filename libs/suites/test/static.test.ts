@@ -154,6 +154,23 @@ test('a looping cluster chain fails IMG-EFI-APP, never hangs', async () => {
   assert.match(v['IMG-EFI-APP'].message, /loops back/);
 });
 
+test('a FAT directory cycle fails IMG-ESP-FAT (it passed before), and the walk ends', async () => {
+  const out = await check(
+    buildDisk({
+      editFat: (fat) => {
+        // \EFI\BOOT names the clusters of \EFI: a cycle fsck.vfat reports.
+        const at = fat.volume.indexOf(Buffer.from('BOOT       ', 'latin1'), fat.dataOffset);
+        const efi = fat.clusterOf.get('\\EFI')!;
+        fat.volume.writeUInt16LE(efi >>> 16, at + 20);
+        fat.volume.writeUInt16LE(efi & 0xffff, at + 26);
+      },
+    }),
+  );
+  const v = by(out);
+  assert.equal(v['IMG-ESP-FAT'].verdict, 'FAIL');
+  assert.match(v['IMG-ESP-FAT'].message, /directory cycle: \\EFI\\BOOT leads back to \\EFI/);
+});
+
 test('empty, random and truncated inputs give FAIL (and SKIP) verdicts, not errors', async () => {
   let out = await check(Buffer.alloc(0));
   assert.equal(letters(out), 'FFFFFSS');
@@ -173,16 +190,22 @@ test('empty, random and truncated inputs give FAIL (and SKIP) verdicts, not erro
   assert.equal(v['IMG-REMOVABLE-PATH'].verdict, 'PASS');
 });
 
-test('qcow2: the same checks through the tables; a backing file makes it unreadable', async () => {
+test('qcow2: the same checks through the tables; a backing file or a corrupt header FAILs every clause with the reason', async () => {
   const q = writeQcow2(buildDisk(), { compressed: [0, 1, 2] });
-  const out = await check(q);
+  let out = await check(q);
   assert.equal(letters(out), 'PPPPPPP', JSON.stringify(out.verdicts, null, 1));
   assert.equal(out.image.format, 'qcow2');
-  q.writeBigUInt64BE(512n, 8);
-  await assert.rejects(
-    check(q),
-    (err: Error) => err instanceof UnreadableImageError && /backing file/.test(err.message),
-  );
+  const backing = Buffer.from(q);
+  backing.writeBigUInt64BE(512n, 8);
+  out = await check(backing);
+  assert.equal(letters(out), 'FFFFFFF');
+  assert.match(by(out)['IMG-GPT'].message, /qcow2 container cannot be read: .*backing file/);
+  assert.match(by(out)['IMG-EFI-APP'].message, /no disk to check: .*backing file/);
+  const header = Buffer.from(q);
+  header.writeUInt32BE(0, 100); // header_length 0: qemu-img refuses it too
+  out = await check(header);
+  assert.equal(letters(out), 'FFFFFFF');
+  assert.match(by(out)['IMG-GPT'].message, /header_length 0/);
 });
 
 test('missing input is unreadable; a missing xz tool is an ERROR', async () => {

@@ -9,9 +9,10 @@ import {
   renderImageText,
   summarize,
   type ImageReport,
-} from '@vmfarm/protocol';
+} from '@vmfarm/protocol/plain';
 import { decompressToFile, HostError, ImageFormatError, type Decompressed } from '@vmfarm/image';
-import { staticSuite, UnreadableImageError } from '@vmfarm/suites';
+// The static suite's own entry point: the live suites, their session contract and zod stay unloaded.
+import { containerRefusal, staticSuite, UnreadableImageError } from '@vmfarm/suites/static';
 import { oneOf, parse, UsageError } from '../usage';
 
 const FORMATS = ['text', 'json', 'junit'] as const;
@@ -82,6 +83,8 @@ export async function check(argv: string[]): Promise<number> {
       target: { id: 'static', kind: 'static', description: 'local vmfarm check', arch: [...ARCHES] },
       signal: new AbortController().signal,
     });
+    const refused = containerRefusal(outcome);
+    if (refused !== undefined) return fail(`cannot read ${input}: ${refused}`);
     report = {
       image: {
         sha256: values.sha256 ? await sha256File(image.filePath) : null,

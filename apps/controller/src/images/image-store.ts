@@ -5,9 +5,8 @@ import * as path from 'node:path';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as zlib from 'node:zlib';
+import { SNIFF_BYTES, SparseFileWriter, sniffContainer, type Container } from '@vmfarm/image';
 import { ApiHttpError } from '../errors';
-
-export type Container = 'raw' | 'gz' | 'xz';
 
 export interface Ingested {
   tempPath: string;
@@ -19,15 +18,7 @@ export interface Ingested {
   head: Buffer;
 }
 
-const GZIP_MAGIC = Buffer.from([0x1f, 0x8b]);
-const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
 const HEAD_BYTES = 512;
-
-export function containerOf(head: Buffer): Container {
-  if (head.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
-  if (head.subarray(0, 2).equals(GZIP_MAGIC)) return 'gz';
-  return 'raw';
-}
 
 /** What an upload over its limit answers (the limit, or the tenant's quota). */
 export type TooLarge = () => ApiHttpError;
@@ -186,9 +177,10 @@ export class ImageStore {
     body.pipe(source);
     const meter = new Meter(limit, tooLarge);
     try {
-      const head = await peek(source, XZ_MAGIC.length);
-      const container = containerOf(head);
-      const out = fs.createWriteStream(tempPath);
+      const head = await peek(source, SNIFF_BYTES);
+      const container = sniffContainer(head);
+      // Sparse: a small xz of zeros must not become gigabytes of allocated disk.
+      const out = new SparseFileWriter(tempPath);
       const streams: Array<NodeJS.ReadableStream | NodeJS.WritableStream> = [source, meter, out];
       let work: Promise<unknown>[];
       if (container === 'xz') {

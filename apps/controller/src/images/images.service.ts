@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { LIMITS, type Arch, type ImagePatch, type ImageResource } from '@vmfarm/protocol';
-import { detectArch } from '@vmfarm/suites';
+import { detectArch, ImageFormatError, Qcow2Source, RawSource, sniffFormat } from '@vmfarm/image';
 import type { Readable } from 'node:stream';
 import type { Caller } from '../auth/caller';
 import type { ControllerConfig } from '../config';
@@ -9,15 +9,29 @@ import { ImagesRepository } from '../store/images.repository';
 import { CONFIG, IMAGE_STORE } from '../tokens';
 import type { ImageStore, Ingested } from './image-store';
 
-const QCOW_MAGIC = Buffer.from('QFI\xfb', 'latin1');
-
 /** Checks the decompressed bytes look like a disk at all; returns the format. */
 export function classify(ingested: Pick<Ingested, 'size' | 'head'>): ImageResource['format'] {
   if (ingested.size === 0) throw badRequest('empty body: expected the bytes of a disk image (raw or qcow2)');
-  if (ingested.head.subarray(0, 4).equals(QCOW_MAGIC)) return 'qcow2';
+  if (sniffFormat(ingested.head) === 'qcow2') return 'qcow2';
   if (ingested.size % 512 !== 0)
     throw badRequest(`not a disk image: ${ingested.size} bytes is not a whole number of 512-byte sectors`);
   return 'raw';
+}
+
+/**
+ * Opens a qcow2 as the farm reads it: a backing file, an external data file, encryption or a
+ * header QEMU would refuse is a 400 with the reason, so that no run ever meets such an image.
+ */
+export async function vetQcow2(path: string): Promise<void> {
+  const file = await RawSource.open(path);
+  try {
+    await Qcow2Source.open(file);
+  } catch (err) {
+    if (err instanceof ImageFormatError) throw badRequest(`qcow2 image refused: ${err.message}`);
+    throw err;
+  } finally {
+    await file.close();
+  }
 }
 
 @Injectable()
@@ -56,6 +70,7 @@ export class ImagesService {
     let format: ImageResource['format'];
     try {
       format = classify(ingested);
+      if (format === 'qcow2') await vetQcow2(ingested.tempPath);
     } catch (err) {
       await this.store.discard(ingested.tempPath);
       throw err;

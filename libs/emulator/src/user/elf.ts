@@ -34,6 +34,9 @@ export function loadElf(image: Uint8Array, mem: PagedMemory): LoadedElf {
   const phoff = Number(dv.getBigUint64(32, true));
   const phent = dv.getUint16(54, true);
   const phnum = dv.getUint16(56, true);
+  // Checked before any read: a file's own numbers must not take the loader outside the file.
+  if (phnum > 0 && phent < 56) throw new ElfError(`program header size ${phent} is below 56`);
+  if (phoff + phnum * phent > image.length) throw new ElfError('program headers pass the end of the file');
   let end = 0;
   let phdr = 0;
   for (let k = 0; k < phnum; k++) {
@@ -47,6 +50,8 @@ export function loadElf(image: Uint8Array, mem: PagedMemory): LoadedElf {
     const filesz = Number(dv.getBigUint64(o + 32, true));
     const memsz = Number(dv.getBigUint64(o + 40, true));
     if (vaddr + memsz > 0xe0000000) throw new ElfError('segment outside the supported address range');
+    if (off + filesz > image.length) throw new ElfError('segment contents pass the end of the file');
+    if (filesz > memsz) throw new ElfError('segment has more file bytes than memory');
     mem.map(vaddr, memsz);
     mem.writeBytes(vaddr, image.subarray(off, off + filesz));
     if (phoff >= off && phoff < off + filesz) phdr = vaddr + (phoff - off);

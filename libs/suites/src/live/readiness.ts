@@ -10,7 +10,7 @@ import {
   type VmOverrides,
   type VmSession,
 } from '@vmfarm/session';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { sniffFormat, sniffHead } from '@vmfarm/image';
 import type { SuiteContext, SuiteOutcome } from '../suite';
 import { FARM_READY, parseReport, type GuestReport } from './guest';
 import type { Stages } from './stages';
@@ -65,14 +65,7 @@ export interface Instance {
 export function imageOf(ctx: SuiteContext): SuiteOutcome['image'] {
   let format: SuiteOutcome['image']['format'] = 'raw';
   try {
-    const fd = openSync(ctx.imagePath, 'r');
-    try {
-      const magic = Buffer.alloc(4);
-      readSync(fd, magic, 0, 4, 0);
-      if (magic.toString('latin1') === 'QFI\xfb') format = 'qcow2';
-    } finally {
-      closeSync(fd);
-    }
+    format = sniffFormat(sniffHead(ctx.imagePath));
   } catch {
     // unreadable here: the VM start reports it
   }

@@ -10,17 +10,13 @@ import {
   parsePe,
   partitionRange,
   peHeaderBytes,
+  REMOVABLE_PATHS,
   SliceSource,
   type FatEntry,
   type GptHeaderInfo,
 } from '@vmfarm/image';
 import type { Inspection } from './inspection';
 import { summarizeProblems, verdict } from './verdicts';
-
-export const REMOVABLE_PATHS: Record<Arch, string> = {
-  aarch64: '\\EFI\\BOOT\\BOOTAA64.EFI',
-  aarch32: '\\EFI\\BOOT\\BOOTARM.EFI',
-};
 
 /** What a UEFI application for each architecture must declare. */
 const EXPECTED_PE: Record<Arch, { machine: number; magic: string; label: string }> = {

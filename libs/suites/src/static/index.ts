@@ -1,22 +1,27 @@
-import { ARCHES, type Arch, type VerdictRecord } from '@vmfarm/protocol';
+import type { VerdictRecord } from '@vmfarm/protocol';
 import { HostError, ImageFormatError, openImage, type OpenedImage } from '@vmfarm/image';
 import { UnreadableImageError, type Suite, type SuiteContext, type SuiteOutcome } from '../suite';
 import { CHECKS } from './checks';
 import type { Inspection } from './inspection';
 import { SUITE_ID, verdict } from './verdicts';
 
-export { REMOVABLE_PATHS } from './checks';
+export { REMOVABLE_PATHS } from '@vmfarm/image';
+export { UnreadableImageError } from '../suite';
 
 /** Errors that mean the input file itself cannot be read at all (exit 2 in the CLI). */
 const UNREADABLE_CODES = new Set(['ENOENT', 'EACCES', 'EISDIR', 'ENOTDIR', 'EPERM', 'ELOOP']);
 
-async function open(path: string): Promise<OpenedImage | { hostError: Error }> {
+async function open(
+  path: string,
+): Promise<OpenedImage | { hostError: Error } | { refused: ImageFormatError }> {
   try {
     return await openImage(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    // Broken compression and qcow2 files the farm refuses (backing or external data file,
-    // encryption) cannot be read at all: no report, as for a missing file.
+    // A qcow2 container that is corrupt or refused (backing or external data file, encryption) is
+    // the image's failure, judged below. Broken compression cannot be read at all: no report, as
+    // for a missing file (an upload refuses both with the reason).
+    if (err instanceof ImageFormatError && err.format === 'qcow2') return { refused: err };
     if ((code && UNREADABLE_CODES.has(code)) || err instanceof ImageFormatError)
       throw new UnreadableImageError(`cannot read ${path}: ${(err as Error).message}`);
     return { hostError: err as Error };
@@ -32,6 +37,24 @@ async function run(ctx: SuiteContext): Promise<SuiteOutcome> {
       ),
       image: { format: 'raw', arch: ctx.arch },
     };
+  if ('refused' in opened) {
+    // No partition table can be read through the container: IMG-GPT fails on it, and every later
+    // clause fails for want of a disk (a FAIL of the image, never the farm's ERROR).
+    const reason = opened.refused.message;
+    return {
+      verdicts: CHECKS.map(([id], k) =>
+        verdict(
+          id,
+          'FAIL',
+          k === 0 ? `the qcow2 container cannot be read: ${reason}` : `no disk to check: ${reason}`,
+          {
+            refusedContainer: reason,
+          },
+        ),
+      ),
+      image: { format: 'qcow2', arch: ctx.arch },
+    };
+  }
   const s: Inspection = { disk: opened.disk, format: opened.format, declaredArch: ctx.arch, arch: ctx.arch };
   const verdicts: VerdictRecord[] = [];
   let hostFault: string | null = null;
@@ -64,6 +87,15 @@ async function run(ctx: SuiteContext): Promise<SuiteOutcome> {
   return { verdicts, image: { format: s.format, arch: s.arch } };
 }
 
+/**
+ * Why the image's qcow2 container was refused, when that is the whole outcome: `vmfarm check`
+ * calls such input unreadable (exit 2), as for broken compression; the farm records the FAILs.
+ */
+export function containerRefusal(outcome: SuiteOutcome): string | undefined {
+  const reason = outcome.verdicts[0]?.evidence.refusedContainer;
+  return typeof reason === 'string' ? reason : undefined;
+}
+
 export const staticSuite: Suite = {
   id: SUITE_ID,
   title:
@@ -73,21 +105,3 @@ export const staticSuite: Suite = {
   targetKinds: ['static'],
   run,
 };
-
-/**
- * The architecture an image's removable path names (BOOTAA64.EFI or BOOTARM.EFI), or null when the
- * image cannot tell (no ESP, no boot file, unreadable): what the farm plans a matrix with.
- */
-export async function detectArch(imagePath: string): Promise<Arch | null> {
-  try {
-    const outcome = await run({
-      imagePath,
-      arch: null,
-      target: { id: 'static', kind: 'static', description: '', arch: [...ARCHES] },
-      signal: new AbortController().signal,
-    });
-    return outcome.image.arch;
-  } catch {
-    return null;
-  }
-}

@@ -1,4 +1,4 @@
-import { verdictFor, type Verdict, type VerdictRecord } from '@vmfarm/protocol';
+import { verdictFor, type Verdict, type VerdictRecord } from '@vmfarm/protocol/plain';
 
 export const SUITE_ID = 'static';
 
