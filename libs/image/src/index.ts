@@ -8,3 +8,4 @@ export * from './fat';
 export * from './pe';
 export * from './firmware';
 export * from './varstore';
+export * from './build';

@@ -59,6 +59,12 @@ export const payloadManifestSchema = z.strictObject({
   source: z.string().max(500).optional(),
   licence: z.string().max(100).optional(),
   arch: z.literal('aarch64'),
+  /**
+   * The hardware description the payload reads: `acpi` (VBSA needs the XSDT) makes the suite boot
+   * the target with ACPI on, as the description suite does for its ACPI boot; a target that
+   * cannot give it is SKIP, with the reason.
+   */
+  description: z.enum(['acpi', 'fdt', 'any']).default('any'),
   /** UEFI applications; the first is the one `startup.nsh` runs. */
   apps: z.array(payloadFileSchema).min(1).max(8),
   /**

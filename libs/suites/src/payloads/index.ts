@@ -8,3 +8,12 @@ export {
   type AcsSummary,
 } from './acs-log';
 export { acsVerdicts, mapAcsResult, countAcs, type PayloadRunInfo } from './acs-verdicts';
+export {
+  payloadDisk,
+  payloadDiskFiles,
+  startupScript,
+  PAYLOAD_START,
+  PAYLOAD_END,
+  SHELL_PATH,
+} from './payload-disk';
+export { payloadSuite, refusePayload, type PayloadRef } from './payload-suite';
