@@ -65,6 +65,8 @@ export interface AcsLog {
   version: string | null;
   /** The rules the suite said it would run, in order; null when the log ends before that line. */
   selected: string[] | null;
+  /** Rules the run was told to skip (`-skip`): not run, and not missing either. */
+  skippedByArgs: string[];
   /** Top-level rules, in the order they ran. */
   rules: AcsRule[];
   /** Selected rules the log never started (a hang, a reset, a time limit). */
@@ -86,6 +88,12 @@ const MODULE = /^\s*\*\*\* Running (.+?) tests \*\*\*\s*$/;
 const BLOCK_START = /^\s*=== Start tests for rules referenced by (\S+) ===/;
 const BLOCK_END = /^\s*=== End tests for rules referenced by (\S+) ===/;
 const SELECTED = /^\s*Selected rules:\s*(.*?)\s*$/;
+const SKIPPED_BY_ARGS = /^\s*Skipped rules \(-skip\):\s*(.*?)\s*$/;
+const ruleList = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
 const SUMMARY_LINE = /^\s*([A-Za-z (*)]+?)\s*:\s*(\d+)\s*$/;
 const TITLE = /^\s*(\S+) Architecture Compliance Suite\s*$/;
 const VERSION = /^\s*Version\s+(\S+)\s*$/;
@@ -109,6 +117,7 @@ export function parseAcsLog(text: string, endMarker: string): AcsLog {
     suite: null,
     version: null,
     selected: null,
+    skippedByArgs: [],
     rules: [],
     unreached: [],
     summary: null,
@@ -147,11 +156,8 @@ export function parseAcsLog(text: string, endMarker: string): AcsLog {
     }
     if (!log.suite && (m = TITLE.exec(line))) log.suite = m[1]!;
     else if (!log.version && (m = VERSION.exec(line))) log.version = m[1]!;
-    else if (!log.selected && (m = SELECTED.exec(line)))
-      log.selected = m[1]!
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean);
+    else if (!log.selected && (m = SELECTED.exec(line))) log.selected = ruleList(m[1]!);
+    else if ((m = SKIPPED_BY_ARGS.exec(line))) log.skippedByArgs.push(...ruleList(m[1]!));
     else if ((m = MODULE.exec(line))) {
       if (!inBlock) module = m[1]!;
     } else if ((m = BLOCK_START.exec(line))) inBlock = true;
@@ -191,6 +197,7 @@ export function parseAcsLog(text: string, endMarker: string): AcsLog {
   if (partial.includes(endMarker)) log.complete = true;
   if (partial.trim()) log.lastLine = partial.trim();
   const seen = new Set(log.rules.map((r) => r.id));
-  log.unreached = (log.selected ?? []).filter((id) => !seen.has(id));
+  const skipped = new Set(log.skippedByArgs);
+  log.unreached = (log.selected ?? []).filter((id) => !seen.has(id) && !skipped.has(id));
   return log;
 }

@@ -19,7 +19,8 @@ export interface PayloadRef {
 
 /** What ends a payload's run early: the firmware's report of an exception taken in the payload. */
 const CRASH = /Synchronous Exception at 0x[0-9A-Fa-f]+/;
-const SHELL_COUNTDOWN = /Press ESC in \d+ seconds|Shell> /;
+/** The Shell's countdown before startup.nsh (its words are plain; colour codes surround ESC and the file name). */
+const SHELL_COUNTDOWN = 'or any other key to continue';
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
