@@ -10,3 +10,4 @@ export * from './pe';
 export * from './firmware';
 export * from './varstore';
 export * from './arch';
+export * from './build';

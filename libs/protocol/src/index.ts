@@ -15,3 +15,4 @@ export * from './openapi';
 export * from './pattern';
 export * from './verdicts';
 export * from './triage';
+export * from './payload';

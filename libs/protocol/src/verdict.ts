@@ -19,6 +19,11 @@ export const verdictRecordSchema = z.object({
   verdict: verdictSchema,
   message: z.string(),
   evidence: z.record(z.string(), z.unknown()),
+  /**
+   * A PASS that comes with a reservation from a third-party payload (Arm's PASSED(*PARTIAL), its
+   * WARNING): shown beside the verdict, never hidden in the evidence.
+   */
+  qualifier: z.enum(['PARTIAL', 'WARNING']).optional(),
 });
 export type VerdictRecord = z.infer<typeof verdictRecordSchema>;
 

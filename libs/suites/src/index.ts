@@ -56,3 +56,4 @@ export {
   RESTARTS,
   type NvramObservation,
 } from './live/nvram';
+export * from './payloads';

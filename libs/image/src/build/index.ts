@@ -1,0 +1,17 @@
+export {
+  buildFat32,
+  fat32Layout,
+  MIN_FAT32_SECTORS,
+  MIN_FAT32_CLUSTERS,
+  type FatFile,
+  type Extent,
+  type Fat32Spec,
+} from './fat32';
+export {
+  espDiskKey,
+  espDiskExtents,
+  writeEspDisk,
+  cachedEspDisk,
+  ESP_DISK_LAYOUT,
+  type EspDiskSpec,
+} from './disk';
