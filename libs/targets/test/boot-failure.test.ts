@@ -22,8 +22,8 @@ function setup(t: { after(fn: () => void): void }, qemuScript: string) {
     return file;
   };
   const pidFile = join(dir, 'qemu.pid');
-  // The stand-in qemu-img creates the overlay (its last argument).
-  const qemuImg = script('qemu-img', 'for last; do :; done; : > "$last"');
+  // The stand-in qemu-img creates the overlay: `create -q -f FMT PATH SIZE`, so the path is $5.
+  const qemuImg = script('qemu-img', ': > "$5"');
   const qemu = script('qemu', `echo $$ > ${pidFile}\n${qemuScript}`);
   const firmware = script('VARS.fd', '');
   const image = join(dir, 'disk.img');
