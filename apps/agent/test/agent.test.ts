@@ -239,6 +239,12 @@ describe('qemu on this agent', () => {
     (await three)();
     assert.deepEqual(order, ['two', 'three']);
     await assert.rejects(budget.take(3), /3 cores asked of a budget of 2/);
+    // A static check holds no core: it never waits behind live attempts.
+    const busy = await budget.take(2);
+    const waiting = budget.take(1);
+    (await budget.take(0))();
+    busy();
+    (await waiting)();
   });
 
   it('hands a job its host refuses back through the real queue, naming why in the job, and never starts an attempt', async () => {
