@@ -4,9 +4,13 @@
 // reference guest of fixtures/guest. Prints one figure per line:
 //  - the wall time of `vmfarm submit IMAGE --targets PROFILE --suites all --wait`, upload included;
 //  - each suite's attempt duration as its agent measured it;
+//  - the sum of those durations over the wall time: how many attempts ran side by side on average;
 //  - the reference, measured in the same run: a matrix of the `boot` suite alone (one VM boot to
 //    VMFARM-READY plus the farm's overhead), and the ratio of the two.
-// Usage (after `npm run build`): node bench/live-matrix-bench.mjs [--arch aarch64|aarch32] [--agents N]
+// The host's load average is printed before and after: the machine may be shared.
+// Usage (after `npm run build`):
+//   node bench/live-matrix-bench.mjs [--arch aarch64|aarch32] [--agents N] [--concurrency N]
+// --concurrency sets each agent's VMFARM_AGENT_CONCURRENCY (default: the agent's, every core).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -21,7 +25,11 @@ const VMFARM = join(root, 'apps/cli/bin/vmfarm.js');
 let values;
 try {
   ({ values } = parseArgs({
-    options: { arch: { type: 'string', default: 'aarch64' }, agents: { type: 'string', default: '1' } },
+    options: {
+      arch: { type: 'string', default: 'aarch64' },
+      agents: { type: 'string', default: '1' },
+      concurrency: { type: 'string' },
+    },
   }));
 } catch (err) {
   process.stderr.write(`live-matrix-bench: ${err.message}\n`);
@@ -29,8 +37,16 @@ try {
 }
 const PROFILE = { aarch64: 'qemu-aarch64-tcg', aarch32: 'qemu-aarch32-tcg' }[values.arch];
 const AGENTS = Number(values.agents);
-if (!PROFILE || !Number.isInteger(AGENTS) || AGENTS < 1) {
-  process.stderr.write('live-matrix-bench: --arch is aarch64 or aarch32, --agents a positive integer\n');
+const CONCURRENCY = values.concurrency === undefined ? undefined : Number(values.concurrency);
+if (
+  !PROFILE ||
+  !Number.isInteger(AGENTS) ||
+  AGENTS < 1 ||
+  (CONCURRENCY !== undefined && !(Number.isInteger(CONCURRENCY) && CONCURRENCY >= 1))
+) {
+  process.stderr.write(
+    'live-matrix-bench: --arch is aarch64 or aarch32, --agents and --concurrency positive integers\n',
+  );
   process.exit(2);
 }
 
@@ -47,7 +63,12 @@ function startServe() {
     process.execPath,
     [VMFARM, 'serve', '--port', '0', '--data', join(dir, 'data'), '--agents', String(AGENTS)],
     {
-      env: { ...process.env, REDIS_URL: '', DATABASE_URL: '' },
+      env: {
+        ...process.env,
+        REDIS_URL: '',
+        DATABASE_URL: '',
+        ...(CONCURRENCY === undefined ? {} : { VMFARM_AGENT_CONCURRENCY: String(CONCURRENCY) }),
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     },
   );
@@ -121,16 +142,27 @@ try {
     .split('\n')
     .pop();
   const url = await startServe();
+  const agents = await (
+    await fetch(`${url}/api/agents`, { headers: { authorization: `Bearer ${token()}` } })
+  ).json();
   console.log(
-    `host: ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; ${AGENTS} agent(s); profile ${PROFILE}`,
+    `host: ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}; ${AGENTS} agent(s), ` +
+      `concurrency ${agents.map((a) => a.capabilities.concurrency).join(', ')}; profile ${PROFILE}`,
   );
   const alone = await submit(url, image, 'boot');
   const full = await submit(url, image, 'all');
   console.log(`live matrix wall time, all ${full.report.cells.length} suites: ${full.seconds.toFixed(1)} s`);
-  for (const [suite, seconds, verdicts] of await suiteSeconds(url, full.report))
+  const suites = await suiteSeconds(url, full.report);
+  for (const [suite, seconds, verdicts] of suites)
     console.log(`  suite ${suite.padEnd(12)} ${seconds.toFixed(1)} s (${verdicts})`);
+  const busy = suites.reduce((sum, [, seconds]) => sum + seconds, 0);
+  console.log(
+    `attempts side by side: ${busy.toFixed(1)} s of attempts in ${full.seconds.toFixed(1)} s wall, ` +
+      `${(busy / full.seconds).toFixed(2)} on average`,
+  );
   console.log(`reference, boot suite alone: ${alone.seconds.toFixed(1)} s`);
   console.log(`ratio full matrix / boot alone: ${(full.seconds / alone.seconds).toFixed(1)}x`);
+  console.log(`host load after: ${loadavg()[0].toFixed(2)}`);
 } catch (err) {
   process.stderr.write(`live-matrix-bench: ${err.message}\n`);
   process.exitCode = 3;

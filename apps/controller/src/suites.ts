@@ -7,6 +7,8 @@ export interface SuiteCatalog {
   get(id: string): SuiteInfo | undefined;
   /** Why suite `id` cannot be planned on `target` at all (e.g. a GICv2 boot with more than 8 vCPUs). */
   refusal(id: string, target: TargetProfile): string | undefined;
+  /** About how long one run of suite `id` takes on TCG, in seconds (0: quick or unknown). */
+  typicalSeconds(id: string): number;
 }
 
 export const SUITE_CATALOG = Symbol('vmfarm.suites');
@@ -19,6 +21,7 @@ export function catalogOf(suites: readonly Suite[]): SuiteCatalog {
     list: () => infos,
     get: (id) => byId.get(id),
     refusal: (id, target) => suiteById.get(id)?.refuse?.(target),
+    typicalSeconds: (id) => suiteById.get(id)?.typicalSeconds ?? 0,
   };
 }
 

@@ -43,7 +43,10 @@ describe('cancelling a matrix an agent is running', () => {
           .expect(201)
       ).body.sha256 as string;
       // One attempt at a time, each stuck for ten minutes unless stopped.
-      const agent = farm.agent('stuck', { VMFARM_AGENT_FAULT_DELAY_MS: '600000' });
+      const agent = farm.agent('stuck', {
+        VMFARM_AGENT_FAULT_DELAY_MS: '600000',
+        VMFARM_AGENT_CONCURRENCY: '1',
+      });
       const agentId = await agent.ready;
       const matrix = (
         await farm

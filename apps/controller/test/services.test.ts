@@ -37,6 +37,7 @@ const catalog: SuiteCatalog = {
   list: () => [SUITE],
   get: (id) => (id === 'static' ? SUITE : undefined),
   refusal: () => undefined,
+  typicalSeconds: () => 0,
 };
 
 const v = (

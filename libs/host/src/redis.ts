@@ -17,6 +17,9 @@ import {
 
 const run = promisify(execFile);
 
+/** The longest unix socket path Linux takes. */
+const UNIX_PATH_MAX = 107;
+
 export interface RedisOptions {
   /** Holds redis.pid, redis.log and, with AOF, the append-only files. Created if missing. */
   dataDir: string;
@@ -153,6 +156,12 @@ function logTail(file: string, lines = 5): string {
 /** Starts a private redis-server on loopback (or a unix socket) and waits until it answers PING. */
 export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   const log = options.log ?? (() => {});
+  const socket = options.unixSocket ? resolvePath(options.unixSocket) : undefined;
+  // sockaddr_un holds 108 bytes with the final NUL; redis-server would only log that it cannot bind.
+  if (socket && Buffer.byteLength(socket) > UNIX_PATH_MAX)
+    throw new HostError(
+      `unix socket path ${socket} is ${Buffer.byteLength(socket)} bytes long; at most ${UNIX_PATH_MAX} fit: use a shorter path`,
+    );
   const binary = await ensureRedisServer(log);
   mkdirSync(options.dataDir, { recursive: true });
   const dataDir = realpathSync(options.dataDir);
@@ -172,7 +181,6 @@ export async function startRedis(options: RedisOptions): Promise<RedisServer> {
 
   // A port picked free can be taken before redis binds it: pick again a few times.
   for (let attempt = 1; ; attempt++) {
-    const socket = options.unixSocket ? resolvePath(options.unixSocket) : undefined;
     const port = socket ? 0 : (options.port ?? (await freePort()));
     const listen = socket
       ? ['--port', '0', '--unixsocket', socket, '--unixsocketperm', '700']

@@ -126,6 +126,14 @@ describe('redisConnection reaches a real Redis', () => {
     assert.equal(await roundTrip(plain, 'vmfarm:conn'), plain);
   });
 
+  test('a socket path longer than Linux takes is refused before redis-server starts', async () => {
+    const long = join(root, 'd'.repeat(120), 'redis.sock');
+    await assert.rejects(
+      startRedis({ dataDir: join(root, 'long'), unixSocket: long }),
+      (err: Error) => err instanceof HostError && /bytes long; at most 107 fit/.test(err.message),
+    );
+  });
+
   test('with a password: the right one is let in, a missing one is refused', async () => {
     const admin = new Redis(redisConnection(unix.url));
     try {

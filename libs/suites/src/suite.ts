@@ -41,6 +41,12 @@ export interface Suite {
   clauses: readonly string[];
   /** Target kinds that can run it. */
   targetKinds: readonly TargetKind[];
+  /**
+   * About how long one run takes on TCG with the reference guest, in seconds (relative figures from
+   * bench/live-matrix-bench.mjs): the controller queues a matrix's longest runs first, so that an
+   * agent running attempts side by side does not end on one long run alone. Absent: quick.
+   */
+  typicalSeconds?: number;
   /** Why this suite cannot be planned on `target` at all (checked when a matrix is created). */
   refuse?(target: TargetProfile): string | undefined;
   run(ctx: SuiteContext): Promise<SuiteOutcome>;

@@ -181,7 +181,12 @@ export class MatricesService {
       idempotency && { ...idempotency, matrixId: matrix.id },
     );
     try {
-      await this.redis(() => this.queue.enqueue(queued), 'cannot queue the matrix');
+      // Longest first: an agent running attempts side by side then ends with short runs in every
+      // slot, not with one long run alone (the queue hands out jobs in the order they were added).
+      const longestFirst = [...queued].sort(
+        (a, b) => this.suites.typicalSeconds(b.suite) - this.suites.typicalSeconds(a.suite),
+      );
+      await this.redis(() => this.queue.enqueue(longestFirst), 'cannot queue the matrix');
     } catch (err) {
       // Undone, so that the client's retry makes it once; a job Redis took after all finds no run
       // and its agent drops it.

@@ -1,14 +1,10 @@
-import {
-  Inject,
-  Injectable,
-  Logger,
-  type OnApplicationBootstrap,
-  type OnModuleDestroy,
-} from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
 import { isHostPath, type TargetKind } from '@vmfarm/protocol';
 import { AgentsService } from '../agents/agents.service';
 import type { ControllerConfig } from '../config';
 import { unplaceable, type PlacementAgent } from '../matrices/placement';
+import { Periodic } from '../periodic';
 import type { RunQueue } from '../queue/run-queue';
 import { RunsRepository } from '../store/runs.repository';
 import { CONFIG, RUN_QUEUE } from '../tokens';
@@ -24,8 +20,10 @@ import { RunsService } from './runs.service';
 @Injectable()
 export class PlacementService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('Placement');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly periodic = new Periodic(
+    () => this.pass(),
+    (err) => this.log.warn(`placement failed: ${err.message}`),
+  );
   /** Run id → when placement first found no agent for it (in this process). */
   private readonly stuckSince = new Map<string, number>();
   /** Jobs of runs recorded SKIP that an agent held at that moment: removed at a later pass. */
@@ -45,19 +43,11 @@ export class PlacementService implements OnApplicationBootstrap, OnModuleDestroy
 
   onApplicationBootstrap(): void {
     // Often enough that a grace period ends about on time, never busier than twice a second.
-    const every = Math.min(5000, Math.max(500, this.graceMs / 4));
-    this.timer = setInterval(() => {
-      this.running ??= this.pass()
-        .then(() => undefined)
-        .catch((err: Error) => this.log.warn(`placement failed: ${err.message}`))
-        .finally(() => (this.running = undefined));
-    }, every);
-    this.timer.unref();
+    this.periodic.start(Math.min(5000, Math.max(500, this.graceMs / 4)));
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  onModuleDestroy(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** One look at the waiting runs; returns the ids recorded SKIP. */
@@ -67,6 +57,8 @@ export class PlacementService implements OnApplicationBootstrap, OnModuleDestroy
     const online: PlacementAgent[] = await this.agents.online(now);
     const skipped: string[] = [];
     const seen = new Set<string>();
+    // A matrix's runs share few targets: each is judged once a pass unless its runs' refusals count.
+    const byTarget = new Map<string, string | undefined>();
     for (const run of waiting) {
       seen.add(run.id);
       const target = run.job.target;
@@ -75,8 +67,14 @@ export class PlacementService implements OnApplicationBootstrap, OnModuleDestroy
       // when the job is taken: only then are the job's refusals worth a look in Redis.
       const namesHostPaths =
         kind === 'qemu' && (isHostPath(target.firmwareCode) || isHostPath(target.firmwareVars));
-      const refused = namesHostPaths ? await this.queue.refusals(kind, run.id) : {};
-      const why = unplaceable(target, online, refused);
+      let why: string | undefined;
+      if (namesHostPaths) why = unplaceable(target, online, await this.queue.refusals(kind, run.id));
+      else {
+        // Keyed by the whole profile: a user profile changed between two matrices is another target.
+        const key = JSON.stringify(target);
+        if (!byTarget.has(key)) byTarget.set(key, unplaceable(target, online));
+        why = byTarget.get(key);
+      }
       if (why === undefined) {
         this.stuckSince.delete(run.id);
         continue;

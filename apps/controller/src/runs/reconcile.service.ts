@@ -6,6 +6,7 @@ import {
   type OnModuleDestroy,
 } from '@nestjs/common';
 import type { TargetKind } from '@vmfarm/protocol';
+import { Periodic } from '../periodic';
 import type { RunQueue } from '../queue/run-queue';
 import { RunsRepository } from '../store/runs.repository';
 import { RUN_QUEUE } from '../tokens';
@@ -21,8 +22,10 @@ const RECONCILE_EVERY_MS = 60_000;
 @Injectable()
 export class ReconcileService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly log = new Logger('Reconcile');
-  private timer?: NodeJS.Timeout;
-  private running?: Promise<void>;
+  private readonly periodic = new Periodic(
+    () => this.reconcile(),
+    (err) => this.log.warn(`reconciliation failed: ${err.message}`),
+  );
 
   constructor(
     private readonly runs: RunsRepository,
@@ -37,18 +40,11 @@ export class ReconcileService implements OnApplicationBootstrap, OnModuleDestroy
         .catch((err: Error) => this.log.error(`run ${runId}: ${err.message}`));
     });
     await this.reconcile();
-    this.timer = setInterval(() => {
-      this.running ??= this.reconcile()
-        .then(() => undefined)
-        .catch((err: Error) => this.log.warn(`reconciliation failed: ${err.message}`))
-        .finally(() => (this.running = undefined));
-    }, RECONCILE_EVERY_MS);
-    this.timer.unref();
+    this.periodic.start(RECONCILE_EVERY_MS);
   }
 
-  async onModuleDestroy(): Promise<void> {
-    clearInterval(this.timer);
-    await this.running;
+  onModuleDestroy(): Promise<void> {
+    return this.periodic.stop();
   }
 
   /** Returns how many runs were re-queued and how many recorded as ERROR. */

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bootstrap, type RunningController } from '../../src/app';
-import { resolveConfig } from '../../src/config';
+import { resolveConfig, type ControllerConfig } from '../../src/config';
 import { ADMIN_TOKEN, authed } from './auth';
 import { requireEnv, uniqueName, type StoreCase } from './env';
 import { startAgent, type AgentProcess } from './processes';
@@ -22,6 +22,10 @@ export class Farm {
   constructor(
     readonly dir: string,
     private readonly store: StoreCase,
+    /** Settings of the controller beyond the farm's own (a short placement grace, say). */
+    private readonly settings: Partial<
+      Pick<ControllerConfig, 'placementGraceSeconds' | 'heartbeatSeconds'>
+    > = {},
   ) {}
 
   get url(): string {
@@ -47,6 +51,7 @@ export class Farm {
         queuePrefix: this.queuePrefix,
         port: 0,
         adminToken: ADMIN_TOKEN,
+        ...this.settings,
       }),
     );
     this.agentToken ??= (

@@ -195,6 +195,7 @@ const run: Suite['run'] = (ctx) =>
 export const bootSuite: Suite = {
   id: BOOT_SUITE_ID,
   title: 'Boot from the removable-media path with an empty variable store',
+  typicalSeconds: 3,
   subject: 'vm',
   clauses: BOOT_CLAUSES,
   targetKinds: ['qemu'],

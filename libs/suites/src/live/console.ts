@@ -90,6 +90,7 @@ export async function judgeConsoles(
 export const consoleSuite: Suite = {
   id: CONSOLE_SUITE_ID,
   title: "Console: the VM's console carries output; the guest works on PL011 and virtio-console",
+  typicalSeconds: 12,
   subject: 'vm',
   clauses: CLAUSES,
   targetKinds: ['qemu'],

@@ -178,6 +178,7 @@ async function bootMode(ctx: SuiteContext, stages: Stages, mode: 'fdt' | 'acpi')
 export const descriptionSuite: Suite = {
   id: DESCRIPTION_SUITE_ID,
   title: "Hardware description: FDT-only and ACPI-only boots; the guest's view matches the VM",
+  typicalSeconds: 8,
   subject: 'vm',
   clauses: CLAUSES,
   targetKinds: ['qemu'],

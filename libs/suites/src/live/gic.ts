@@ -109,6 +109,7 @@ export function judgeGic(platform: PlatformFacts, boots: readonly GicBoot[]): Ve
 export const gicSuite: Suite = {
   id: GIC_SUITE_ID,
   title: 'GIC: GICv2 or newer; the guest boots on GICv3 and falls back to GICv2',
+  typicalSeconds: 11,
   subject: 'vm',
   clauses: CLAUSES,
   targetKinds: ['qemu'],

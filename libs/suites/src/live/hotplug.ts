@@ -172,6 +172,7 @@ export function judgeHotplug(ports: number, trials: readonly PlugTrial[], farm: 
 export const hotplugSuite: Suite = {
   id: HOTPLUG_SUITE_ID,
   title: 'Hotplug: virtio-blk and virtio-net added and removed while the guest runs',
+  typicalSeconds: 10,
   subject: 'vm',
   clauses: CLAUSES,
   targetKinds: ['qemu'],

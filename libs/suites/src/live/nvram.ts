@@ -194,6 +194,7 @@ async function restart(
 export const nvramSuite: Suite = {
   id: NVRAM_SUITE_ID,
   title: 'NVRAM: a variable survives reboot, reset and power cycle; a new instance starts empty',
+  typicalSeconds: 30,
   subject: 'vm',
   clauses: CLAUSES,
   targetKinds: ['qemu'],

@@ -63,6 +63,7 @@ function pick(r: GuestReport) {
 export const timerSuite: Suite = {
   id: TIMER_SUITE_ID,
   title: 'Generic timer: described to the guest and ticking',
+  typicalSeconds: 5,
   subject: 'vm',
   clauses: CLAUSES,
   targetKinds: ['qemu'],
