@@ -17,7 +17,7 @@
 //   hung-vm         SIGSTOP a running QEMU every 30 s (boot suite, reference guest, qemu-aarch64-tcg)
 //   disk-full       the data dir on a 160 MiB tmpfs; every 10 s a file fills it for 4 s (needs root)
 //   link-cut        SIGSTOP an agent for 20 s (longer than its job lock) every 25 s, then SIGCONT
-// Usage (after `npm run build`): node bench/faults.mjs [--runs N] [--vm-runs N] [--faults LIST]
+// Usage (after `npm run build`): node bench/faults.mjs [--runs N] [--vm-runs N] [--faults LIST] [--keep]
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import {
@@ -56,6 +56,7 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '100' },
     'vm-runs': { type: 'string' },
     faults: { type: 'string', default: FAULTS.join(',') },
+    keep: { type: 'boolean', default: false },
   },
 });
 const RUNS = Number(values.runs);
@@ -517,7 +518,8 @@ try {
     );
   }
 } finally {
-  rmSync(dir, { recursive: true, force: true });
+  if (values.keep) say(`kept ${dir} (logs/ of each fault: the controller's and agents' output)`);
+  else rmSync(dir, { recursive: true, force: true });
 }
 
 const head = [

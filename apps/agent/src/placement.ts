@@ -57,6 +57,7 @@ export class CoreBudget {
   /** Resolves with the release function once `cores` are free (first come, first served). */
   async take(cores: number): Promise<() => void> {
     if (cores > this.total) throw new Error(`${cores} cores asked of a budget of ${this.total}`);
+    if (cores === 0) return () => {};
     if (this.waiting.length > 0 || this.free < cores)
       await new Promise<void>((grant) => this.waiting.push({ cores, grant }));
     else this.free -= cores;

@@ -6,12 +6,16 @@ import type { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
-import type { RunJobData, VerdictRecord } from '@vmfarm/protocol';
+import { redisConnection } from '@vmfarm/host';
+import { Queue, Worker } from 'bullmq';
+import { queueName, refusalsOf, type RunJobData, type VerdictRecord } from '@vmfarm/protocol';
 import type { Suite } from '@vmfarm/suites';
 import { runAgent } from '../src/agent';
 import { HandedBack, runAttempt, type AttemptDeps } from '../src/attempt';
 import { ControllerClient } from '../src/client';
+import { RunningAttempts } from '../src/cancels';
 import { ImageCache } from '../src/image-cache';
+import { jobProcessor } from '../src/jobs';
 import { CoreBudget, coresOf, placeHere } from '../src/placement';
 import { probeCapabilities, probeQemu } from '../src/probes';
 import { qemuVmRun } from '../src/qemu-vm';
@@ -235,6 +239,64 @@ describe('qemu on this agent', () => {
     (await three)();
     assert.deepEqual(order, ['two', 'three']);
     await assert.rejects(budget.take(3), /3 cores asked of a budget of 2/);
+    // A static check holds no core: it never waits behind live attempts.
+    const busy = await budget.take(2);
+    const waiting = budget.take(1);
+    (await budget.take(0))();
+    busy();
+    (await waiting)();
+  });
+
+  it('hands a job its host refuses back through the real queue, naming why in the job, and never starts an attempt', async () => {
+    const redisUrl = process.env.REDIS_URL;
+    if (!redisUrl) throw new Error('REDIS_URL is not set: run `npm test` or export REDIS_URL');
+    const calls: string[] = [];
+    const controller = await serve((req, res) => {
+      calls.push(`${req.method} ${req.url}`);
+      res.statusCode = 500;
+      res.end('{"message":"no call expected"}');
+    });
+    const prefix = `placement${process.pid}`;
+    const connection = redisConnection(redisUrl);
+    const queue = new Queue<RunJobData>(queueName('qemu'), { connection, prefix });
+    const client = new ControllerClient(controller.url, TOKEN);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'vmfarm-placement-'));
+    const worker = new Worker<RunJobData>(
+      queueName('qemu'),
+      jobProcessor({
+        client,
+        cache: new ImageCache(dir, client),
+        agentId: () => 'x86-agent',
+        host: host(false),
+        cores: new CoreBudget(2),
+        workDir: dir,
+        faultDelayMs: 0,
+        stopping: new AbortController().signal,
+        running: new RunningAttempts(),
+        log: () => undefined,
+      }),
+      { connection, prefix },
+    );
+    try {
+      const kvmJob: RunJobData = { ...job, runId: `kvm-${process.pid}`, target: kvm };
+      await queue.add('run', kvmJob, { jobId: kvmJob.runId });
+      let taken;
+      do {
+        await new Promise((r) => setTimeout(r, 50));
+        taken = await queue.getJob(kvmJob.runId);
+      } while (!taken || (await taken.getState()) !== 'delayed');
+      const handed = await queue.getJob(kvmJob.runId);
+      assert.deepEqual(refusalsOf(handed?.progress), {
+        'x86-agent': 'KVM cannot run an arm64 guest here: x64 host',
+      });
+      assert.deepEqual(calls, [], 'no attempt started, nothing reported');
+    } finally {
+      await worker.close();
+      await queue.obliterate({ force: true });
+      await queue.close();
+      await controller.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('probes the bundled profiles: which run here and why the others do not', async () => {

@@ -453,9 +453,10 @@ test(
     assert.equal(statSync(farmData).mode & 0o777, 0o700);
     assert.equal(statSync(join(farmData, 'vmfarm.sqlite')).mode & 0o777, 0o600);
 
-    // Killed: its children follow it (parent-death signal), but nobody revoked the agents' token.
+    // The whole farm killed at once (the OOM killer, a power cut): nobody revoked the agents' token.
     const token = readFileSync(join(farmData, 'serve-agents.token-id'), 'utf8').trim();
     first.process.kill('SIGKILL');
+    for (const { pid } of pids) process.kill(pid, 'SIGKILL');
     await exitOf(first);
     await until(async () => pids.every((p) => !isAlive(p.pid)));
     const second = await startServe(['--port', port, '--data', farmData, '--agents', '1'], env);

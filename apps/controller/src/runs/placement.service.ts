@@ -57,6 +57,8 @@ export class PlacementService implements OnApplicationBootstrap, OnModuleDestroy
     const online: PlacementAgent[] = await this.agents.online(now);
     const skipped: string[] = [];
     const seen = new Set<string>();
+    // A matrix's runs share few targets: each is judged once a pass unless its runs' refusals count.
+    const byTarget = new Map<string, string | undefined>();
     for (const run of waiting) {
       seen.add(run.id);
       const target = run.job.target;
@@ -65,8 +67,14 @@ export class PlacementService implements OnApplicationBootstrap, OnModuleDestroy
       // when the job is taken: only then are the job's refusals worth a look in Redis.
       const namesHostPaths =
         kind === 'qemu' && (isHostPath(target.firmwareCode) || isHostPath(target.firmwareVars));
-      const refused = namesHostPaths ? await this.queue.refusals(kind, run.id) : {};
-      const why = unplaceable(target, online, refused);
+      let why: string | undefined;
+      if (namesHostPaths) why = unplaceable(target, online, await this.queue.refusals(kind, run.id));
+      else {
+        // Keyed by the whole profile: a user profile changed between two matrices is another target.
+        const key = JSON.stringify(target);
+        if (!byTarget.has(key)) byTarget.set(key, unplaceable(target, online));
+        why = byTarget.get(key);
+      }
       if (why === undefined) {
         this.stuckSince.delete(run.id);
         continue;
