@@ -69,12 +69,29 @@ function interesting32(rng: Rng, length: number): number {
 }
 
 /**
+ * One reusable buffer per seed, refilled from the seed for every input: a fresh copy of a large
+ * seed per input cost more in allocation, page faults and collection than the parsers did. An
+ * input lives until the next one is made (findings are written out before that).
+ */
+const scratch = new WeakMap<Seed, Buffer>();
+
+function freshCopy(seed: Seed): Buffer {
+  let b = scratch.get(seed);
+  if (!b) {
+    b = Buffer.allocUnsafe(seed.data.length);
+    scratch.set(seed, b);
+  }
+  seed.data.copy(b);
+  return b;
+}
+
+/**
  * Applies 1 to 8 stacked mutations to a copy of `seed.data`: bit flips, interesting 8/16/32/64-bit
  * values in either byte order, small deltas, copied and zeroed blocks, dictionary tokens, and now
  * and then a truncation or insertion.
  */
 export function mutate(seed: Seed, rng: Rng, dictionary: readonly Buffer[]): Buffer {
-  let b = Buffer.from(seed.data);
+  let b = freshCopy(seed);
   const n = 1 + (rng.chance(0.5) ? 0 : rng.below(8));
   for (let k = 0; k < n; k++) {
     if (b.length === 0) b = Buffer.from([rng.below(256)]);
@@ -169,6 +186,6 @@ export function inputFor(
   const rng = new Rng(hashName(name) ^ Math.imul(i + 1, 0x9e3779b1));
   const seed = seeds[rng.below(seeds.length)];
   // One input in 64 is a seed as it is, so the unmutated paths stay exercised.
-  if (rng.chance(1 / 64)) return { seed, data: Buffer.from(seed.data) };
+  if (rng.chance(1 / 64)) return { seed, data: freshCopy(seed) };
   return { seed, data: mutate(seed, rng, dictionary) };
 }
