@@ -84,7 +84,8 @@ export const suiteInfoSchema = z.object({
 export type SuiteInfo = z.infer<typeof suiteInfoSchema>;
 
 export const matrixRequestSchema = z.object({
-  images: z.array(sha256Schema).min(1).max(1000),
+  /** May be empty when the suites are payloads only (a payload brings its own disk). */
+  images: z.array(sha256Schema).max(1000),
   targets: z.array(targetIdSchema).min(1).max(100),
   /** Suite ids, or ['all'] for every suite that can run on each target. */
   suites: z.array(z.string().min(1)).min(1).max(100),
