@@ -6,6 +6,7 @@ import {
   matrixReportSchema,
   payloadInfoSchema,
   payloadManifestSchema,
+  triagedCertificationSchema,
   type MatrixView,
   type PayloadInfo,
   type RunView,
@@ -161,5 +162,20 @@ describe('payloads: VBSA added, planned and run through controller and agent (sq
     const gic = v.find((x) => x.clause === 'VBSA:V_L1GI_01')!;
     assert.deepEqual(gic.evidence.relatedClauses, ['PLAT-GIC']);
     assert.deepEqual((gic.evidence.payload as { version: string }).version, '1.0.0-noWK');
+
+    // The target's certification lists the rules under the payload's name and version.
+    const cert = triagedCertificationSchema.parse(
+      (await farm.http().get('/api/certification/targets/qemu-aarch64-tcg').expect(200)).body,
+    );
+    const payload = cert.payloads.find((p) => p.version === '1.0.0-noWK')!;
+    assert.equal(payload.name, 'vbsa');
+    assert.equal(payload.rules.length, summary.total);
+    const rule = payload.rules.find((r) => r.rule === 'VBSA:V_L1GI_01')!;
+    assert.deepEqual(
+      [rule.verdict, rule.qualifier, rule.relatedClauses],
+      [gic.verdict, gic.qualifier, ['PLAT-GIC']],
+    );
+    // The spec's clauses stay the catalogue's: no VBSA rule among them.
+    assert.ok(cert.clauses.every((c) => !c.clause.startsWith('VBSA:')));
   });
 });

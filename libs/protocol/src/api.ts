@@ -442,6 +442,26 @@ export const certificationClauseSchema = z.object({
 });
 export type CertificationClause = z.infer<typeof certificationClauseSchema>;
 
+/** A payload's rules as last judged (issue 13): listed under its name and version, beside the clauses. */
+export const certificationPayloadSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  rules: z.array(
+    z.object({
+      /** `VBSA:V_L1GI_01`. */
+      rule: z.string(),
+      verdict: verdictSchema,
+      qualifier: z.enum(['PARTIAL', 'WARNING']).optional(),
+      message: z.string(),
+      /** Clauses of the spec the rule bears on (the payload's manifest says which). */
+      relatedClauses: z.array(z.string()),
+      runId: z.string(),
+      at: z.string(),
+    }),
+  ),
+});
+export type CertificationPayload = z.infer<typeof certificationPayloadSchema>;
+
 export const certificationSchema = z.object({
   kind: z.enum(['target', 'image']),
   /** Target id or image sha256. */
@@ -451,6 +471,8 @@ export const certificationSchema = z.object({
   generatedAt: z.string(),
   counts: z.record(z.enum(CERTIFICATION_VERDICTS), z.number().int()),
   clauses: z.array(certificationClauseSchema),
+  /** Third-party payloads' rules (VBSA), each payload by name and version. */
+  payloads: z.array(certificationPayloadSchema).default([]),
 });
 export type Certification = z.infer<typeof certificationSchema>;
 
