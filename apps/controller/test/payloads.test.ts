@@ -10,8 +10,10 @@ import {
   type MatrixView,
   type PayloadInfo,
   type RunView,
+  type TokenCreated,
 } from '@vmfarm/protocol';
 import { parseAcsLog } from '@vmfarm/suites';
+import { authed } from './helpers/auth';
 import { eventually, STORES, tempDir } from './helpers/env';
 import { Farm } from './helpers/farm';
 
@@ -86,6 +88,53 @@ describe('payloads: VBSA added, planned and run through controller and agent (sq
       list.map((p) => p.id),
       [created.id],
     );
+  });
+
+  it("keeps a vendor's payload its tenant's: another vendor neither sees it nor runs it as its suite", async (t) => {
+    if (unavailable) return t.skip(unavailable);
+    const make = async (tenant: string) =>
+      (
+        (
+          await farm
+            .http()
+            .post('/api/tokens')
+            .send({ name: `${tenant} ci`, role: 'vendor', tenant })
+            .expect(201)
+        ).body as TokenCreated
+      ).token;
+    const acme = authed(farm.url, await make('acme'));
+    const globex = authed(farm.url, await make('globex'));
+    // Other arguments, so another startup.nsh and another disk than the public payload's.
+    const own = { ...MANIFEST, version: '1.0.0-acme', startup: { ...MANIFEST.startup, args: ['-v', '1'] } };
+    const added = (await acme.post('/api/payloads').send({ manifest: own, files: files() }).expect(201))
+      .body as PayloadInfo;
+    assert.equal(added.owner, 'acme');
+    await globex.get(`/api/payloads/${added.id}`).expect(404);
+    const seen = (await globex.get('/api/payloads').expect(200)).body as PayloadInfo[];
+    assert.deepEqual(
+      seen.map((p) => p.version),
+      ['1.0.0'],
+    );
+    await globex.get(`/api/images/${added.image}`).expect(404);
+    // `vbsa` means the caller's own newest payload of that name, else the public one.
+    const plan = async (api: typeof acme) => {
+      const m = (
+        await api
+          .post('/api/matrices')
+          .send({ images: [], targets: ['qemu-aarch64-tcg'], suites: ['vbsa'] })
+          .expect(201)
+      ).body as MatrixView;
+      await api.post(`/api/matrices/${m.id}/cancel`).send({ reason: 'planning checked' }).expect(200);
+      return m.cells.map((c) => c.image);
+    };
+    const publicOne = (await farm.http().get('/api/payloads').expect(200)).body as PayloadInfo[];
+    assert.deepEqual(await plan(acme), [added.image]);
+    assert.deepEqual(await plan(globex), [publicOne.find((p) => p.version === '1.0.0')!.image]);
+    const unknown = await globex
+      .post('/api/matrices')
+      .send({ images: [], targets: ['qemu-aarch64-tcg'], suites: ['bsa'] })
+      .expect(400);
+    assert.match(JSON.stringify(unknown.body.errors), /unknown suite bsa/);
   });
 
   it('runs --suites vbsa on qemu-aarch64-tcg: a verdict per rule, counted as the ACS Summary counts', async (t) => {

@@ -68,16 +68,16 @@ export class PayloadsRepository {
   }
 
   /**
-   * The payload a matrix means by suite `name`: the caller's own newest of that name, else the
-   * newest public one.
+   * The payload a matrix means by suite `name`: the caller's tenant's newest of that name, else the
+   * newest public one (an admin's matrix: the public one; it does not pick a tenant's).
    */
   async byName(name: string, caller: Caller): Promise<PayloadInfo | undefined> {
     const rows = await visibleRows(this.db.selectFrom('payloads').selectAll(), caller, 'payloads.owner')
       .where('name', '=', name)
       .orderBy('created_at', 'desc')
       .execute();
-    const own = rows.find((r) => r.owner !== null);
-    const row = own ?? rows[0];
+    const row =
+      rows.find((r) => r.owner !== null && r.owner === caller.owner) ?? rows.find((r) => r.owner === null);
     return row && toInfo(row);
   }
 }
