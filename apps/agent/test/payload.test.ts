@@ -157,8 +157,15 @@ test('VBSA on qemu-aarch64-tcg (GICv3, booted with ACPI): a verdict per rule, co
   assert.deepEqual((byRule.get('VBSA:V_L1GI_01')?.evidence.run as { overrides: unknown }).overrides, {
     acpi: 'on',
   });
+  // Rules left out with -skip are not run and have no verdict (not ERROR for "never reached").
+  assert.deepEqual(log.skippedByArgs, ['V_L1WK_02', 'V_L1WK_05']);
+  assert.equal(byRule.has('VBSA:V_L1WK_02'), false);
   t.diagnostic(
     `GICv3 + ACPI: ${JSON.stringify(summary)} in ${seconds.toFixed(1)} s (disk build, boot, payload)`,
+  );
+  const failed = log.rules.flatMap((r) => [r, ...r.subRules]).filter((r) => r.result === 'FAILED');
+  t.diagnostic(
+    `FAILED: ${failed.map((r) => `${r.id} (${r.description}): ${r.notes.join('; ')}`).join(' | ')}`,
   );
 });
 
