@@ -95,7 +95,6 @@ export const payloadManifestSchema = z.strictObject({
   relations: z.array(payloadRelationSchema).max(100).default([]),
 });
 export type PayloadManifest = z.infer<typeof payloadManifestSchema>;
-export type PayloadManifestInput = z.input<typeof payloadManifestSchema>;
 
 /** `POST /api/payloads`: the manifest and every file it names, in base64. */
 export const payloadCreateSchema = z.strictObject({
@@ -128,9 +127,6 @@ export const payloadInfoSchema = z.object({
   files: z.array(z.object({ file: z.string(), size: z.number(), sha256: z.string() })),
 });
 export type PayloadInfo = z.infer<typeof payloadInfoSchema>;
-
-/** The suite id of a payload in a matrix: its name (`vbsa`). */
-export const payloadSuiteId = (name: string): string => name;
 
 /** `VBSA:V_L1PE_01`. */
 export const payloadRuleId = (namespace: string, rule: string): string => `${namespace}:${rule}`;

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { payloadManifestSchema, verdictRecordSchema } from '@vmfarm/protocol';
-import { acsVerdicts, countAcs, mapAcsResult, parseAcsLog } from '../src/payloads';
+import { ACS_RESULTS, acsVerdicts, countAcs, mapAcsResult, parseAcsLog } from '../src/payloads';
 
 /** Consoles of real runs of Arm's Vbsa.efi 1.0.0 on QEMU 7.2 + AAVMF (fixtures/vbsa/README.md). */
 const recorded = (name: string) => readFileSync(join(__dirname, '../../test/fixtures/vbsa', name), 'utf8');
@@ -80,6 +80,7 @@ test('the mapping: PASSED, FAILED, SKIPPED, NOT TESTED, PASSED(*PARTIAL), WARNIN
   assert.deepEqual(mapAcsResult('PASSED(*PARTIAL)'), { verdict: 'PASS', qualifier: 'PARTIAL' });
   assert.deepEqual(mapAcsResult('WARNING'), { verdict: 'PASS', qualifier: 'WARNING' });
   assert.equal(mapAcsResult('STATUS 7'), null);
+  for (const r of ACS_RESULTS) assert.ok(mapAcsResult(r), r);
 });
 
 test('GICv3 + ACPI as verdicts: namespaced rules, qualifiers, reasons and related clauses', () => {
