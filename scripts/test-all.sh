@@ -4,7 +4,7 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 
-ensure_debs redis-server postgresql gdisk fdisk dosfstools mtools qemu-utils xz-utils \
+ensure_debs redis-server postgresql gdisk fdisk dosfstools mtools qemu-utils xz-utils zip \
   qemu-system-arm qemu-efi-aarch64 qemu-efi-arm chromium device-tree-compiler openssh-server
 ensure_node_modules
 build

@@ -1,6 +1,6 @@
 import { verdictsFor, type AttemptResult, type RunJobData, type VerdictRecord } from '@vmfarm/protocol';
 import type { LiveVm } from '@vmfarm/session';
-import { limitMs, type Suite } from '@vmfarm/suites';
+import { limitMs, payloadSuite, type Suite } from '@vmfarm/suites';
 
 export type Artifact = AttemptResult['artifacts'][number];
 
@@ -89,7 +89,8 @@ export async function runAttempt(
   deps: AttemptDeps,
 ): Promise<AttemptResult> {
   const started = Date.now();
-  const suite = deps.findSuite(job.suite);
+  // A payload suite is the payload the job carries (its image is the payload's boot disk).
+  const suite = job.payload ? payloadSuite(job.payload) : deps.findSuite(job.suite);
   const attempt = new AbortController();
   const forward = () => attempt.abort(signal.reason);
   if (signal.aborted) forward();

@@ -157,8 +157,15 @@ test('VBSA on qemu-aarch64-tcg (GICv3, booted with ACPI): a verdict per rule, co
   assert.deepEqual((byRule.get('VBSA:V_L1GI_01')?.evidence.run as { overrides: unknown }).overrides, {
     acpi: 'on',
   });
+  // Rules left out with -skip are not run and have no verdict (not ERROR for "never reached").
+  assert.deepEqual(log.skippedByArgs, ['V_L1WK_02', 'V_L1WK_05']);
+  assert.equal(byRule.has('VBSA:V_L1WK_02'), false);
   t.diagnostic(
     `GICv3 + ACPI: ${JSON.stringify(summary)} in ${seconds.toFixed(1)} s (disk build, boot, payload)`,
+  );
+  const failed = log.rules.flatMap((r) => [r, ...r.subRules]).filter((r) => r.result === 'FAILED');
+  t.diagnostic(
+    `FAILED: ${failed.map((r) => `${r.id} (${r.description}): ${r.notes.join('; ')}`).join(' | ')}`,
   );
 });
 
@@ -176,10 +183,21 @@ test('a payload that hangs (QEMU stopped after the TIMER rules): ERROR within it
   assert.doesNotMatch(console, /VBSA tests complete/);
   assert.equal(result.verdicts.length, 24);
   assert.equal(byRule.get('VBSA:V_L1TM_01')?.verdict, 'PASS');
-  for (const id of ['V_L1WK_02', 'V_L1WK_05', 'V_L1PR_01', 'V_L1PR_02']) {
-    assert.equal(byRule.get(`VBSA:${id}`)?.verdict, 'ERROR', id);
-    assert.match(byRule.get(`VBSA:${id}`)!.message, /the payload's time limit of 30 s ran out/);
+  // Where QEMU stops depends on the host's load: judge against what the kept log shows. A rule
+  // whose result was printed keeps it; every rule the log did not finish is ERROR, never PASS.
+  const printed = new Set(
+    parseAcsLog(console, MANIFEST.endMarker)
+      .rules.filter((r) => r.result !== null)
+      .map((r) => `VBSA:${r.id}`),
+  );
+  const unfinished = result.verdicts.filter((v) => !printed.has(v.clause));
+  assert.ok(unfinished.length > 0, 'the stopped payload left rules unfinished');
+  for (const v of unfinished) {
+    assert.equal(v.verdict, 'ERROR', v.clause);
+    assert.match(v.message, /the payload's time limit of 30 s ran out/);
   }
+  for (const v of result.verdicts.filter((v) => printed.has(v.clause)))
+    assert.notEqual(v.verdict, 'ERROR', v.clause);
   assert.ok(seconds < 30 + 120, `ended after ${seconds} s`);
   t.diagnostic(`a hung payload ended after ${seconds.toFixed(1)} s (boot + 30 s limit)`);
 });

@@ -41,6 +41,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'add a target profile from a JSON file (it may extend a bundled one), or list them',
     load: async () => (await import('./commands/target.js')).target,
   },
+  payload: {
+    summary: "add a third-party payload (Arm's VBSA ACS) from a directory or ZIP, or list them",
+    load: async () => (await import('./commands/payload.js')).payload,
+  },
   token: {
     summary: "create, list and revoke the controller's API tokens (admin)",
     load: async () => (await import('./commands/token.js')).token,

@@ -155,6 +155,25 @@ test('a submit whose answer was lost is retried with the same Idempotency-Key: o
   assert.notEqual(fake.matrixKeys[2], fake.matrixKeys[0], 'a new submit, a new key');
 });
 
+test('a payload suite alone needs no IMAGE: the matrix names none', async () => {
+  const proxy = await recordingProxy(fake.url);
+  try {
+    const r = await run('submit', '--targets', 'static', '--suites', 'vbsa', '--controller', proxy.url);
+    assert.equal(r.code, 0, r.stderr);
+    const posted = proxy.requests.filter((x) => x.method === 'POST' && x.path === '/api/matrices');
+    assert.deepEqual(
+      posted.map((x) => JSON.parse(x.body.toString())),
+      [{ images: [], targets: ['static'], suites: ['vbsa'] }],
+    );
+    assert.deepEqual(
+      proxy.requests.filter((x) => x.method === 'PUT'),
+      [],
+    );
+  } finally {
+    await proxy.close();
+  }
+});
+
 test('--ready is sent with the matrix; a bad regular expression exits 2 before any request', async () => {
   const proxy = await recordingProxy(fake.url);
   try {
@@ -287,7 +306,7 @@ test('usage errors exit 2 with one line', async () => {
       ['submit', small, other, '--targets', 'a', '--suites', 'b', '--name', 'x'],
       '--name names one IMAGE only',
     ],
-    [['submit', '--targets', 'a', '--suites', 'b'], 'give at least one IMAGE (see --help)'],
+    [['submit', '--targets', 'a', '--suites', 'all'], 'give at least one IMAGE (see --help)'],
   ] as const) {
     const r = await run(...args);
     assert.equal(r.code, 2);

@@ -28,6 +28,9 @@ import { TargetsController } from './http/controllers/targets.controller';
 import { HistoryController } from './http/controllers/history.controller';
 import { SchedulesController } from './http/controllers/schedules.controller';
 import { TriageController } from './http/controllers/triage.controller';
+import { PayloadsController } from './http/controllers/payloads.controller';
+import { PayloadsService } from './payloads/payloads.service';
+import { PayloadsRepository } from './store/payloads.repository';
 import { RedisEventBus, type EventBus } from './events/event-bus';
 import { EventsService } from './events/events.service';
 import { HistoryService } from './history/history.service';
@@ -134,6 +137,7 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       SchedulesController,
       HistoryController,
       TriageController,
+      PayloadsController,
       ...(overrides.controllers ?? []),
     ],
     providers: [
@@ -191,6 +195,8 @@ export function appModule(config: ControllerConfig, db: Db, overrides: AppOverri
       HooksService,
       JanitorService,
       KcidbService,
+      PayloadsRepository,
+      PayloadsService,
       { provide: APP_GUARD, useClass: AuthGuard },
       { provide: APP_INTERCEPTOR, useClass: RouteInterceptor },
     ],

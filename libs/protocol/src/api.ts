@@ -84,7 +84,8 @@ export const suiteInfoSchema = z.object({
 export type SuiteInfo = z.infer<typeof suiteInfoSchema>;
 
 export const matrixRequestSchema = z.object({
-  images: z.array(sha256Schema).min(1).max(1000),
+  /** May be empty when the suites are payloads only (a payload brings its own disk). */
+  images: z.array(sha256Schema).max(1000),
   targets: z.array(targetIdSchema).min(1).max(100),
   /** Suite ids, or ['all'] for every suite that can run on each target. */
   suites: z.array(z.string().min(1)).min(1).max(100),
@@ -441,6 +442,26 @@ export const certificationClauseSchema = z.object({
 });
 export type CertificationClause = z.infer<typeof certificationClauseSchema>;
 
+/** A payload's rules as last judged (issue 13): listed under its name and version, beside the clauses. */
+export const certificationPayloadSchema = z.object({
+  name: z.string(),
+  version: z.string(),
+  rules: z.array(
+    z.object({
+      /** `VBSA:V_L1GI_01`. */
+      rule: z.string(),
+      verdict: verdictSchema,
+      qualifier: z.enum(['PARTIAL', 'WARNING']).optional(),
+      message: z.string(),
+      /** Clauses of the spec the rule bears on (the payload's manifest says which). */
+      relatedClauses: z.array(z.string()),
+      runId: z.string(),
+      at: z.string(),
+    }),
+  ),
+});
+export type CertificationPayload = z.infer<typeof certificationPayloadSchema>;
+
 export const certificationSchema = z.object({
   kind: z.enum(['target', 'image']),
   /** Target id or image sha256. */
@@ -450,6 +471,8 @@ export const certificationSchema = z.object({
   generatedAt: z.string(),
   counts: z.record(z.enum(CERTIFICATION_VERDICTS), z.number().int()),
   clauses: z.array(certificationClauseSchema),
+  /** Third-party payloads' rules (VBSA), each payload by name and version. */
+  payloads: z.array(certificationPayloadSchema).default([]),
 });
 export type Certification = z.infer<typeof certificationSchema>;
 

@@ -27,7 +27,7 @@ export const LIMITS = {
     env: 'VMFARM_MAX_RESULT_BYTES',
     default: 64 * MiB,
     unit: 'bytes',
-    doc: "an agent's attempt result (verdicts and base64 artifacts); 413",
+    doc: "an agent's attempt result (verdicts and base64 artifacts), or a payload added (its files in base64); 413",
   },
   imageBytes: {
     env: 'VMFARM_MAX_IMAGE_BYTES',

@@ -95,24 +95,38 @@ export const payloadManifestSchema = z.strictObject({
   relations: z.array(payloadRelationSchema).max(100).default([]),
 });
 export type PayloadManifest = z.infer<typeof payloadManifestSchema>;
-export type PayloadManifestInput = z.input<typeof payloadManifestSchema>;
+
+/** `POST /api/payloads`: the manifest and every file it names, in base64. */
+export const payloadCreateSchema = z.strictObject({
+  manifest: payloadManifestSchema,
+  files: z
+    .array(
+      z.strictObject({
+        file: z.string().regex(PAYLOAD_FILE_NAME),
+        contentBase64: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'),
+      }),
+    )
+    .min(1)
+    .max(9),
+});
+export type PayloadCreate = z.infer<typeof payloadCreateSchema>;
 
 /** A payload as the controller lists it. */
 export const payloadInfoSchema = z.object({
   id: z.string(),
   name: payloadNameSchema,
   version: payloadVersionSchema,
-  /** sha256 of the payload's content (manifest and files), which is also its disk's cache key. */
+  /** sha256 of the payload's content (manifest and files). */
   sha256: z.string(),
-  tenant: z.string().nullable(),
+  /** The boot disk the farm built for it, stored as an image (what its runs boot). */
+  image: z.string(),
+  /** The tenant that owns it; null: public (an admin's). */
+  owner: z.string().nullable(),
   createdAt: z.string(),
   manifest: payloadManifestSchema,
   files: z.array(z.object({ file: z.string(), size: z.number(), sha256: z.string() })),
 });
 export type PayloadInfo = z.infer<typeof payloadInfoSchema>;
-
-/** The suite id of a payload in a matrix: its name (`vbsa`). */
-export const payloadSuiteId = (name: string): string => name;
 
 /** `VBSA:V_L1PE_01`. */
 export const payloadRuleId = (namespace: string, rule: string): string => `${namespace}:${rule}`;

@@ -1,3 +1,4 @@
+import type { PayloadManifest } from './payload';
 import type { Arch, ImageFormat } from './verdict';
 import type { TargetKind, TargetProfile } from './target';
 
@@ -20,6 +21,8 @@ export interface RunJobData {
   image: { sha256: string; size: number; format: ImageFormat; arch: Arch | null };
   /** The matrix's readiness pattern for live suites. */
   ready?: string;
+  /** A payload suite's payload (the image is its boot disk): the agent runs it as the suite. */
+  payload?: { manifest: PayloadManifest; sha256: string };
 }
 
 /**

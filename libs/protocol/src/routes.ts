@@ -36,6 +36,7 @@ import {
   type Role,
 } from './auth';
 import { DEFAULT_PAGE_SIZE, type LimitName } from './limits';
+import { payloadCreateSchema, payloadInfoSchema } from './payload';
 import { matrixReportSchema } from './report';
 import { targetCreateSchema, targetIdSchema, targetProfileSchema } from './target';
 import {
@@ -256,6 +257,33 @@ export const API = {
     auth: READERS,
     params: targetParams,
     responses: { 200: targetProfileSchema, 404: null },
+  }),
+  createPayload: route({
+    method: 'post',
+    path: '/api/payloads',
+    summary:
+      'Add a third-party payload (e.g. Arm VBSA): manifest and files; the farm builds its boot disk (stored as an image) and runs it as the suite named after it. 200: already there',
+    auth: WRITERS,
+    body: payloadCreateSchema,
+    responses: { 200: payloadInfoSchema, 201: payloadInfoSchema, 400: null, 413: null },
+    limits: { body: 'resultBodyBytes' },
+  }),
+  listPayloads: route({
+    method: 'get',
+    path: '/api/payloads',
+    summary: 'Payloads the caller may see, newest first',
+    auth: READERS,
+    query: pageQuery,
+    responses: { 200: list(payloadInfoSchema), 400: null },
+    limits: { page: true },
+  }),
+  getPayload: route({
+    method: 'get',
+    path: '/api/payloads/:id',
+    summary: 'One payload',
+    auth: READERS,
+    params: idParams,
+    responses: { 200: payloadInfoSchema, 404: null },
   }),
   listSuites: route({
     method: 'get',

@@ -3,13 +3,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { payloadManifestSchema, verdictRecordSchema } from '@vmfarm/protocol';
-import { acsVerdicts, countAcs, mapAcsResult, parseAcsLog } from '../src/payloads';
+import { ACS_RESULTS, acsVerdicts, countAcs, mapAcsResult, parseAcsLog } from '../src/payloads';
 
 /** Consoles of real runs of Arm's Vbsa.efi 1.0.0 on QEMU 7.2 + AAVMF (fixtures/vbsa/README.md). */
 const recorded = (name: string) => readFileSync(join(__dirname, '../../test/fixtures/vbsa', name), 'utf8');
 const GICV3_ACPI = recorded('gicv3-acpi.log');
 const GICV2_ACPI = recorded('gicv2-acpi-hang.log');
 const FDT = recorded('gicv3-fdt.log');
+const GICV3_WK05 = recorded('gicv3-acpi-hang-wk05.log');
 const manifest = payloadManifestSchema.parse(
   JSON.parse(readFileSync(join(__dirname, '../../../../deploy/payloads/vbsa-1.0.0/payload.json'), 'utf8')),
 );
@@ -79,6 +80,7 @@ test('the mapping: PASSED, FAILED, SKIPPED, NOT TESTED, PASSED(*PARTIAL), WARNIN
   assert.deepEqual(mapAcsResult('PASSED(*PARTIAL)'), { verdict: 'PASS', qualifier: 'PARTIAL' });
   assert.deepEqual(mapAcsResult('WARNING'), { verdict: 'PASS', qualifier: 'WARNING' });
   assert.equal(mapAcsResult('STATUS 7'), null);
+  for (const r of ACS_RESULTS) assert.ok(mapAcsResult(r), r);
 });
 
 test('GICv3 + ACPI as verdicts: namespaced rules, qualifiers, reasons and related clauses', () => {
@@ -135,6 +137,24 @@ test('GICv2 + ACPI hangs in V_L1WK_02: results before it stand, it and every lat
   ]);
   assert.equal(Object.keys(v).length, 24);
   assert.equal(v['VBSA:V_L1TM_01']!.verdict, 'PASS');
+});
+
+test('GICv3 + ACPI can hang too, here in V_L1WK_05: V_L1WK_02 passed, V_L1WK_05 and the rules after it ERROR', () => {
+  const log = parseAcsLog(GICV3_WK05, END);
+  assert.equal(log.complete, false);
+  assert.equal(log.rules.at(-1)!.id, 'V_L1WK_05');
+  const v = byRule(GICV3_WK05, 'the time limit of 120 s ran out');
+  assert.equal(v['VBSA:V_L1WK_02']!.verdict, 'PASS');
+  assert.equal(v['VBSA:V_L1WK_05']!.verdict, 'ERROR');
+  assert.deepEqual(log.unreached, [
+    'V_L1WK_06',
+    'V_L1WK_07',
+    'V_L1WK_08',
+    'V_L1WK_09',
+    'V_L1PR_01',
+    'V_L1PR_02',
+  ]);
+  assert.equal(Object.keys(v).length, 24);
 });
 
 test('the complete log cut anywhere: no rule without a printed result is ever PASS', () => {

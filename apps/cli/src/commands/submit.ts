@@ -16,11 +16,13 @@ import { CommandError, reported } from '../failure';
 import { oneOf, parse, UsageError } from '../usage';
 import { printReport, REPORT_FORMATS } from './report';
 
-const HELP = `usage: vmfarm submit IMAGE... --targets LIST --suites LIST [options]
+const HELP = `usage: vmfarm submit [IMAGE...] --targets LIST --suites LIST [options]
 
 Uploads each image (raw or qcow2, optionally .gz or .xz) to the controller, submits the matrix
 images × targets × suites and prints its id. With --wait, shows progress on stderr until every
-cell is done, then prints the report on stdout instead of the id.
+cell is done, then prints the report on stdout instead of the id. A payload added with
+\`vmfarm payload add\` is a suite (--suites vbsa) that brings its own disk: one cell per target,
+no IMAGE needed.
 
   --targets LIST     comma-separated target profile ids, e.g. static
   --suites LIST      comma-separated suite ids, or all
@@ -193,9 +195,11 @@ export async function submit(argv: string[]): Promise<number> {
     process.stdout.write(HELP);
     return EXIT.ok;
   }
-  if (positionals.length === 0) throw new UsageError('give at least one IMAGE (see --help)');
   const targets = list('targets', values.targets as string | undefined);
   const suites = list('suites', values.suites as string | undefined);
+  // A payload suite (`--suites vbsa`) brings its own disk: no IMAGE is needed for it alone.
+  if (positionals.length === 0 && suites.includes('all'))
+    throw new UsageError('give at least one IMAGE (see --help)');
   const arch =
     values.arch === undefined ? undefined : oneOf('arch', values.arch as string, ARCHES, 'aarch64');
   const name = values.name as string | undefined;

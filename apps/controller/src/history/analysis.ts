@@ -1,5 +1,7 @@
 import {
+  PAYLOAD_RULE_ID,
   REQUIREMENTS,
+  type CertificationPayload,
   type Clause,
   type HistoryPoint,
   type HistorySeries,
@@ -253,4 +255,36 @@ export function newestPerName(images: readonly ImageResource[]): ImageResource[]
     if (!seen || newer(image, seen)) best.set(image.name, image);
   }
   return [...best.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * The payload rules among the latest verdicts (`VBSA:V_L1GI_01`), grouped by the payload's name
+ * and version as their evidence names them, rules in id order; a rule judged by several runs at
+ * the same instant speaks by its worst verdict.
+ */
+export function payloadRules(latest: readonly ClauseVerdictRow[]): CertificationPayload[] {
+  const groups = new Map<string, CertificationPayload>();
+  const rules = new Map<string, CertificationPayload['rules'][number]>();
+  for (const r of latest) {
+    if (!PAYLOAD_RULE_ID.test(r.clause)) continue;
+    const p = r.evidence.payload as { name?: unknown; version?: unknown } | undefined;
+    if (typeof p?.name !== 'string' || typeof p.version !== 'string') continue;
+    const k = key(p.name, p.version);
+    if (!groups.has(k)) groups.set(k, { name: p.name, version: p.version, rules: [] });
+    const seen = rules.get(key(k, r.clause));
+    if (seen && worst(seen.verdict, r.verdict) === seen.verdict) continue;
+    const related = Array.isArray(r.evidence.relatedClauses) ? (r.evidence.relatedClauses as string[]) : [];
+    rules.set(key(k, r.clause), {
+      rule: r.clause,
+      verdict: r.verdict,
+      ...(r.qualifier === 'PARTIAL' || r.qualifier === 'WARNING' ? { qualifier: r.qualifier } : {}),
+      message: r.message,
+      relatedClauses: related,
+      runId: r.runId,
+      at: r.at,
+    });
+  }
+  for (const [k, rule] of rules) groups.get(k.slice(0, k.lastIndexOf('\u0000')))!.rules.push(rule);
+  for (const g of groups.values()) g.rules.sort((a, b) => (a.rule < b.rule ? -1 : 1));
+  return [...groups.values()].sort((a, b) => (key(a.name, a.version) < key(b.name, b.version) ? -1 : 1));
 }

@@ -21,7 +21,7 @@ import { SUITE_CATALOG, type SuiteCatalog } from '../suites';
 import { TargetsService } from '../targets/targets.service';
 import { KnownIssuesService } from '../triage/known-issues.service';
 import { flakyCells } from '../triage/settlement';
-import { certify, compareMatrices, historySeries, trend } from './analysis';
+import { certify, compareMatrices, historySeries, payloadRules, trend } from './analysis';
 
 function counts(clauses: readonly TriagedCertificationClause[]): Certification['counts'] {
   const out = Object.fromEntries(CERTIFICATION_VERDICTS.map((v) => [v, 0])) as Certification['counts'];
@@ -159,6 +159,7 @@ export class HistoryService {
       generatedAt: new Date().toISOString(),
       counts: counts(clauses),
       clauses,
+      payloads: payloadRules(latest),
       ...verdictOf(clauses),
     };
   }
@@ -178,6 +179,7 @@ export class HistoryService {
       generatedAt: new Date().toISOString(),
       counts: counts(clauses),
       clauses,
+      payloads: payloadRules(latest),
       ...verdictOf(clauses),
     };
   }

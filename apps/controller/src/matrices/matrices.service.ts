@@ -6,10 +6,13 @@ import {
   type MatrixRequest,
   type MatrixSummary,
   type MatrixView,
+  type PayloadManifest,
   type RunJobData,
+  type SuiteInfo,
   type TargetProfile,
   type VerdictRecord,
 } from '@vmfarm/protocol';
+import { refusePayload } from '@vmfarm/suites';
 import { createHash, randomUUID } from 'node:crypto';
 import { Caller } from '../auth/caller';
 import type { ControllerConfig } from '../config';
@@ -26,7 +29,8 @@ import { withTimeout } from '../timeout';
 import { RunCompletion } from '../triage/completion';
 import { KnownIssuesService } from '../triage/known-issues.service';
 import { CONFIG, RUN_QUEUE } from '../tokens';
-import { cellCount, planMatrix } from './plan';
+import { PayloadsService } from '../payloads/payloads.service';
+import { cellCount, planMatrix, type PlannedPayload } from './plan';
 
 const requestHash = (r: MatrixRequest) => createHash('sha256').update(JSON.stringify(r)).digest('hex');
 
@@ -46,6 +50,7 @@ export class MatricesService {
     private readonly events: EventsService,
     private readonly knownIssues: KnownIssuesService,
     private readonly completion: RunCompletion,
+    private readonly payloads: PayloadsService,
   ) {}
 
   private redis<T>(work: () => Promise<T>, what: string): Promise<T> {
@@ -102,6 +107,32 @@ export class MatricesService {
   }
 
   /**
+   * The suites a request may name: the registry's, and the payloads the caller sees named as a
+   * requested suite (`vbsa`), each with its disk image and what its runs get.
+   */
+  private async payloadSuites(request: MatrixRequest, caller: Caller) {
+    const suites: SuiteInfo[] = [...this.suites.list()];
+    const planned = new Map<string, PlannedPayload>();
+    const refs = new Map<string, { manifest: PayloadManifest; sha256: string }>();
+    for (const id of new Set(request.suites)) {
+      if (this.suites.get(id)) continue;
+      const p = await this.payloads.byName(id, caller);
+      const image = p && (await this.images.getMany([p.image], caller))[0];
+      if (!p || !image) continue;
+      suites.push({
+        id,
+        title: p.manifest.title ?? `${p.name} ${p.version}`,
+        subject: 'vm',
+        clauses: [],
+        targetKinds: ['qemu'],
+      });
+      planned.set(id, { image });
+      refs.set(id, { manifest: p.manifest, sha256: p.sha256 });
+    }
+    return { suites, planned, refs };
+  }
+
+  /**
    * Validates the whole request, writes the matrix, its runs (and the results of cells planned as
    * SKIP) in one transaction, then queues them. When Redis does not answer, nothing is written (or
    * what was is removed again) and the answer is a 503: a retry cannot duplicate the matrix.
@@ -127,8 +158,15 @@ export class MatricesService {
         [{ path: 'body', message: `${asked} cells (images × targets × suites), at most ${matrixCells}` }],
       );
     const images = new Map((await this.images.getMany(request.images, caller)).map((i) => [i.sha256, i]));
-    const { cells, errors } = planMatrix(request, images, targets, this.suites.list(), (id, target) =>
-      this.suites.refusal(id, target),
+    const { suites, planned, refs } = await this.payloadSuites(request, caller);
+    const { cells, errors } = planMatrix(
+      request,
+      images,
+      targets,
+      suites,
+      (id, target) =>
+        refs.has(id) ? refusePayload(refs.get(id)!.manifest, target) : this.suites.refusal(id, target),
+      planned,
     );
     if (errors.length > 0) throw badRequest(`invalid matrix: ${errors.length} problem(s)`, errors);
     const tenant = caller.scope;
@@ -165,6 +203,7 @@ export class MatricesService {
         arch: c.image.archDeclared ? c.image.arch : null,
       },
       ...(request.ready === undefined ? {} : { ready: request.ready }),
+      ...(refs.has(c.suite) ? { payload: refs.get(c.suite)! } : {}),
     }));
     // Cells planned as SKIP are done at once; the others go to the agents.
     const skipped: AttemptRecord[] = [];

@@ -9,6 +9,11 @@ export interface Cell {
   skip?: string;
 }
 
+/** A payload suite of a request: its disk is the image of each of its cells (one per target). */
+export interface PlannedPayload {
+  image: ImageResource;
+}
+
 /**
  * Expands a matrix request into cells, or lists every problem at once: unknown images, targets and
  * suites, suites a target kind cannot run, and suites that refuse a target (`refuse` says why).
@@ -19,6 +24,7 @@ export function planMatrix(
   targets: ReadonlyMap<string, TargetProfile>,
   suites: readonly SuiteInfo[],
   refuse: (suite: string, target: TargetProfile) => string | undefined = () => undefined,
+  payloads: ReadonlyMap<string, PlannedPayload> = new Map(),
 ): { cells: Cell[]; errors: FieldError[] } {
   const errors: FieldError[] = [];
   const suiteById = new Map(suites.map((s) => [s.id, s]));
@@ -72,8 +78,21 @@ export function planMatrix(
         image.arch && !target.arch.includes(image.arch)
           ? `image ${sha.slice(0, 12)} is ${image.arch} but target ${t} offers ${target.arch.join(', ')}`
           : undefined;
-      for (const suite of ids) cells.push({ image, target, suite, ...(skip ? { skip } : {}) });
+      for (const suite of ids)
+        if (!payloads.has(suite)) cells.push({ image, target, suite, ...(skip ? { skip } : {}) });
     }
+  // A payload brings its own disk: one cell per target, whatever images the request names.
+  if (!all)
+    for (const suite of suiteIds) {
+      const payload = payloads.get(suite);
+      if (payload)
+        for (const t of targetIds) cells.push({ image: payload.image, target: targets.get(t)!, suite });
+    }
+  if (cells.length === 0)
+    return {
+      cells,
+      errors: [{ path: 'images', message: 'no cells: name at least one image, or a payload as a suite' }],
+    };
   const refused = new Set<string>();
   for (const { target, suite } of cells) {
     const why = refuse(suite, target);

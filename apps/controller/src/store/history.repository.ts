@@ -28,6 +28,8 @@ export interface ClauseVerdictRow {
   verdict: Verdict;
   message: string;
   evidence: Record<string, unknown>;
+  /** A payload's PASS with a reservation (PARTIAL, WARNING). */
+  qualifier?: string;
 }
 
 export interface HistoryFilter {
@@ -100,6 +102,7 @@ export class HistoryRepository {
       'verdicts.verdict',
       'verdicts.message',
       'verdicts.evidence',
+      'verdicts.qualifier',
     ]);
   }
 
@@ -120,6 +123,7 @@ export class HistoryRepository {
     verdict: string;
     message: string;
     evidence: string;
+    qualifier: string | null;
   }): ClauseVerdictRow {
     return {
       matrixId: r.matrix_id,
@@ -138,6 +142,7 @@ export class HistoryRepository {
       verdict: r.verdict as Verdict,
       message: r.message,
       evidence: JSON.parse(r.evidence) as Record<string, unknown>,
+      ...(r.qualifier ? { qualifier: r.qualifier } : {}),
     };
   }
 

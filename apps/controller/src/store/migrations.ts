@@ -423,6 +423,28 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.alterTable('runs').dropColumn('image_failed_checks').execute();
     },
   },
+  '0011_payloads': {
+    async up(db: Kysely<unknown>) {
+      await db.schema
+        .createTable('payloads')
+        .addColumn('id', 'varchar(64)', (c) => c.primaryKey())
+        .addColumn('name', 'varchar(32)', (c) => c.notNull())
+        .addColumn('version', 'varchar(32)', (c) => c.notNull())
+        .addColumn('sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('image_sha256', 'varchar(64)', (c) => c.notNull())
+        .addColumn('manifest', 'text', (c) => c.notNull())
+        .addColumn('files', 'text', (c) => c.notNull())
+        .addColumn('owner', 'varchar(64)')
+        .addColumn('created_at', 'varchar(32)', (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('payloads_name').on('payloads').columns(['name', 'version']).execute();
+      await db.schema.alterTable('verdicts').addColumn('qualifier', 'varchar(16)').execute();
+    },
+    async down(db: Kysely<unknown>) {
+      await db.schema.alterTable('verdicts').dropColumn('qualifier').execute();
+      await db.schema.dropTable('payloads').execute();
+    },
+  },
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

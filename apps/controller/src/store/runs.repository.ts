@@ -235,6 +235,7 @@ export class RunsRepository {
           'verdicts.verdict',
           'verdicts.message',
           'verdicts.evidence',
+          'verdicts.qualifier',
         ])
         .where(
           'verdicts.run_id',
@@ -252,6 +253,7 @@ export class RunsRepository {
           verdict: v.verdict as VerdictRecord['verdict'],
           message: v.message,
           evidence: JSON.parse(v.evidence) as Record<string, unknown>,
+          ...(v.qualifier ? { qualifier: v.qualifier as NonNullable<VerdictRecord['qualifier']> } : {}),
         });
     }
     return out;
@@ -482,6 +484,7 @@ export async function writeAttempt(trx: Transaction<Database>, rec: AttemptRecor
           verdict: v.verdict,
           message: v.message,
           evidence: JSON.stringify(v.evidence),
+          qualifier: v.qualifier ?? null,
         })),
       )
       .execute();

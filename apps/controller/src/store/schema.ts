@@ -83,6 +83,25 @@ export interface VerdictsTable {
   verdict: string;
   message: string;
   evidence: string;
+  /** A payload's PASS with a reservation (PARTIAL, WARNING); null otherwise. */
+  qualifier: string | null;
+}
+
+/** Third-party payloads (issue 13): the manifest, its files' hashes, and the boot disk built from them (an image). */
+export interface PayloadsTable {
+  id: string;
+  name: string;
+  version: string;
+  /** sha256 of the manifest and the files: the same payload added twice is one row per owner. */
+  sha256: string;
+  /** The payload's boot disk, stored as an image. */
+  image_sha256: string;
+  /** JSON: the manifest as validated. */
+  manifest: string;
+  /** JSON: [{ file, size, sha256 }]. */
+  files: string;
+  owner: string | null;
+  created_at: string;
 }
 
 export interface ArtifactsTable {
@@ -271,6 +290,7 @@ export interface Database {
   runs: RunsTable;
   attempts: AttemptsTable;
   verdicts: VerdictsTable;
+  payloads: PayloadsTable;
   artifacts: ArtifactsTable;
   agents: AgentsTable;
   tokens: TokensTable;

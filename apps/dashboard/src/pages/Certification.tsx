@@ -14,10 +14,84 @@ import { formatTime } from '../changes';
 import { DataTable } from '../components/DataTable';
 import { Async, Json, MarkBadge } from '../components/ui';
 import { useLoad } from '../hooks';
-import { certificationMark } from '../verdicts';
+import { certificationMark, verdictMark } from '../verdicts';
 import { imageLabel } from '../grid';
 
 const col = createColumnHelper<CertificationEntry>();
+
+type PayloadRule = Certification['payloads'][number]['rules'][number];
+
+/** A payload rule's verdict in words: PASS (PARTIAL) and PASS (WARNING) are shown as such. */
+const ruleWord = (r: PayloadRule) => (r.qualifier ? `${r.verdict} (${r.qualifier})` : r.verdict);
+
+/** The payload rules that bear on each clause (from the payloads' manifests), under name and version. */
+function rulesByClause(cert: Certification): Map<string, { payload: string; rule: PayloadRule }[]> {
+  const out = new Map<string, { payload: string; rule: PayloadRule }[]>();
+  for (const p of cert.payloads)
+    for (const rule of p.rules)
+      for (const c of rule.relatedClauses)
+        out.set(c, [...(out.get(c) ?? []), { payload: `${p.name} ${p.version}`, rule }]);
+  return out;
+}
+
+function RuleBadge({ rule }: { rule: PayloadRule }) {
+  const mark = verdictMark(rule.verdict);
+  return (
+    <span data-testid="payload-rule" data-rule={rule.rule}>
+      <MarkBadge mark={{ ...mark, word: ruleWord(rule) }} /> <span className="mono">{rule.rule}</span>{' '}
+      {ruleWord(rule)}
+    </span>
+  );
+}
+
+/** Each payload's rules as last judged, under the payload's name and version. */
+function PayloadSections({ cert }: { cert: Certification }) {
+  if (cert.payloads.length === 0) return null;
+  return (
+    <>
+      {cert.payloads.map((p) => (
+        <section key={`${p.name} ${p.version}`} data-testid="payload-section">
+          <h2>
+            Third-party payload: {p.name} {p.version}
+          </h2>
+          <p className="muted">
+            {p.rules.length} rules; {p.rules.filter((r) => r.verdict === 'PASS').length} PASS (
+            {p.rules.filter((r) => r.qualifier).length} with a qualifier),{' '}
+            {p.rules.filter((r) => r.verdict === 'FAIL').length} FAIL,{' '}
+            {p.rules.filter((r) => r.verdict === 'SKIP').length} SKIP,{' '}
+            {p.rules.filter((r) => r.verdict === 'ERROR').length} ERROR
+          </p>
+          <table className="table">
+            <thead>
+              <tr>
+                <th>Rule</th>
+                <th>Related clauses</th>
+                <th>Message</th>
+                <th>Run</th>
+              </tr>
+            </thead>
+            <tbody>
+              {p.rules.map((r) => (
+                <tr key={r.rule}>
+                  <td>
+                    <RuleBadge rule={r} />
+                  </td>
+                  <td className="mono">{r.relatedClauses.join(', ') || '—'}</td>
+                  <td>{r.message}</td>
+                  <td>
+                    <Link to={`/runs/${r.runId}`} className="mono" title={r.runId}>
+                      run {r.runId.slice(0, 8)}
+                    </Link>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </section>
+      ))}
+    </>
+  );
+}
 
 /** What judged a clause: the run's other side (a target's image, an image's target), suite, run, time. */
 function Judged({
@@ -49,7 +123,11 @@ function Judged({
   );
 }
 
-function columns(kind: Certification['kind'], images: ReadonlyMap<string, Image>) {
+function columns(
+  kind: Certification['kind'],
+  images: ReadonlyMap<string, Image>,
+  related: ReadonlyMap<string, { payload: string; rule: PayloadRule }[]>,
+) {
   return [
     col.accessor('clause', {
       header: 'Clause',
@@ -88,6 +166,17 @@ function columns(kind: Certification['kind'], images: ReadonlyMap<string, Image>
       },
     }),
     col.accessor('message', { header: 'Message', cell: (c) => c.getValue() ?? '' }),
+    // Beside each clause, the third-party rules that bear on it (VBSA's V_L1GI_* on PLAT-GIC).
+    col.display({
+      id: 'payload-rules',
+      header: 'Payload rules',
+      cell: (c) =>
+        (related.get(c.row.original.clause) ?? []).map(({ payload, rule }) => (
+          <div key={`${payload} ${rule.rule}`} title={`${payload}: ${rule.message}`}>
+            <span className="muted">{payload}</span> <RuleBadge rule={rule} />
+          </div>
+        )),
+    }),
     col.accessor('evidence', {
       header: 'Evidence',
       enableSorting: false,
@@ -138,7 +227,11 @@ function Summary({ cert }: { cert: Certification }) {
 
 function Report({ cert, subtitle }: { cert: Certification; subtitle: string }) {
   const images = useLoad('images', imagesBySha);
-  const cols = useMemo(() => columns(cert.kind, images.data ?? new Map()), [cert.kind, images.data]);
+  const related = useMemo(() => rulesByClause(cert), [cert]);
+  const cols = useMemo(
+    () => columns(cert.kind, images.data ?? new Map(), related),
+    [cert.kind, images.data, related],
+  );
   const what = cert.version ? `${cert.name} ${cert.version}` : cert.name;
   return (
     <article className="certification">
@@ -162,6 +255,7 @@ function Report({ cert, subtitle }: { cert: Certification; subtitle: string }) {
         empty="No clauses."
         className="table cert"
       />
+      <PayloadSections cert={cert} />
     </article>
   );
 }

@@ -49,9 +49,38 @@ export function RunPage() {
 
 const vcol = createColumnHelper<VerdictRecord>();
 const verdictColumns = [
-  vcol.accessor('clause', { header: 'Clause', cell: (c) => <b className="mono">{c.getValue()}</b> }),
+  vcol.accessor('clause', {
+    header: 'Clause',
+    cell: (c) => {
+      // A payload's rule (VBSA:V_L1GI_01): its payload and the clauses of the spec it bears on.
+      const ev = c.row.original.evidence as {
+        payload?: { name: string; version: string };
+        relatedClauses?: string[];
+      };
+      return (
+        <>
+          <b className="mono">{c.getValue()}</b>
+          {ev.payload ? (
+            <span className="muted">
+              <br />
+              {ev.payload.name} {ev.payload.version}
+              {ev.relatedClauses?.length ? ` · ${ev.relatedClauses.join(', ')}` : ''}
+            </span>
+          ) : null}
+        </>
+      );
+    },
+  }),
   vcol.accessor('level', { header: 'Level' }),
-  vcol.accessor('verdict', { header: 'Verdict', cell: (c) => <VerdictBadge verdict={c.getValue()} /> }),
+  vcol.accessor('verdict', {
+    header: 'Verdict',
+    cell: (c) => (
+      <>
+        <VerdictBadge verdict={c.getValue()} />
+        {c.row.original.qualifier ? <span data-testid="qualifier"> ({c.row.original.qualifier})</span> : null}
+      </>
+    ),
+  }),
   vcol.accessor('message', { header: 'Message' }),
   vcol.accessor('evidence', {
     header: 'Evidence',

@@ -2,7 +2,6 @@ export {
   buildFat32,
   fat32Layout,
   MIN_FAT32_SECTORS,
-  MIN_FAT32_CLUSTERS,
   type FatFile,
   type Extent,
   type Fat32Spec,

@@ -29,7 +29,6 @@ export const ACS_RESULTS = [
   'NOT TESTED (TEST NOT IMPLEMENTED)',
   'NOT TESTED (PAL NOT SUPPORTED)',
 ] as const;
-export type AcsResult = (typeof ACS_RESULTS)[number];
 
 export interface AcsRule {
   id: string;
