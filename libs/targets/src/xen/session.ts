@@ -167,7 +167,15 @@ export class XenSession implements VmSession {
   private async consoleEnded(cmd: HostCommand, how: string): Promise<void> {
     if (cmd !== this.consoleCmd || this.closed || this.cycling) return;
     this.console.attach(null);
-    const row = await this.row().catch(() => null);
+    let row: XlDomainRow | null;
+    try {
+      row = await this.row();
+    } catch (err) {
+      // The host itself went away (the transport failed): the farm's problem, said as such.
+      this.exit = `cannot be reached: ${(err as Error).message} (${how.trim()})`;
+      this.waits.failGone();
+      return;
+    }
     if (cmd !== this.consoleCmd || this.closed || this.cycling) return;
     if (row && row.id !== this.domid && !row.state.includes('dying')) {
       this.domid = row.id;
