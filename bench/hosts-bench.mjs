@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // The nested arm64 KVM host (fixtures/hosts) and guests on it, in one run:
 //  - host boot: seconds from its QEMU's start (TCG, EL2) to root logged in over SSH;
-//  - per target on that host (qemu-aarch64-kvm, then qemu-aarch64-tcg): seconds to move the image
-//    there and start QEMU, and seconds from QEMU's start to the reference guest's VMFARM-READY;
-//  - the same guest on qemu-aarch64-tcg on this machine (the reference), and the ratios.
+//  - per target on that host (qemu-aarch64-kvm, then qemu-aarch64-tcg): the boot suite on the reference
+//    guest, with the seconds to move the image there and start QEMU, and from QEMU's start to the
+//    guest's VMFARM-READY, and the suite's verdicts, compared clause by clause;
+//  - the same on qemu-aarch64-tcg on this machine (the reference), and the ratios.
+// The nested profiles get long stage limits (an emulated host is slow; a real one needs none).
 // One VM at a time, at nice 10. Usage (after `npm run build`, as root the first time: apt):
 //   node bench/hosts-bench.mjs [--skip-nested-tcg]
 import { execFileSync } from 'node:child_process';
@@ -15,10 +17,11 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const root = fileURLToPath(new URL('..', import.meta.url));
-let host, targets;
+let host, targets, suites;
 try {
   host = require(join(root, 'libs/host/dist/src/index.js'));
   targets = require(join(root, 'libs/targets/dist/src/index.js'));
+  suites = require(join(root, 'libs/suites/dist/src/index.js'));
 } catch {
   process.stderr.write('hosts-bench: not built yet; run `npm run build` first\n');
   process.exit(2);
@@ -36,42 +39,81 @@ const image = execFileSync('bash', [join(root, 'fixtures/guest/build.sh'), 'aarc
   .pop();
 const s = (ms) => (ms / 1000).toFixed(1);
 
-/** Boots `profile` through `transport`; the seconds to start QEMU (image upload included) and to ready. */
-async function guest(profile, transport, name) {
-  const t0 = Date.now();
-  const session = await targets.boot(profile, {
-    image,
-    format: 'raw',
-    instanceDir: join(work, name),
-    transport,
-    startTimeoutMs: 300_000,
-  });
-  const t1 = Date.now();
+/**
+ * The boot suite on `profile` through `transport`: seconds to start QEMU (image upload included), from
+ * then to VMFARM-READY on the console, and the verdicts.
+ */
+async function bootSuite(profile, transport, name) {
+  const driver = targets.qemuDriverOn(transport);
+  const probe = await driver.probe();
+  const times = {};
+  const sessions = [];
+  let n = 0;
+  const vm = {
+    boot: async (overrides) => {
+      const t0 = Date.now();
+      const instanceDir = join(work, `${name}-${++n}`);
+      const booted = await driver.boot(profile, { image, format: 'raw', instanceDir, overrides }, probe);
+      const t1 = Date.now();
+      times.start ??= t1 - t0;
+      sessions.push(booted.session);
+      // Seen as the output arrives, not awaited through the console: the suite's own waits read it.
+      const { console: out } = booted.session;
+      const append = out.append.bind(out);
+      const seen = () =>
+        (times.ready ??= /^VMFARM-READY\r?$/m.test(out.transcript()) ? Date.now() - t1 : undefined);
+      out.append = (chunk) => (append(chunk), seen());
+      seen();
+      return { ...booted, startedAt: t1 };
+    },
+  };
   try {
-    await session.console.expect(/^VMFARM-READY$/m, READY_MS);
-    return { start: t1 - t0, ready: Date.now() - t1 };
+    const out = await suites.bootSuite.run({
+      imagePath: image,
+      arch: 'aarch64',
+      target: profile,
+      signal: new AbortController().signal,
+      vm,
+    });
+    return {
+      ...times,
+      verdicts: Object.fromEntries(out.verdicts.map((v) => [v.clause, `${v.verdict}`])),
+      messages: out.verdicts.map((v) => `${v.clause} ${v.verdict}: ${v.message}`),
+    };
   } finally {
-    await session.close();
+    await Promise.all(sessions.map((x) => x.close()));
   }
 }
 
-const print = (what, r) =>
-  console.log(`${what.padEnd(40)} start ${s(r.start).padStart(6)} s   ready ${s(r.ready).padStart(7)} s`);
+const slow = (p) => ({ ...p, stageLimits: { ...p.stageLimits, boot: 900, ready: 1800, attempt: 7200 } });
+const print = (what, r) => {
+  console.log(
+    `${what.padEnd(40)} start ${s(r.start).padStart(6)} s   ready ${r.ready === undefined ? '  never' : s(r.ready).padStart(7)} s   ` +
+      Object.entries(r.verdicts)
+        .map(([c, v]) => `${c}:${v}`)
+        .join(' '),
+  );
+  for (const m of r.messages) console.log(`    ${m}`);
+};
 console.log(`hosts-bench: ${cpus().length} cores, load ${loadavg()[0].toFixed(1)} at start`);
-const local = await guest(profiles.get('qemu-aarch64-tcg'), undefined, 'local-tcg');
+const local = await bootSuite(profiles.get('qemu-aarch64-tcg'), undefined, 'local-tcg');
 print('qemu-aarch64-tcg on this machine', local);
 const nested = await host.bootNestedHost({ additions: ['kvm'], outDir: join(work, 'host') });
 try {
   console.log(
     `${'nested arm64 host boot (TCG, EL2)'.padEnd(40)} ${s(nested.bootSeconds * 1000).padStart(6)} s to SSH`,
   );
-  const kvm = await guest(profiles.get('qemu-aarch64-kvm'), nested.transport, 'nested-kvm');
+  const kvm = await bootSuite(slow(profiles.get('qemu-aarch64-kvm')), nested.transport, 'nested-kvm');
   print('qemu-aarch64-kvm on the nested host', kvm);
   console.log(`  ratio nested KVM ready / local TCG ready: ${(kvm.ready / local.ready).toFixed(2)}`);
   if (!skipNestedTcg) {
-    const tcg = await guest(profiles.get('qemu-aarch64-tcg'), nested.transport, 'nested-tcg');
+    const tcg = await bootSuite(slow(profiles.get('qemu-aarch64-tcg')), nested.transport, 'nested-tcg');
     print('qemu-aarch64-tcg on the nested host', tcg);
     console.log(`  ratio nested TCG ready / nested KVM ready: ${(tcg.ready / kvm.ready).toFixed(2)}`);
+    const differ = Object.keys(kvm.verdicts).filter((c) => kvm.verdicts[c] !== tcg.verdicts[c]);
+    console.log(
+      `  KVM vs TCG on the nested host, clause by clause: ${differ.length ? `differ on ${differ.map((c) => `${c} (${kvm.verdicts[c]} vs ${tcg.verdicts[c]})`).join(', ')}` : 'the same verdicts'}`,
+    );
   }
 } finally {
   await nested.stop();

@@ -1,15 +1,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   LocalTransport,
   SshTransport,
+  freePort,
   isAlive,
   openTransport,
+  sleep,
   probeCapabilities,
   startLoopbackSshd,
   type HostTransport,
@@ -142,4 +144,41 @@ test('the capability probe says the same of this machine through either transpor
   assert.ok(a.binaries.sh?.path);
   // This machine is not aarch64 unless it is: KVM serves arm64 guests only there.
   if (a.arch !== 'aarch64') assert.equal(a.kvm.arm64, false);
+});
+
+test('a connection that drops ends what it ran on the host: the lifeline kills it; the exit says the host was lost', async () => {
+  // A TCP relay in front of sshd stands for the network: destroying its sockets is the host dropping off.
+  const sockets = new Set<Socket>();
+  const port = await freePort();
+  const relay = createServer((c) => {
+    const up = connect(Number(new URL(sshd.url).port), '127.0.0.1');
+    for (const s of [c, up]) {
+      sockets.add(s);
+      s.on('error', () => {});
+    }
+    c.pipe(up).pipe(c);
+  });
+  await new Promise<void>((r) => relay.listen(port, '127.0.0.1', r));
+  try {
+    const url = sshd.url.replace(/:\d+$/, `:${port}`);
+    const t = await SshTransport.connect(url, { privateKey: sshd.privateKey, hostKey: sshd.hostKey });
+    const cmd = t.spawn('sleep', ['600']);
+    const pid = await cmd.pid;
+    // The lifeline is up once its shell runs on the host (a child of sshd reading its input).
+    while (!(await ssh.exec('pgrep', ['-f', `kill -TERM ${pid}`])).stdout.trim()) await sleep(50);
+    assert.ok(isAlive(pid));
+    for (const s of sockets) s.destroy();
+    const exit = await cmd.exited;
+    assert.match(exit.lost ?? '', /connection/);
+    while (isAlive(pid)) await sleep(50); // the server notices the drop and the lifeline ends sleep
+    // A command that ends by itself leaves no lifeline behind either.
+    const t2 = await SshTransport.connect(url, { privateKey: sshd.privateKey, hostKey: sshd.hostKey });
+    const quick = t2.spawn('true', []);
+    const quickPid = await quick.pid;
+    assert.deepEqual(await quick.exited, { code: 0, signal: null });
+    while ((await ssh.exec('pgrep', ['-f', `kill -TERM ${quickPid}`])).stdout.trim()) await sleep(50);
+    await t2.close();
+  } finally {
+    relay.close();
+  }
 });

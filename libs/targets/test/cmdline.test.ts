@@ -32,6 +32,19 @@ test('the command line of a TCG profile with a PL011 console', () => {
   );
 });
 
+test('on a remote host: KVM with the host CPU, QMP on a loopback TCP port there', () => {
+  const args = qemuArgs(describeMachine({ ...profile, accel: 'kvm', cpu: 'host' }), {
+    ...files,
+    qmp: { port: 24711 },
+  });
+  const line = shellLine('qemu-system-aarch64', args);
+  assert.match(line, / -accel kvm -cpu host /);
+  assert.match(
+    line,
+    / -chardev socket,id=qmp0,host=127\.0\.0\.1,port=24711,server=on,wait=off -mon chardev=qmp0,mode=control$/,
+  );
+});
+
 test('no -no-reboot: a guest reboot must reset, not end QEMU', () => {
   assert.ok(!qemuArgs(describeMachine(profile), files).includes('-no-reboot'));
 });

@@ -127,7 +127,9 @@ export class SshTransport implements HostTransport {
             const nl = head.indexOf('\n');
             if (nl < 0) return;
             ch.removeListener('data', onData);
-            setPid(Number(head.slice(0, nl)));
+            const p = Number(head.slice(0, nl));
+            setPid(p);
+            this.lifeline(p, ch);
             const rest = Buffer.from(head.slice(nl + 1), 'latin1');
             if (rest.length) stdout.write(rest);
             ch.pipe(stdout);
@@ -140,7 +142,12 @@ export class SshTransport implements HostTransport {
             failPid(new TransportError('the command ended before it ran'));
             stdout.end();
             stderr.end();
-            resolve(exit);
+            // No exit status: the connection went, not the command (the lifeline ends that).
+            resolve(
+              exit.code === null && exit.signal === null && this.lost
+                ? { ...exit, lost: this.lost.message }
+                : exit,
+            );
           });
         },
         (err: Error) => {
@@ -163,6 +170,25 @@ export class SshTransport implements HostTransport {
         await this.exec('kill', [`-${signal.replace(/^SIG/, '')}`, String(p)]).catch(() => {});
       },
     };
+  }
+
+  /**
+   * A second channel that outlives `pid` only by the connection: when the connection drops, the
+   * server closes the channel, `read` sees the end of its input and the command is ended there, so a
+   * host that drops off the network keeps no VM of ours. A command that ends first says `done`.
+   */
+  private lifeline(pid: number, command: ClientChannel): void {
+    const script = `read -r x; [ "$x" = done ] && exit 0; kill -TERM ${pid}; sleep 5; kill -KILL ${pid}`;
+    let ended = false;
+    command.once('close', () => (ended = true));
+    this.channel(`sh -c ${shellQuote(script)} 2>/dev/null`).then(
+      (ch) => {
+        ch.on('data', () => {});
+        if (ended) ch.end('done\n');
+        else command.once('close', () => ch.end('done\n'));
+      },
+      () => {}, // the connection is gone already: the server has closed the command's channel too
+    );
   }
 
   async exec(

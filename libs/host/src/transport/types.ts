@@ -4,6 +4,8 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 export interface CommandExit {
   code: number | null;
   signal: string | null;
+  /** Why the host could not tell how the command ended: the connection to it was lost. */
+  lost?: string;
 }
 
 /** A command running on a host: its streams, its process id there, how it ends. */
