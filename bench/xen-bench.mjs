@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Xen domUs on the nested Xen 4.17 host (fixtures/hosts --with xen, booted by xen-boot.sh), one run:
+// Xen domUs on the nested Xen 4.17 host (fixtures/hosts --with xen, booted by boot.sh with its boot-args), one run:
 //  - host boot: seconds from its QEMU's start (TCG, EL2) to root logged in over SSH in the dom0;
 //  - xen-aarch64-direct: seconds to move the image there and `xl create` the domain, then from the
 //    domain's start to the reference guest's VMFARM-READY;
@@ -62,7 +62,6 @@ row('qemu-aarch64-tcg on this machine', `start ${s(t1 - t0)} s   ready ${s(local
 const nested = await host.bootNestedHost({
   additions: ['xen'],
   outDir: join(work, 'host'),
-  bootScript: 'xen-boot.sh',
   memory: '3G',
   timeoutMs: READY_MS,
 });
