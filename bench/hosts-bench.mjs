@@ -57,16 +57,13 @@ async function bootSuite(profile, transport, name) {
       const t1 = Date.now();
       times.start ??= t1 - t0;
       sessions.push(booted.session);
-      // Polled, not awaited through the console: the suite's own waits read it.
-      const poll = setInterval(() => {
-        if (/^VMFARM-READY\r?$/m.test(booted.session.console.transcript())) {
-          times.ready ??= Date.now() - t1;
-          clearInterval(poll);
-        }
-      }, 100);
-      booted.session.close = ((close) => () => (clearInterval(poll), close.call(booted.session)))(
-        booted.session.close,
-      );
+      // Seen as the output arrives, not awaited through the console: the suite's own waits read it.
+      const { console: out } = booted.session;
+      const append = out.append.bind(out);
+      const seen = () =>
+        (times.ready ??= /^VMFARM-READY\r?$/m.test(out.transcript()) ? Date.now() - t1 : undefined);
+      out.append = (chunk) => (append(chunk), seen());
+      seen();
       return { ...booted, startedAt: t1 };
     },
   };

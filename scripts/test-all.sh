@@ -5,7 +5,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 
 ensure_debs redis-server postgresql gdisk fdisk dosfstools mtools qemu-utils xz-utils zip \
-  qemu-system-arm qemu-efi-aarch64 qemu-efi-arm chromium device-tree-compiler openssh-server
+  qemu-system-arm qemu-efi-aarch64 qemu-efi-arm chromium device-tree-compiler openssh-server \
+  gcc-aarch64-linux-gnu acpica-tools uuid-dev dpkg-dev # fixtures/xen-efi (XEN_EFI.fd for the xen tests)
 ensure_node_modules
 build
 bash "$REPO_ROOT/libs/emulator/scripts/test-deps.sh" >/dev/null # emulator: cross gcc, qemu-user, busybox, C fixtures

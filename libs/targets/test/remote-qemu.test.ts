@@ -1,7 +1,7 @@
 /**
  * The qemu driver on a host reached through the transport: over SSH to this machine (a real loopback
  * sshd, TCG), and on the nested arm64 host fixtures/hosts builds, where the guest runs on KVM. The
- * nested test boots one host and one guest (about a minute or two under TCG here); set
+ * nested test boots one host and one guest (224-347 s on 2 shared cores at load 13-20); set
  * VMFARM_SKIP_NESTED=1 to leave it out.
  */
 import assert from 'node:assert/strict';

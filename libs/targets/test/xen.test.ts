@@ -1,6 +1,6 @@
 /**
  * The xen driver on a real Xen 4.17: the nested arm64 host of fixtures/hosts built `--with xen` and
- * booted with xen-boot.sh (Xen under QEMU TCG, that host as dom0), driven over SSH. XEN_EFI.fd comes
+ * booted by boot.sh with its boot-args (Xen under QEMU TCG, that host as dom0), driven over SSH. XEN_EFI.fd comes
  * from fixtures/xen-efi/build.sh (cached; about 6 minutes to build here the first time), the guest
  * from fixtures/guest/build.sh; the guest's kernel and initrd (off its ESP, with mtools) are the
  * kernel of the direct profile. Several minutes under TCG; VMFARM_SKIP_NESTED=1 leaves it out.
@@ -60,7 +60,6 @@ before(async () => {
   host = await bootNestedHost({
     additions: ['xen'],
     outDir: join(work, 'host'),
-    bootScript: 'xen-boot.sh',
     memory: '3G',
     timeoutMs: 1_200_000,
   });

@@ -41,8 +41,6 @@ export async function bootNestedHost(options: {
   outDir: string;
   extraArgs?: readonly string[];
   memory?: string;
-  /** The boot script of fixtures/hosts: boot.sh (the kernel on QEMU), or xen-boot.sh (Xen with it as dom0). */
-  bootScript?: 'boot.sh' | 'xen-boot.sh';
   timeoutMs?: number;
 }): Promise<NestedHost> {
   const dir = await build(options.additions, options.outDir);
@@ -50,7 +48,7 @@ export async function bootNestedHost(options: {
   const started = Date.now();
   const child = spawnGuarded(
     'bash',
-    [join(FIXTURES, options.bootScript ?? 'boot.sh'), dir, String(port), '--', ...(options.extraArgs ?? [])],
+    [join(FIXTURES, 'boot.sh'), dir, String(port), '--', ...(options.extraArgs ?? [])],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: { ...process.env, HOST_MEM: options.memory ?? process.env.HOST_MEM ?? '2G' },

@@ -56,7 +56,9 @@ export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<Qe
     transport,
   );
   try {
-    await session.start(spec.startTimeoutMs ?? 30_000);
+    // A profile for a slow host (a longer boot stage) gives QEMU that long to start, too.
+    const bootLimitS = effective.stageLimits?.boot;
+    await session.start(spec.startTimeoutMs ?? (bootLimitS ? bootLimitS * 1000 : 30_000));
     return session;
   } catch (err) {
     await session.close();

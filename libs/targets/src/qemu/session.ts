@@ -189,12 +189,13 @@ export class QemuSession implements VmSession {
    * launches QEMU and connects QMP.
    */
   async start(timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
     const t = this.transport;
     if (!this.files) {
       this.files = await this.prepare();
       this.args = qemuArgs(this.machine, this.files);
     }
+    // From here: moving the image to a remote host takes what its size takes, not QEMU's start time.
+    const deadline = Date.now() + timeoutMs;
     const files = this.files;
     if (!(await t.exists(files.vars)) || this.profile.nvram === 'volatile')
       // busybox cp (a small host's) has no --sparse.

@@ -23,14 +23,19 @@ export class XenHostCommands {
   ): Promise<ExecResult> {
     const line = [command, ...args].join(' ');
     const r = await this.transport.exec(command, args, { timeoutMs, input });
-    const said = (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' / ');
+    // A failure keeps everything it said (up to 4 KiB); a success its last lines.
+    const text = r.stderr.trim() || r.stdout.trim();
+    const said = (r.code === 0 ? text.split('\n').slice(-3) : text.slice(-4096).split('\n')).join(' / ');
     this.log.push(
       `+${Date.now() - this.started}ms ${line} -> ${r.code ?? r.signal}${said ? `: ${said}` : ''}`,
     );
     return r;
   }
 
-  /** Runs a command that must succeed: HostCommandError with what it said otherwise. */
+  /**
+   * Runs a command that must succeed: HostCommandError otherwise, with its first error lines (libxl
+   * reports the cause first and the clean-up after it) or, without any, its last lines.
+   */
   async must(
     command: string,
     args: readonly string[],
@@ -38,14 +43,18 @@ export class XenHostCommands {
     input?: string,
   ): Promise<string> {
     const r = await this.run(command, args, timeoutMs, input);
-    if (r.code !== 0)
+    if (r.code !== 0) {
+      const lines = `${r.stderr}\n${r.stdout}`
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean);
+      const errors = lines.filter((l) => /error|fail/i.test(l));
       throw new HostCommandError(
         [command, ...args].join(' '),
-        (r.stderr.trim() || r.stdout.trim() || `exit status ${r.code ?? r.signal}`)
-          .split('\n')
-          .slice(-3)
-          .join(' / '),
+        (errors.length ? errors.slice(0, 4) : lines.slice(-3)).join(' / ') ||
+          `exit status ${r.code ?? r.signal}`,
       );
+    }
     return r.stdout;
   }
 

@@ -36,6 +36,8 @@ export const XEN_EFI_NO_NVRAM =
 
 /** xenconsole finds the console's pty in xenstore and opens it at once; output waits in the ring meanwhile. */
 const CONSOLE_SETTLE_MS = 500;
+/** How long a guest has to act on `xl reboot` (it restarts as a new domain). */
+const RESET_MS = 120_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
@@ -165,7 +167,15 @@ export class XenSession implements VmSession {
   private async consoleEnded(cmd: HostCommand, how: string): Promise<void> {
     if (cmd !== this.consoleCmd || this.closed || this.cycling) return;
     this.console.attach(null);
-    const row = await this.row().catch(() => null);
+    let row: XlDomainRow | null;
+    try {
+      row = await this.row();
+    } catch (err) {
+      // The host itself went away (the transport failed): the farm's problem, said as such.
+      this.exit = `cannot be reached: ${(err as Error).message} (${how.trim()})`;
+      this.waits.failGone();
+      return;
+    }
     if (cmd !== this.consoleCmd || this.closed || this.cycling) return;
     if (row && row.id !== this.domid && !row.state.includes('dying')) {
       this.domid = row.id;
@@ -198,10 +208,25 @@ export class XenSession implements VmSession {
     return parseXlList(r.stdout).find((d) => d.name === this.name) ?? null;
   }
 
-  /** `xl reboot`: the toolstack asks the guest to restart (PV control/shutdown); on_reboot restarts it. */
-  async reset(): Promise<void> {
+  /**
+   * `xl reboot`: the toolstack asks the guest to restart (PV control/shutdown) and on_reboot makes a
+   * new domain of it. Xen on Arm has no reset a guest cannot refuse, so a guest that ignores the
+   * request is reported (HostCommandError) rather than destroyed behind its back.
+   */
+  async reset(timeoutMs = RESET_MS): Promise<void> {
     if (this.closed) throw new SessionClosedError('reset');
+    const before = this.domid;
     await this.xl.must('xl', ['reboot', this.name]);
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const r = await this.xl.run('xl', ['domid', this.name], 30_000);
+      if (r.code === 0 && Number(r.stdout.trim()) !== before) return;
+      await sleep(1000);
+    }
+    throw new HostCommandError(
+      `xl reboot ${this.name}`,
+      `the guest did not act on the reboot request within ${timeoutMs} ms (still domain ${before}); Xen on Arm has no reset the guest cannot refuse`,
+    );
   }
 
   /** `xl destroy`, then the same config again: same disk copy; hot-added devices are gone. */
@@ -251,17 +276,19 @@ export class XenSession implements VmSession {
 
   async state(timeoutMs = 5000): Promise<VmState> {
     if (this.closed) return { running: false, why: 'the session is closed' };
-    let row: XlDomainRow | null;
+    let row: XlDomainRow | null | 'late';
+    let timer: NodeJS.Timeout | undefined;
     try {
       row = await Promise.race([
         this.row(),
-        sleep(timeoutMs).then(() => {
-          throw new Error(`xl list did not answer within ${timeoutMs} ms`);
-        }),
+        new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs))),
       ]);
     } catch (err) {
       return { running: false, why: (err as Error).message };
+    } finally {
+      clearTimeout(timer);
     }
+    if (row === 'late') return { running: false, why: `xl list did not answer within ${timeoutMs} ms` };
     if (!row) return { running: false, why: `xl list does not know ${this.name}` };
     if (row.state.includes('crashed'))
       return { running: false, why: 'Xen reports the domain crashed (kept by on_crash=preserve)' };
