@@ -41,6 +41,8 @@ export async function bootNestedHost(options: {
   outDir: string;
   extraArgs?: readonly string[];
   memory?: string;
+  /** QEMU's -cpu for the host (boot.sh's HOST_CPU; default cortex-a57). */
+  cpu?: string;
   timeoutMs?: number;
 }): Promise<NestedHost> {
   const dir = await build(options.additions, options.outDir);
@@ -51,7 +53,11 @@ export async function bootNestedHost(options: {
     [join(FIXTURES, 'boot.sh'), dir, String(port), '--', ...(options.extraArgs ?? [])],
     {
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: { ...process.env, HOST_MEM: options.memory ?? process.env.HOST_MEM ?? '2G' },
+      env: {
+        ...process.env,
+        HOST_MEM: options.memory ?? process.env.HOST_MEM ?? '2G',
+        ...(options.cpu ? { HOST_CPU: options.cpu } : {}),
+      },
     },
   );
   let consoleText = '';
