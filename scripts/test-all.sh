@@ -5,7 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/lib/services.sh"
 
 ensure_debs redis-server postgresql gdisk fdisk dosfstools mtools qemu-utils xz-utils \
-  qemu-system-arm qemu-efi-aarch64 qemu-efi-arm chromium
+  qemu-system-arm qemu-efi-aarch64 qemu-efi-arm chromium device-tree-compiler
 ensure_node_modules
 build
 bash "$REPO_ROOT/libs/emulator/scripts/test-deps.sh" >/dev/null # emulator: cross gcc, qemu-user, busybox, C fixtures

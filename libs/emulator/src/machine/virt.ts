@@ -4,7 +4,7 @@
  * firmware), two CFI flash banks (AAVMF code read-only, the instance's variable store written
  * through to its file), PL011, PL031, PL061 (power button on line 3), fw_cfg, GICv2 or GICv3, the
  * generic timer's PPIs, PSCI over HVC, 32 virtio-mmio transports (the disk, if any, on the last,
- * 0x0a00_3e00, where QEMU puts the first `-device`) and an empty PCIe ECAM.
+ * 0x0a00_3e00, where QEMU puts the first `-device`) and the PCIe ECAM with the host bridge's own function.
  *
  * `run` drives the PE in slices, fires guest-time events between slices and sleeps (real time) or
  * skips ahead (deterministic time) while the PE waits for an interrupt. `reset` is a warm reset
@@ -20,7 +20,7 @@ import type { BlockBackend } from '../devices/device';
 import { FwCfg, FW_CFG_KEY } from '../devices/fw-cfg';
 import { GicV2 } from '../devices/gic-v2';
 import { GicV3 } from '../devices/gic-v3';
-import { EmptyPcieHost } from '../devices/pcie-host-empty';
+import { PcieHost } from '../devices/pcie-host';
 import { Pflash } from '../devices/pflash';
 import { Pl011 } from '../devices/pl011';
 import { Pl031 } from '../devices/pl031';
@@ -45,8 +45,16 @@ export interface VirtMachineOptions {
   disk?: BlockBackend;
   /** Bytes the guest writes to the PL011. */
   onConsole?: (bytes: Uint8Array) => void;
-  /** `real`: guest time follows the host clock. `deterministic`: 1 ns per instruction, idle time skipped, fixed seeds. */
+  /**
+   * `real`: guest time follows the host clock. `deterministic`: guest time is the instruction count
+   * times `nsPerInstruction`, idle time skipped, fixed seeds and RTC start.
+   */
   time?: 'real' | 'deterministic';
+  /**
+   * Deterministic mode's time per instruction (default 32 ns, QEMU's `icount shift=5`): about what an
+   * instruction costs this emulator, so the firmware's busy-wait delays cost what they do in real mode.
+   */
+  nsPerInstruction?: number;
   /** QEMU's `-boot menu=on,splash-time=N`: the firmware's boot-menu wait in ms (absent: the firmware's default). */
   bootMenuWaitMs?: number;
 }
@@ -133,7 +141,9 @@ export class VirtMachine {
     this.hostStart = performance.now();
     const deterministic = this.o.time === 'deterministic';
     this.clock = new MachineClock(
-      deterministic ? () => this.instructions : () => (performance.now() - this.hostStart) * 1e6,
+      deterministic
+        ? () => this.instructions * (this.o.nsPerInstruction ?? 32)
+        : () => (performance.now() - this.hostStart) * 1e6,
     );
     this.build();
   }
@@ -215,7 +225,7 @@ export class VirtMachine {
       if (i === 31 && this.o.disk !== undefined) t.attach(new VirtioBlk(this.o.disk, dma));
       bus.addMmio(m.virtioMmio.base + i * m.virtioMmio.size, m.virtioMmio.size, t);
     }
-    bus.addMmio(m.pcieEcam.base, m.pcieEcam.size, new EmptyPcieHost());
+    bus.addMmio(m.pcieEcam.base, m.pcieEcam.size, new PcieHost());
 
     const psci = new Psci({
       conduit: 'hvc',
@@ -280,7 +290,8 @@ export class VirtMachine {
 
   /** The PE waits for an interrupt: skip (deterministic) or sleep (real) to the next event. */
   private async idle(deadline: number): Promise<void> {
-    const next = this.clock.nextDeadline();
+    // A WFE wakes at the event stream's next tick even with no timer due.
+    const next = Math.min(this.clock.nextDeadline(), this.board.cpu.wakeAtNs);
     if (this.o.time === 'deterministic') {
       if (next === Infinity) {
         // Nothing will ever wake it but console input.
