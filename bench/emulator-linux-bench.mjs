@@ -4,7 +4,8 @@
 // directly (no firmware) on the bundled emulator's virt machine and on qemu-system-aarch64 TCG
 // (-M virt,gic-version=3 -cpu cortex-a57 -m 512 -kernel -initrd) in the same run, and their ratio.
 // The emulator runs in this process in real time; its instruction count gives its MIPS. QEMU's figure
-// is the whole process. The kernel comes from Debian's linux-image-*-arm64 package (apt-get download,
+// is the whole process. The emulator line also gives the CPU time it used (a loaded host stretches
+// wall time). The kernel comes from Debian's linux-image-*-arm64 package (apt-get download,
 // cached under ~/.cache/vmfarm/emulator/kernel), busybox from libs/emulator/scripts/test-deps.sh.
 // Usage (after `npm run build`): node bench/emulator-linux-bench.mjs
 import { spawn, spawnSync } from 'node:child_process';
@@ -131,11 +132,13 @@ async function emulator() {
   m.cpu.pc = BigInt(RAM + 0x20_0000);
   m.cpu.setX(0, BigInt(RAM));
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   const r = await m.run({ until: () => out.includes('VMFARM-READY'), timeoutMs: 1_800_000 });
   const s = (performance.now() - t0) / 1000;
+  const c = process.cpuUsage(c0);
   if (r !== 'until') throw new Error(`emulator: ${r} before VMFARM-READY:\n${out.slice(-2000)}`);
   m.close();
-  return { s, insns: m.instructions, out };
+  return { s, cpu: (c.user + c.system) / 1e6, insns: m.instructions, out };
 }
 
 function qemu() {
