@@ -1,10 +1,11 @@
 /**
- * QEMU 7.2's `virt,highmem=off` machine for one Cortex-A57-like PE, assembled from src/devices on the CPU's
- * physical bus: RAM at 0x4000_0000 with the generated FDT at its start (where QEMU puts it for
- * firmware), two CFI flash banks (AAVMF code read-only, the instance's variable store written
- * through to its file), PL011, PL031, PL061 (power button on line 3), fw_cfg, GICv2 or GICv3, the
- * generic timer's PPIs, PSCI over HVC, 32 virtio-mmio transports (the disk, if any, on the last,
- * 0x0a00_3e00, where QEMU puts the first `-device`) and the PCIe ECAM with the host bridge's own function.
+ * QEMU 7.2's `virt,highmem=off` machine for one Cortex-A57-like PE, assembled from src/devices on
+ * the CPU's physical bus: RAM at 0x4000_0000 with the generated FDT at its start (where QEMU puts it
+ * for firmware), two CFI flash banks (AAVMF code read-only, the instance's variable store written
+ * through to its file), PL011, PL031, PL061 (power button on line 3), fw_cfg, GICv2 (with its
+ * GICv2m MSI frame) or GICv3, the generic timer's PPIs, PSCI over HVC, 32 virtio-mmio transports
+ * (the disk, if any, on the last, 0x0a00_3e00, where QEMU puts the first `-device`) and the PCIe
+ * ECAM with the host bridge's own function.
  *
  * `run` drives the PE in slices, fires guest-time events between slices and sleeps (real time) or
  * skips ahead (deterministic time) while the PE waits for an interrupt. `reset` is a warm reset
@@ -19,6 +20,7 @@ import type { TimerId } from '../cpu/platform';
 import type { BlockBackend } from '../devices/device';
 import { FwCfg, FW_CFG_KEY } from '../devices/fw-cfg';
 import { GicV2 } from '../devices/gic-v2';
+import { GicV2m } from '../devices/gic-v2m';
 import { GicV3 } from '../devices/gic-v3';
 import { PcieHost } from '../devices/pcie-host';
 import { Pflash } from '../devices/pflash';
@@ -199,6 +201,8 @@ export class VirtMachine {
     } else {
       bus.addMmio(m.gicDist.base, m.gicDist.size, gic.distributor);
       bus.addMmio(m.gicCpu.base, m.gicCpu.size, gic.cpuInterface);
+      const v2m = new GicV2m({ firstSpi: VIRT_SPI.gicV2m, spis: 64, line: (intid) => gic.line(intid) });
+      bus.addMmio(m.gicV2m.base, m.gicV2m.size, v2m);
     }
     const uart = new Pl011({ irq: spi(VIRT_SPI.uart), onTx: (b) => this.o.onConsole?.(Uint8Array.of(b)) });
     bus.addMmio(m.uart.base, m.uart.size, uart);
