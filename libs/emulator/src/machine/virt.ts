@@ -64,6 +64,7 @@ export interface VirtMachineOptions {
 export type RunResult = 'until' | 'off' | 'limit' | 'timeout';
 
 const SLICE = 200_000;
+const MIN_SLICE = 1_000;
 const NUM_IRQS = 288;
 
 /** What lives for one power-on: the CPU, the bus and every device. */
@@ -87,6 +88,8 @@ export class VirtMachine {
   private vars!: Uint8Array;
   private varsFd = -1;
   private resetRequested = false;
+  /** Real mode: measured host nanoseconds per guest instruction. */
+  private nsPerInsn = 50;
   private hostStart = 0;
   /** Wakes a real-time idle sleep early (console input). */
   private wake: (() => void) | null = null;
@@ -272,7 +275,7 @@ export class VirtMachine {
       if (opts.until?.()) return 'until';
       if (this.instructions - start >= limit) return 'limit';
       if (performance.now() >= deadline) return 'timeout';
-      this.step(Math.min(SLICE, limit - (this.instructions - start)));
+      this.step(Math.min(this.sliceToNextEvent(), limit - (this.instructions - start)));
       if (this.board.cpu.waiting && !this.poweredOff) await this.idle(deadline);
       // Let timers, I/O and the caller's callbacks run about every 20 ms.
       if (performance.now() - sliceStart > 20) {
@@ -282,10 +285,25 @@ export class VirtMachine {
     }
   }
 
+  /**
+   * Instructions to run before the next timer deadline, so a timer interrupt comes about when it is
+   * due rather than at the end of a long slice (a guest waiting N jiffies would wait N slices).
+   */
+  private sliceToNextEvent(): number {
+    const next = Math.min(this.clock.nextDeadline(), this.board.cpu.wakeAtNs);
+    if (next === Infinity) return SLICE;
+    const perInsn = this.o.time === 'deterministic' ? (this.o.nsPerInstruction ?? 32) : this.nsPerInsn;
+    return Math.max(MIN_SLICE, Math.min(SLICE, Math.ceil((next - this.clock.nowNs()) / perInsn)));
+  }
+
   /** Runs up to `n` instructions synchronously, with the events due between them. */
   step(n: number): number {
     const cpu = this.board.cpu;
+    const t0 = performance.now();
     const ran = cpu.run(n);
+    // Host time per instruction, smoothed: real mode's estimate of how far a slice reaches.
+    if (ran >= MIN_SLICE)
+      this.nsPerInsn = 0.8 * this.nsPerInsn + (0.2 * (performance.now() - t0) * 1e6) / ran;
     this.instructions += ran;
     this.clock.runDue();
     if (this.resetRequested) this.reset();
