@@ -1,7 +1,6 @@
 export { Cpu, type ExceptionSink } from './cpu/cpu';
 export { PagedMemory, MemoryFault, type RomDeviceRegion } from './cpu/memory';
 export { Mmu, FSC } from './cpu/mmu';
-export { CNTFRQ } from './cpu/timer';
 export type { SystemConfig, IccInterface, IccRegister, FirmwareCalls, TimerId } from './cpu/platform';
 export { TABLE, lookup, decode, type InsnDef, type Handler } from './cpu/decoder';
 export { UndefinedInstruction, describeException, EC, type GuestException } from './cpu/exceptions';

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { GicV2 } from '../src/devices/gic-v2';
+import { GicV2m } from '../src/devices/gic-v2m';
 import { GicV3 } from '../src/devices/gic-v3';
 
 class Wire {
@@ -129,4 +130,18 @@ test('GICv3: redistributor discovery, group 1 via ICC_IAR1, PPI timer, SGI1R, DS
   icc.write('SGI0R', (6n << 24n) | 1n);
   assert.equal(fiq.level, true);
   assert.equal(icc.read('IAR0'), 6n);
+});
+
+test('GICv2m: MSI_TYPER names SPIs 80-143; MSI_SETSPI_NS makes an edge SPI pending', () => {
+  const irq = new Wire();
+  const g = new GicV2({ irqs: 288, outputs: [{ irq, fiq: new Wire() }] });
+  const v2m = new GicV2m({ firstSpi: 48, spis: 64, line: (i) => g.line(i) });
+  assert.equal(v2m.read(0x008, 4), (80 << 16) | 64);
+  assert.equal(v2m.read(0xfcc, 4) >>> 20, 0x51, "QEMU's product ID");
+  const d = g.distributor;
+  d.write(0xc14, 4, 0x2 << 2); // INTID 81: edge
+  v2m.write(0x040, 4, 81);
+  assert.equal(d.read(0x208, 4) & (1 << 17), 1 << 17, 'INTID 81 pending');
+  v2m.write(0x040, 4, 200);
+  assert.equal(d.read(0x218, 4), 0, 'outside the frame: ignored');
 });

@@ -325,3 +325,88 @@ test('ICC_* system registers go to the GIC interface; without one they are UNDEF
   assert.equal((without.getX(1) >> 24n) & 0xfn, 0n);
   assert.equal(without.getX(3) >> 26n, 0n, 'EC 0: unknown reason');
 });
+
+test('LDTR/STTR at EL1 use EL0 permissions; an EL0-accessible page is reachable, an EL1-only one aborts', () => {
+  const { cpu, bus } = system(
+    assemble(`
+      ldr x0, =vectors
+      msr vbar_el1, x0
+      ldtr x1, [x2]
+      sttr x1, [x2, #8]
+      ldtr x3, [x4]
+      mov x9, #1
+    .balign 2048
+    vectors:
+      .org vectors + 0x200
+      mrs x5, esr_el1
+      mrs x6, far_el1
+      ${OFF}
+    `),
+  );
+  const t = mmuOn(cpu, bus);
+  t.map(0x5000_0000, RAM + 0x300000, NORMAL | 0x40); // EL0 read/write
+  t.map(0x5000_1000, RAM + 0x301000, NORMAL); // EL1 only
+  bus.w32(RAM + 0x300000, 0x1234);
+  cpu.setX(2, 0x5000_0000n);
+  cpu.setX(4, 0x5000_1000n);
+  runToHalt(cpu);
+  assert.equal(bus.r32(RAM + 0x300008), 0x1234, 'STTR wrote through the EL0 mapping');
+  assert.equal(cpu.getX(9), 0n, 'the LDTR of the EL1-only page did not complete');
+  assert.equal(cpu.getX(5), 0x9600000fn, 'data abort, same EL, permission fault level 3');
+  assert.equal(cpu.getX(6), 0x5000_1000n);
+  assert.equal(cpu.el, 1);
+});
+
+test('IC IVAU drops decoded code of the page, seen through another virtual alias', () => {
+  const { cpu, bus } = system(
+    assemble(`
+    again:
+      bl patched
+      mov x10, x0
+      cbnz x7, done
+      mov x7, #1
+      str w5, [x6]
+      dc cvau, x6
+      dsb ish
+      ic ivau, x8
+      dsb ish
+      isb
+      b again
+    done:
+      ${OFF}
+    .balign 4096
+    patched:
+      mov x0, #1
+      ret
+    `),
+  );
+  const t = mmuOn(cpu, bus);
+  // The code page also mapped (writable) at 0x6000_0000; IC IVAU is issued by the code address.
+  const patched = RAM + 0x1000;
+  t.map(0x6000_0000, patched, NORMAL);
+  cpu.setX(5, 0xd2800040n); // mov x0, #2
+  cpu.setX(6, 0x6000_0000n);
+  cpu.setX(8, BigInt(patched));
+  runToHalt(cpu);
+  assert.equal(cpu.getX(10), 2n, 'the second call ran the new instruction');
+});
+
+test('WFE consumes the event register (SEVL), then waits; an IRQ input wakes it', () => {
+  const { cpu } = system(
+    assemble(`
+      sevl
+      wfe
+      mov x1, #1
+      wfe
+      mov x2, #2
+      ${OFF}
+    `),
+  );
+  cpu.run(100);
+  assert.equal(cpu.getX(1), 1n, 'the first WFE returned at once');
+  assert.equal(cpu.waiting, true);
+  assert.equal(cpu.getX(2), 0n);
+  cpu.irq.set(true);
+  runToHalt(cpu);
+  assert.equal(cpu.getX(2), 2n);
+});

@@ -563,11 +563,6 @@ export class Cpu {
     return lo;
   }
 
-  /** Xn with 31 as the zero register. */
-  getXzr(n: number): bigint {
-    return n === 31 ? 0n : this.getX(n);
-  }
-
   // --- Data accesses (virtual address as lo/hi); an access crossing a 4 KiB page goes bytewise ---
 
   ld8(lo: number, hi: number): number {

@@ -89,10 +89,6 @@ export class PagedMemory {
     return { setRomMode };
   }
 
-  isMapped(pa: number): boolean {
-    return pa < 2 ** 32 && this.rd[pa >>> PAGE_BITS] !== undefined;
-  }
-
   r8(pa: number): number {
     const p = this.rd[pa >>> PAGE_BITS];
     if (p !== undefined) return p.getUint8(pa & PAGE_MASK);

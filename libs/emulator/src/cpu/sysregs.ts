@@ -10,6 +10,7 @@
  */
 import type { Cpu } from './cpu';
 import type { IccRegister } from './platform';
+import { CNTFRQ } from './timer';
 
 export interface SysRegDef {
   name: string;
@@ -61,7 +62,7 @@ export const SYS = {
 } as const;
 
 /** User mode's counter (system mode reads the machine's clock through the generic timer). */
-const USER_HZ = 62_500_000n;
+const USER_HZ = BigInt(CNTFRQ);
 const start = process.hrtime.bigint();
 const userCounter = (): bigint => ((process.hrtime.bigint() - start) * USER_HZ) / 1_000_000_000n;
 

@@ -1,10 +1,11 @@
 /**
- * QEMU 7.2's `virt,highmem=off` machine for one Cortex-A57-like PE, assembled from src/devices on the CPU's
- * physical bus: RAM at 0x4000_0000 with the generated FDT at its start (where QEMU puts it for
- * firmware), two CFI flash banks (AAVMF code read-only, the instance's variable store written
- * through to its file), PL011, PL031, PL061 (power button on line 3), fw_cfg, GICv2 or GICv3, the
- * generic timer's PPIs, PSCI over HVC, 32 virtio-mmio transports (the disk, if any, on the last,
- * 0x0a00_3e00, where QEMU puts the first `-device`) and the PCIe ECAM with the host bridge's own function.
+ * QEMU 7.2's `virt,highmem=off` machine for one Cortex-A57-like PE, assembled from src/devices on
+ * the CPU's physical bus: RAM at 0x4000_0000 with the generated FDT at its start (where QEMU puts it
+ * for firmware), two CFI flash banks (AAVMF code read-only, the instance's variable store written
+ * through to its file), PL011, PL031, PL061 (power button on line 3), fw_cfg, GICv2 (with its
+ * GICv2m MSI frame) or GICv3, the generic timer's PPIs, PSCI over HVC, 32 virtio-mmio transports
+ * (the disk, if any, on the last, 0x0a00_3e00, where QEMU puts the first `-device`) and the PCIe
+ * ECAM with the host bridge's own function.
  *
  * `run` drives the PE in slices, fires guest-time events between slices and sleeps (real time) or
  * skips ahead (deterministic time) while the PE waits for an interrupt. `reset` is a warm reset
@@ -19,6 +20,7 @@ import type { TimerId } from '../cpu/platform';
 import type { BlockBackend } from '../devices/device';
 import { FwCfg, FW_CFG_KEY } from '../devices/fw-cfg';
 import { GicV2 } from '../devices/gic-v2';
+import { GicV2m } from '../devices/gic-v2m';
 import { GicV3 } from '../devices/gic-v3';
 import { PcieHost } from '../devices/pcie-host';
 import { Pflash } from '../devices/pflash';
@@ -62,6 +64,7 @@ export interface VirtMachineOptions {
 export type RunResult = 'until' | 'off' | 'limit' | 'timeout';
 
 const SLICE = 200_000;
+const MIN_SLICE = 1_000;
 const NUM_IRQS = 288;
 
 /** What lives for one power-on: the CPU, the bus and every device. */
@@ -85,6 +88,8 @@ export class VirtMachine {
   private vars!: Uint8Array;
   private varsFd = -1;
   private resetRequested = false;
+  /** Real mode: measured host nanoseconds per guest instruction. */
+  private nsPerInsn = 50;
   private hostStart = 0;
   /** Wakes a real-time idle sleep early (console input). */
   private wake: (() => void) | null = null;
@@ -199,6 +204,8 @@ export class VirtMachine {
     } else {
       bus.addMmio(m.gicDist.base, m.gicDist.size, gic.distributor);
       bus.addMmio(m.gicCpu.base, m.gicCpu.size, gic.cpuInterface);
+      const v2m = new GicV2m({ firstSpi: VIRT_SPI.gicV2m, spis: 64, line: (intid) => gic.line(intid) });
+      bus.addMmio(m.gicV2m.base, m.gicV2m.size, v2m);
     }
     const uart = new Pl011({ irq: spi(VIRT_SPI.uart), onTx: (b) => this.o.onConsole?.(Uint8Array.of(b)) });
     bus.addMmio(m.uart.base, m.uart.size, uart);
@@ -268,7 +275,7 @@ export class VirtMachine {
       if (opts.until?.()) return 'until';
       if (this.instructions - start >= limit) return 'limit';
       if (performance.now() >= deadline) return 'timeout';
-      this.step(Math.min(SLICE, limit - (this.instructions - start)));
+      this.step(Math.min(this.sliceToNextEvent(), limit - (this.instructions - start)));
       if (this.board.cpu.waiting && !this.poweredOff) await this.idle(deadline);
       // Let timers, I/O and the caller's callbacks run about every 20 ms.
       if (performance.now() - sliceStart > 20) {
@@ -278,10 +285,25 @@ export class VirtMachine {
     }
   }
 
+  /**
+   * Instructions to run before the next timer deadline, so a timer interrupt comes about when it is
+   * due rather than at the end of a long slice (a guest waiting N jiffies would wait N slices).
+   */
+  private sliceToNextEvent(): number {
+    const next = Math.min(this.clock.nextDeadline(), this.board.cpu.wakeAtNs);
+    if (next === Infinity) return SLICE;
+    const perInsn = this.o.time === 'deterministic' ? (this.o.nsPerInstruction ?? 32) : this.nsPerInsn;
+    return Math.max(MIN_SLICE, Math.min(SLICE, Math.ceil((next - this.clock.nowNs()) / perInsn)));
+  }
+
   /** Runs up to `n` instructions synchronously, with the events due between them. */
   step(n: number): number {
     const cpu = this.board.cpu;
+    const t0 = performance.now();
     const ran = cpu.run(n);
+    // Host time per instruction, smoothed: real mode's estimate of how far a slice reaches.
+    if (ran >= MIN_SLICE)
+      this.nsPerInsn = 0.8 * this.nsPerInsn + (0.2 * (performance.now() - t0) * 1e6) / ran;
     this.instructions += ran;
     this.clock.runDue();
     if (this.resetRequested) this.reset();
