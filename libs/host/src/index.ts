@@ -1,4 +1,4 @@
 export * from './process';
 export * from './redis';
-export * from './redis-connection';
 export * from './supervisor';
+export * from './redis-connection';
