@@ -156,6 +156,12 @@ function logTail(file: string, lines = 5): string {
 /** Starts a private redis-server on loopback (or a unix socket) and waits until it answers PING. */
 export async function startRedis(options: RedisOptions): Promise<RedisServer> {
   const log = options.log ?? (() => {});
+  const socket = options.unixSocket ? resolvePath(options.unixSocket) : undefined;
+  // sockaddr_un holds 108 bytes with the final NUL; redis-server would only log that it cannot bind.
+  if (socket && Buffer.byteLength(socket) > UNIX_PATH_MAX)
+    throw new HostError(
+      `unix socket path ${socket} is ${Buffer.byteLength(socket)} bytes long; at most ${UNIX_PATH_MAX} fit: use a shorter path`,
+    );
   const binary = await ensureRedisServer(log);
   mkdirSync(options.dataDir, { recursive: true });
   const dataDir = realpathSync(options.dataDir);
