@@ -9,3 +9,8 @@ export * from './qemu/probe';
 export * from './qemu/profile';
 export * from './qemu/qmp';
 export * from './qemu/session';
+export * from './emulator/accepts';
+export * from './emulator/driver';
+export * from './emulator/hotplug';
+export * from './emulator/profile';
+export * from './emulator/session';
