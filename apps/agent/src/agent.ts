@@ -17,7 +17,7 @@ import { Cancelled, RunningAttempts } from './cancels';
 import { ControllerClient, ControllerError } from './client';
 import { ImageCache } from './image-cache';
 import { probeCapabilities, PROBES, type KindProbe } from './probes';
-import { qemuVmRun } from './qemu-vm';
+import { emulatorVmRun, qemuVmRun } from './qemu-vm';
 import { findSuite } from './suites';
 import { VERSION } from './version';
 
@@ -156,6 +156,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
   const stopping = new AbortController();
   const capabilities = await probeCapabilities(concurrency, options.probes ?? PROBES);
   const host = (capabilities.probes.qemu as { host?: HostProbe } | undefined)?.host;
+  const emulatorHost = (capabilities.probes.emulator as { host?: HostProbe } | undefined)?.host;
   const workDir =
     options.workDir ?? path.join(path.dirname(options.cacheDir ?? defaultCacheDir()), 'agent-work');
   const registration = async () => ({
@@ -248,7 +249,9 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
             liveVm: (job, imagePath) =>
               job.target.kind === 'qemu' && jobHost
                 ? qemuVmRun(job, attempt, imagePath, workDir, jobHost)
-                : undefined,
+                : job.target.kind === 'emulator' && emulatorHost
+                  ? emulatorVmRun(job, attempt, imagePath, workDir, emulatorHost)
+                  : undefined,
           });
     } catch (err) {
       if (err instanceof HandedBack) {
