@@ -1,7 +1,7 @@
 /**
  * The `boot` suite through the real agent code on the bundled emulator and on qemu-aarch64-tcg, same
- * reference guest (fixtures/guest): the clauses and verdicts are the same. Minutes of CPU for the
- * emulator (an interpreter); no timed assertion.
+ * reference guest (fixtures/guest), with GICv3 and GICv2: the clauses and verdicts are the same. Minutes
+ * of CPU for the emulator (an interpreter); no timed assertion.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -48,7 +48,7 @@ async function bootSuite(target: TargetProfile, image: string, work: string, pro
 }
 
 test(
-  'boot suite: the emulator gives the verdicts qemu-aarch64-tcg gives',
+  'boot suite: the emulator gives the verdicts qemu-aarch64-tcg gives, on GICv3 and GICv2',
   { timeout: 3_600_000 },
   async (t) => {
     const probe = await probeHost();
@@ -72,11 +72,15 @@ test(
         ),
       );
       const qemu = resolveProfiles(loadProfileInputs(BUNDLED_PROFILES_DIR)).profiles.get('qemu-aarch64-tcg')!;
-      const emulator = loadEmulatorProfiles(BUNDLED_PROFILES_DIR).get('emulator-aarch64')!;
-      const onQemu = await bootSuite(qemu, image, work, probe);
-      const onEmulator = await bootSuite(emulator, image, work, probe);
-      assert.ok(onQemu.length > 0);
-      assert.deepEqual(onEmulator, onQemu);
+      const emulators = loadEmulatorProfiles(BUNDLED_PROFILES_DIR);
+      for (const gic of [3, 2] as const) {
+        const onQemu = await bootSuite({ ...qemu, id: `qemu-gicv${gic}`, gic }, image, work, probe);
+        const emulator = emulators.get(gic === 3 ? 'emulator-aarch64' : 'emulator-aarch64-gicv2')!;
+        const onEmulator = await bootSuite(emulator, image, work, probe);
+        t.diagnostic(`GICv${gic}: qemu ${onQemu.join(' ')}; emulator ${onEmulator.join(' ')}`);
+        assert.ok(onQemu.length > 0);
+        assert.deepEqual(onEmulator, onQemu);
+      }
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
     }
