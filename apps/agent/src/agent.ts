@@ -96,6 +96,7 @@ export async function runAgent(options: AgentOptions): Promise<AgentHandle> {
     cache: new ImageCache(cacheDir, client),
     agentId: () => registration.id,
     host: (capabilities.probes.qemu as { host?: HostProbe } | undefined)?.host,
+    emulatorHost: (capabilities.probes.emulator as { host?: HostProbe } | undefined)?.host,
     cores: new CoreBudget(concurrency),
     workDir: options.workDir ?? path.join(path.dirname(cacheDir), 'agent-work'),
     faultDelayMs: options.faultDelayMs ?? 0,

@@ -6,7 +6,7 @@ import { Cancelled, RunningAttempts } from './cancels';
 import { ControllerClient, ControllerError } from './client';
 import type { ImageCache } from './image-cache';
 import { coresOf, handBackRefused, placeHere, type CoreBudget } from './placement';
-import { qemuVmRun } from './qemu-vm';
+import { emulatorVmRun, qemuVmRun } from './qemu-vm';
 import { findSuite } from './suites';
 
 /** What processing a job needs of the rest of the agent. */
@@ -17,6 +17,8 @@ export interface JobContext {
   agentId: () => string;
   /** The qemu probe of this host, when qemu was probed. */
   host: HostProbe | undefined;
+  /** The emulator probe of this host (its AAVMF files), when the emulator was probed. */
+  emulatorHost: HostProbe | undefined;
   cores: CoreBudget;
   workDir: string;
   faultDelayMs: number;
@@ -98,7 +100,9 @@ export function jobProcessor(ctx: JobContext) {
           liveVm: (j, imagePath) =>
             j.target.kind === 'qemu' && placed.host
               ? qemuVmRun(j, attempt, imagePath, ctx.workDir, placed.host)
-              : undefined,
+              : j.target.kind === 'emulator' && ctx.emulatorHost
+                ? emulatorVmRun(j, attempt, imagePath, ctx.workDir, ctx.emulatorHost)
+                : undefined,
         });
       } finally {
         release();

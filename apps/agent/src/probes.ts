@@ -1,7 +1,9 @@
 import type { AgentCapabilities, TargetKind } from '@vmfarm/protocol';
 import {
   accepts,
+  acceptsEmulator,
   BUNDLED_PROFILES_DIR,
+  loadEmulatorProfiles,
   loadProfileInputs,
   probeHost,
   resolveProfiles,
@@ -49,6 +51,23 @@ export async function probeQemu(profilesDir = BUNDLED_PROFILES_DIR): Promise<Pro
 export const QEMU_NEEDS =
   'qemu-system-aarch64/qemu-system-arm, qemu-img and the AAVMF firmware files of at least one bundled qemu profile (Debian: qemu-system-arm qemu-efi-aarch64 qemu-efi-arm qemu-utils)';
 
+/** Probes the host for the bundled emulator profiles: only the AAVMF files (the machine is in the agent). */
+export async function probeEmulator(profilesDir = BUNDLED_PROFILES_DIR): Promise<ProbeResult> {
+  const list = [...loadEmulatorProfiles(profilesDir).values()];
+  const files = [...new Set(list.flatMap((p) => [p.firmwareCode, p.firmwareVars]))];
+  const host = await probeHost({ files });
+  const details: QemuProbeDetails = { host, accepted: [], refused: {} };
+  for (const p of list) {
+    const verdict = acceptsEmulator(p, host);
+    if (verdict.ok) details.accepted.push(p.id);
+    else details.refused[p.id] = verdict.reason;
+  }
+  return { ok: details.accepted.length > 0, details: { ...details } };
+}
+
+export const EMULATOR_NEEDS =
+  'the AAVMF firmware files of at least one bundled emulator profile (Debian: qemu-efi-aarch64); no QEMU, hypervisor or root';
+
 export const PROBES: readonly KindProbe[] = [
   {
     kind: 'static',
@@ -56,6 +75,7 @@ export const PROBES: readonly KindProbe[] = [
     probe: async () => ({ ok: true, details: {} }),
   },
   { kind: 'qemu', needs: QEMU_NEEDS, probe: () => probeQemu() },
+  { kind: 'emulator', needs: EMULATOR_NEEDS, probe: () => probeEmulator() },
 ];
 
 /** Runs every probe; a probe that throws counts as "cannot serve", with the reason. */

@@ -1,6 +1,6 @@
 import type { RunJobData, TargetProfile } from '@vmfarm/protocol';
 import type { BootedVm, TargetDriver, VmOverrides, VmSession } from '@vmfarm/session';
-import { qemuDriver, type HostProbe } from '@vmfarm/targets';
+import { emulatorDriver, qemuDriver, type HostProbe } from '@vmfarm/targets';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,13 +19,14 @@ const TEXT_ARTIFACTS: [string, string][] = [
   ['console.log', 'text/plain'],
   ['qmp.jsonl', 'application/x-ndjson'],
   ['qemu.log', 'text/plain'],
+  ['emulator.log', 'text/plain'],
 ];
 
 /**
  * The VMs of one attempt, through any target driver. Each boot is a new instance under
  * `<workDir>/<run>-<attempt>/vmN` (a fresh directory, so the variable store is a fresh copy of the
- * profile's template); finish() closes them all, collects console.log, qmp.jsonl, qemu.log and
- * vars.fd.gz, and removes the files.
+ * profile's template); finish() closes them all, collects console.log, qmp.jsonl, qemu.log (or
+ * emulator.log) and vars.fd.gz, and removes the files.
  */
 export function vmRun<P extends TargetProfile, Probe>(
   driver: TargetDriver<P, Probe>,
@@ -111,4 +112,16 @@ export function qemuVmRun(
 ): LiveVmRun {
   if (job.target.kind !== 'qemu') throw new Error(`target ${job.target.id} is not a qemu target`);
   return vmRun(qemuDriver, job.target, host, job, attempt, imagePath, workDir);
+}
+
+/** The emulator VMs of one attempt (`vmRun` through the emulator driver; the machine runs in a worker thread). */
+export function emulatorVmRun(
+  job: RunJobData,
+  attempt: number,
+  imagePath: string,
+  workDir: string,
+  host: HostProbe,
+): LiveVmRun {
+  if (job.target.kind !== 'emulator') throw new Error(`target ${job.target.id} is not an emulator target`);
+  return vmRun(emulatorDriver, job.target, host, job, attempt, imagePath, workDir);
 }

@@ -12,7 +12,7 @@ import { archSchema, ARCHES } from './verdict';
  * share must have one schema. The driver of the kind (libs/targets) resolves what the fields name.
  */
 
-export const TARGET_KINDS = ['static', 'qemu', 'xen'] as const;
+export const TARGET_KINDS = ['static', 'qemu', 'xen', 'emulator'] as const;
 export const targetKindSchema = z.enum(TARGET_KINDS);
 export type TargetKind = z.infer<typeof targetKindSchema>;
 
@@ -155,8 +155,32 @@ export const xenProfileSchema = z.strictObject({
 });
 export type XenTargetProfile = z.infer<typeof xenProfileSchema>;
 
+/**
+ * The machine of the bundled emulator (QEMU's `virt,highmem=off` in TypeScript): the qemu fields it
+ * shares, with the same schemas; its driver refuses the values the machine cannot give yet.
+ */
+export const emulatorMachineFields = {
+  gic: qemuMachineFields.gic,
+  acpi: qemuMachineFields.acpi,
+  memoryMiB: qemuMachineFields.memoryMiB,
+  smp: qemuMachineFields.smp,
+  console: qemuMachineFields.console,
+  hotplugPorts: qemuMachineFields.hotplugPorts,
+  firmwareCode: qemuMachineFields.firmwareCode,
+  firmwareVars: qemuMachineFields.firmwareVars,
+  nvram: qemuMachineFields.nvram,
+};
+
+export const emulatorProfileSchema = z.strictObject({
+  ...commonProfileFields,
+  kind: z.literal('emulator'),
+  arch: archListSchema,
+  ...emulatorMachineFields,
+});
+export type EmulatorTargetProfile = z.infer<typeof emulatorProfileSchema>;
+
 /** One schema per kind: adding a kind is adding its entry here (see the top of this file). */
-const PROFILE_SCHEMAS = [staticProfileSchema, qemuProfileSchema, xenProfileSchema] as const;
+const PROFILE_SCHEMAS = [staticProfileSchema, qemuProfileSchema, xenProfileSchema, emulatorProfileSchema] as const;
 
 /** A target profile is data; `extends` names a base profile whose fields it inherits. */
 export const targetProfileSchema = z.discriminatedUnion('kind', PROFILE_SCHEMAS);
@@ -167,6 +191,7 @@ export const HOST_FILE_FIELDS: Readonly<Record<TargetKind, readonly string[]>> =
   static: [],
   qemu: ['firmwareCode', 'firmwareVars'],
   xen: ['kernel', 'ramdisk'],
+  emulator: ['firmwareCode', 'firmwareVars'],
 };
 
 /**

@@ -10,3 +10,8 @@ export * from './qemu/profile';
 export * from './qemu/qmp';
 export * from './qemu/session';
 export * from './xen';
+export * from './emulator/accepts';
+export * from './emulator/driver';
+export * from './emulator/hotplug';
+export * from './emulator/profile';
+export * from './emulator/session';
