@@ -1,30 +1,13 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { knownIssueViewSchema } from '@vmfarm/protocol';
 import { expiryOf } from '../src/commands/issue';
-import { startController, vmfarm, type Controller } from './serve-helpers';
+import { controllerForTests } from './controller';
 
 /** `vmfarm issue add|list|close` against a real controller process (SQLite, real Redis). */
-const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-issue-'));
-const ADMIN = `vmf_${randomBytes(32).toString('base64url')}`;
-let controller: Controller;
-let url = '';
-
-before(async () => {
-  controller = await startController(join(dir, 'data'), ADMIN);
-  url = controller.url;
-});
-after(async () => {
-  await controller.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const run = (...args: string[]) =>
-  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url, VMFARM_TOKEN: ADMIN });
+const farm = controllerForTests('issue');
+const ADMIN = farm.admin;
+const run = (...args: string[]) => farm.runAs(ADMIN, ...args);
 
 test('--expires takes an instant with its offset or a time from now', () => {
   const now = new Date('2026-01-01T00:00:00.000Z');

@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { payloadInfoSchema } from '@vmfarm/protocol';
 import { readZip } from '../src/zip';
-import { startController, vmfarm, type Controller } from './serve-helpers';
+import { controllerForTests } from './controller';
 
 /**
  * `vmfarm payload add DIR|ZIP` and `payload list` against a real controller process (SQLite, real
@@ -16,22 +14,10 @@ import { startController, vmfarm, type Controller } from './serve-helpers';
  */
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const ARM_COPY = join(ROOT, '..', 'shared', 'payloads', 'vbsa-1.0.0');
-const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-payload-'));
-const ADMIN = `vmf_${randomBytes(32).toString('base64url')}`;
-let controller: Controller;
-let url = '';
-
-before(async () => {
-  controller = await startController(join(dir, 'data'), ADMIN);
-  url = controller.url;
-});
-after(async () => {
-  await controller.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const run = (...args: string[]) =>
-  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url, VMFARM_TOKEN: ADMIN });
+const farm = controllerForTests('payload');
+const { dir } = farm;
+const ADMIN = farm.admin;
+const run = (...args: string[]) => farm.runAs(ADMIN, ...args);
 
 /** A payload directory: payload.json from deploy/, Arm's files from the test copy. */
 function payloadDir(name: string, files = ['Vbsa.efi', 'Shell.efi']): string {

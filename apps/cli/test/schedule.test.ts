@@ -1,37 +1,22 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { imageResourceSchema, matrixViewSchema, scheduleViewSchema } from '@vmfarm/protocol';
-import { startController, vmfarm, type Controller } from './serve-helpers';
+import { controllerForTests } from './controller';
 
 /** `vmfarm submit --version --tag` and `vmfarm schedule …` against a real controller process. */
-const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-schedule-'));
+const farm = controllerForTests('schedule');
+const { dir } = farm;
 const disk = join(dir, 'debian.img');
 writeFileSync(disk, Buffer.alloc(4096, 9));
 
-/** The controller's admin token (VMFARM_ADMIN_TOKEN), which the CLI gets as VMFARM_TOKEN. */
-const ADMIN = `vmf_${randomBytes(32).toString('base64url')}`;
-let controller: Controller;
-let url = '';
-
-before(async () => {
-  controller = await startController(join(dir, 'data'), ADMIN);
-  url = controller.url;
-});
-after(async () => {
-  await controller.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const runAs = (token: string, ...args: string[]) =>
-  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url, VMFARM_TOKEN: token });
+const ADMIN = farm.admin;
+const { runAs } = farm;
 const run = (...args: string[]) => runAs(ADMIN, ...args);
 const getJson = async (path: string) =>
   (
-    await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    await fetch(`${farm.url()}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })
   ).json() as Promise<unknown>;
 
 test('submit sets version and tags, and re-tags an image the controller already has', async () => {
