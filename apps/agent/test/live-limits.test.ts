@@ -11,7 +11,6 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { before, test } from 'node:test';
 import type { QemuTargetProfile, RunJobData, StageLimits } from '@vmfarm/protocol';
-import type { LiveVm } from '@vmfarm/session';
 import { readyPatterns, waitReady } from '@vmfarm/suites';
 import {
   boot,
@@ -22,9 +21,10 @@ import {
   type HostProbe,
   type QemuSession,
 } from '@vmfarm/targets';
-import { runAttempt, type LiveVmRun } from '../src/attempt';
+import { runAttempt } from '../src/attempt';
 import { qemuVmRun } from '../src/qemu-vm';
 import { findSuite } from '../src/suites';
+import { watchedQemuVm } from './live-vm';
 
 const ROOT = path.join(__dirname, '../../../..');
 const AARCH64 = resolveProfiles(loadProfileInputs(BUNDLED_PROFILES_DIR)).profiles.get('qemu-aarch64-tcg')!;
@@ -90,19 +90,10 @@ async function stoppedAttempt(
     findSuite,
     fetchImage: async () => image,
     faultDelayMs: 0,
-    liveVm: (j, imagePath): LiveVmRun => {
-      const inner = qemuVmRun(j, 1, imagePath, workDir, probe);
-      const vm: LiveVm = {
-        boot: async (overrides) => {
-          const booted = await inner.vm.boot(overrides);
-          const session = booted.session as QemuSession;
-          pids.push(session.pid!);
-          void when(session).then(() => process.kill(session.pid!, 'SIGSTOP'));
-          return booted;
-        },
-      };
-      return { vm, finish: inner.finish };
-    },
+    liveVm: watchedQemuVm(workDir, probe, (session) => {
+      pids.push(session.pid!);
+      void when(session).then(() => process.kill(session.pid!, 'SIGSTOP'));
+    }),
   });
   return { result, pids, workDir };
 }

@@ -20,7 +20,6 @@ import {
   type VerdictRecord,
 } from '@vmfarm/protocol';
 import { parseAcsLog, payloadDisk, payloadSuite } from '@vmfarm/suites';
-import type { LiveVm } from '@vmfarm/session';
 import {
   BUNDLED_PROFILES_DIR,
   loadProfileInputs,
@@ -29,8 +28,8 @@ import {
   type HostProbe,
   type QemuSession,
 } from '@vmfarm/targets';
-import { runAttempt, type LiveVmRun } from '../src/attempt';
-import { qemuVmRun } from '../src/qemu-vm';
+import { runAttempt } from '../src/attempt';
+import { watchedQemuVm } from './live-vm';
 
 const ROOT = path.join(__dirname, '../../../..');
 const ARM_COPY = path.join(ROOT, '../shared/payloads/vbsa-1.0.0');
@@ -79,17 +78,7 @@ async function attempt(
     findSuite: (id) => (id === suite.id ? suite : undefined),
     fetchImage: async () => disk.path,
     faultDelayMs: 0,
-    liveVm: (j, imagePath): LiveVmRun => {
-      const inner = qemuVmRun(j, 1, imagePath, workDir, probe);
-      const vm: LiveVm = {
-        boot: async (overrides) => {
-          const booted = await inner.vm.boot(overrides);
-          onBoot(booted.session as QemuSession);
-          return booted;
-        },
-      };
-      return { vm, finish: inner.finish };
-    },
+    liveVm: watchedQemuVm(workDir, probe, onBoot),
   });
   for (const v of result.verdicts) verdictRecordSchema.parse(v);
   const console = Buffer.from(

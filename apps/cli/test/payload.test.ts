@@ -1,13 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { payloadInfoSchema } from '@vmfarm/protocol';
 import { readZip } from '../src/zip';
-import { vmfarm } from './serve-helpers';
+import { controllerForTests } from './controller';
 
 /**
  * `vmfarm payload add DIR|ZIP` and `payload list` against a real controller process (SQLite, real
@@ -16,46 +14,10 @@ import { vmfarm } from './serve-helpers';
  */
 const ROOT = join(__dirname, '..', '..', '..', '..');
 const ARM_COPY = join(ROOT, '..', 'shared', 'payloads', 'vbsa-1.0.0');
-const CONTROLLER = join(__dirname, '..', '..', '..', 'controller', 'dist', 'src', 'main.js');
-const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-payload-'));
-const ADMIN = `vmf_${randomBytes(32).toString('base64url')}`;
-let controller: ChildProcess;
-let url = '';
-
-before(async () => {
-  const redis = process.env.REDIS_URL;
-  if (!redis) throw new Error('REDIS_URL is not set: run `npm test` (it starts Redis) or export REDIS_URL');
-  controller = spawn(process.execPath, [CONTROLLER], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      VMFARM_DATA: join(dir, 'data'),
-      VMFARM_QUEUE_PREFIX: `cli_${randomBytes(6).toString('hex')}`,
-      VMFARM_ADMIN_TOKEN: ADMIN,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  controller.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    controller.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    controller.once('exit', (code) => reject(new Error(`controller exited (${code}):\n${err}`)));
-  });
-});
-after(async () => {
-  const exited = new Promise((r) => controller.once('exit', r));
-  controller.kill('SIGTERM');
-  await exited;
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const run = (...args: string[]) =>
-  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url, VMFARM_TOKEN: ADMIN });
+const farm = controllerForTests('payload');
+const { dir } = farm;
+const ADMIN = farm.admin;
+const run = (...args: string[]) => farm.runAs(ADMIN, ...args);
 
 /** A payload directory: payload.json from deploy/, Arm's files from the test copy. */
 function payloadDir(name: string, files = ['Vbsa.efi', 'Shell.efi']): string {

@@ -1,62 +1,22 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { imageResourceSchema, matrixViewSchema, scheduleViewSchema } from '@vmfarm/protocol';
-import { vmfarm } from './serve-helpers';
+import { controllerForTests } from './controller';
 
 /** `vmfarm submit --version --tag` and `vmfarm schedule …` against a real controller process. */
-const CONTROLLER = join(__dirname, '..', '..', '..', 'controller', 'dist', 'src', 'main.js');
-const dir = mkdtempSync(join(tmpdir(), 'vmfarm-cli-schedule-'));
+const farm = controllerForTests('schedule');
+const { dir } = farm;
 const disk = join(dir, 'debian.img');
 writeFileSync(disk, Buffer.alloc(4096, 9));
 
-/** The controller's admin token (VMFARM_ADMIN_TOKEN), which the CLI gets as VMFARM_TOKEN. */
-const ADMIN = `vmf_${randomBytes(32).toString('base64url')}`;
-let controller: ChildProcess;
-let url = '';
-
-before(async () => {
-  const redis = process.env.REDIS_URL;
-  if (!redis) throw new Error('REDIS_URL is not set: run `npm test` (it starts Redis) or export REDIS_URL');
-  controller = spawn(process.execPath, [CONTROLLER], {
-    env: {
-      ...process.env,
-      PORT: '0',
-      VMFARM_DATA: join(dir, 'data'),
-      VMFARM_QUEUE_PREFIX: `cli_${randomBytes(6).toString('hex')}`,
-      VMFARM_ADMIN_TOKEN: ADMIN,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  controller.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    controller.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]);
-    });
-    controller.once('exit', (code) => reject(new Error(`controller exited (${code}):\n${err}`)));
-  });
-});
-after(async () => {
-  const exited = new Promise((r) => controller.once('exit', r));
-  controller.kill('SIGTERM');
-  await exited;
-  rmSync(dir, { recursive: true, force: true });
-});
-
-const runAs = (token: string, ...args: string[]) =>
-  vmfarm(args, { ...process.env, VMFARM_CONTROLLER: url, VMFARM_TOKEN: token });
+const ADMIN = farm.admin;
+const { runAs } = farm;
 const run = (...args: string[]) => runAs(ADMIN, ...args);
 const getJson = async (path: string) =>
   (
-    await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    await fetch(`${farm.url()}${path}`, { headers: { authorization: `Bearer ${ADMIN}` } })
   ).json() as Promise<unknown>;
 
 test('submit sets version and tags, and re-tags an image the controller already has', async () => {

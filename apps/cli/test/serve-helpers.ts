@@ -1,11 +1,16 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-/** Helpers for serve.test.ts and bench/queue-bench.mjs: a real `vmfarm serve` and a small real image. */
+/**
+ * Helpers for the CLI's tests and bench/queue-bench.mjs: a real `vmfarm serve`, a real controller
+ * process and a small real image.
+ */
 
 export const VMFARM_BIN = join(__dirname, '..', '..', 'bin', 'vmfarm.js');
+const CONTROLLER_MAIN = join(__dirname, '..', '..', '..', 'controller', 'dist', 'src', 'main.js');
 
 /** A minimal PE32+ header for an AArch64 EFI application (machine 0xAA64, subsystem 10), no sections. */
 function efiApplication(): Buffer {
@@ -135,4 +140,48 @@ export function vmfarm(args: string[], env: NodeJS.ProcessEnv = process.env) {
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+export interface Controller {
+  url: string;
+  /** SIGTERM, then waits for the exit. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts the controller as a process (SQLite under dataDir, the real Redis of REDIS_URL with a queue
+ * prefix of its own, adminToken as VMFARM_ADMIN_TOKEN) and waits for its "listening on" line.
+ */
+export async function startController(dataDir: string, adminToken: string): Promise<Controller> {
+  const redis = process.env.REDIS_URL;
+  if (!redis) throw new Error('REDIS_URL is not set: run `npm test` (it starts Redis) or export REDIS_URL');
+  const controller = spawn(process.execPath, [CONTROLLER_MAIN], {
+    env: {
+      ...process.env,
+      PORT: '0',
+      VMFARM_DATA: dataDir,
+      VMFARM_QUEUE_PREFIX: `cli_${randomBytes(6).toString('hex')}`,
+      VMFARM_ADMIN_TOKEN: adminToken,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  controller.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    controller.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    controller.once('exit', (code) => reject(new Error(`controller exited (${code}):\n${err}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      const exited = new Promise((r) => controller.once('exit', r));
+      controller.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

@@ -1,14 +1,11 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRedis, type RedisServer } from '@vmfarm/host';
 import { healthSchema } from '@vmfarm/protocol';
-import { bootstrap, type RunningController } from '../src/app';
-import { resolveConfig } from '../src/config';
-import { ADMIN_TOKEN } from './helpers/auth';
-import { FakeScheduler, LocalEventBus } from './helpers/fakes';
-import { STORES, eventually, tempDir, uniqueName } from './helpers/env';
+import type { RunningController } from '../src/app';
+import { STORES, eventually, uniqueName } from './helpers/env';
+import { closeOwnRedisFarm, startOwnRedisFarm } from './helpers/own-redis';
 
 /**
  * GET /api/health answers for the controller's dependencies: 503 naming Redis when Redis is dead or
@@ -26,29 +23,9 @@ for (const store of STORES) {
     };
 
     before(async () => {
-      dir = tempDir(`health-${store.name}`);
-      const db = await store.create(dir);
-      drop = db.drop;
-      redis = await startRedis({ dataDir: path.join(dir, 'redis') });
-      farm = await bootstrap(
-        resolveConfig({
-          redisUrl: redis.url,
-          dataDir: path.join(dir, 'data'),
-          databaseUrl: db.databaseUrl,
-          queuePrefix: uniqueName('health'),
-          adminToken: ADMIN_TOKEN,
-          port: 0,
-          limits: { redisTimeoutMs: 1000 },
-        }),
-        { scheduler: new FakeScheduler(), eventBus: new LocalEventBus() },
-      );
+      ({ farm, redis, dir, drop } = await startOwnRedisFarm(store, 'health', uniqueName('health')));
     });
-    after(async () => {
-      await farm.close();
-      await redis.stop();
-      await drop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => closeOwnRedisFarm({ farm, redis, dir, drop }));
 
     it(
       'is 200 when both answer, 503 naming Redis while it is dead or hung',

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { redisConnection, startRedis, type RedisServer } from '@vmfarm/host';
 import { queueName, type MatrixView } from '@vmfarm/protocol';
 import { Queue } from 'bullmq';
-import { bootstrap, type RunningController } from '../src/app';
-import { resolveConfig } from '../src/config';
+import type { RunningController } from '../src/app';
 import type { Db } from '../src/store/database';
 import { DB } from '../src/store/tokens';
 import { ADMIN_TOKEN, authed } from './helpers/auth';
-import { FakeScheduler, LocalEventBus } from './helpers/fakes';
-import { STORES, tempDir, uniqueName } from './helpers/env';
+import { STORES, uniqueName } from './helpers/env';
+import { closeOwnRedisFarm, startOwnRedisFarm } from './helpers/own-redis';
 
 /**
  * POST /api/matrices when Redis dies or hangs: a 503 at once, nothing written; the client's retry
@@ -46,22 +44,7 @@ for (const store of STORES) {
     };
 
     before(async () => {
-      dir = tempDir(`redisdown-${store.name}`);
-      const db = await store.create(dir);
-      drop = db.drop;
-      redis = await startRedis({ dataDir: path.join(dir, 'redis') });
-      farm = await bootstrap(
-        resolveConfig({
-          redisUrl: redis.url,
-          dataDir: path.join(dir, 'data'),
-          databaseUrl: db.databaseUrl,
-          queuePrefix: prefix,
-          adminToken: ADMIN_TOKEN,
-          port: 0,
-          limits: { redisTimeoutMs: 1000 },
-        }),
-        { scheduler: new FakeScheduler(), eventBus: new LocalEventBus() },
-      );
+      ({ farm, redis, dir, drop } = await startOwnRedisFarm(store, 'redisdown', prefix));
       const sha = (
         await admin()
           .put('/api/images?name=disk&arch=aarch64')
@@ -71,12 +54,7 @@ for (const store of STORES) {
       ).body.sha256;
       request = { images: [sha], targets: ['static'], suites: ['static'] };
     });
-    after(async () => {
-      await farm.close();
-      await redis.stop();
-      await drop();
-      fs.rmSync(dir, { recursive: true, force: true });
-    });
+    after(() => closeOwnRedisFarm({ farm, redis, dir, drop }));
 
     it('answers a repeated Idempotency-Key with the matrix it made, and another request with 422', async () => {
       const first = await admin()

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launch, loggedIn } from '../src/browser';
-import { Api, corpus, startFarm, type Farm } from '../src/farm';
+import { Api, corpus, type Farm } from '../src/farm';
+import { closeFarmPage, openFarmPage } from '../src/farm-page';
 
 // The dashboard in a real browser against a real farm: `vmfarm serve` (controller, SQLite, Redis from
 // REDIS_URL or its own) and agents as processes, images from the static corpus. The farm starts with
@@ -37,16 +37,10 @@ before(async () => {
   assert.equal(BROKEN.verdicts['IMG-GPT'], 'FAIL');
   assert.equal(DISTRO_1.verdicts['IMG-GPT'], 'PASS');
   assert.equal(DISTRO_2.verdicts['IMG-GPT'], 'FAIL');
-  farm = await startFarm(join(dir, 'data'), { agents: 0 });
-  browser = await launch();
-  page = await (await loggedIn(browser, farm.url, farm.adminToken)).newPage();
+  ({ farm, browser, page } = await openFarmPage(join(dir, 'data'), { agents: 0 }));
 });
 
-after(async () => {
-  await browser?.close();
-  await farm?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => closeFarmPage({ farm, browser }, dir));
 
 const progress = (p: Page) => p.getByRole('progressbar').textContent();
 

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { matrixReportSchema, payloadManifestSchema } from '@vmfarm/protocol';
-import { launch, loggedIn } from '../src/browser';
-import { REPO_ROOT, startFarm, type Farm } from '../src/farm';
+import { REPO_ROOT, type Farm } from '../src/farm';
+import { closeFarmPage, openFarmPage } from '../src/farm-page';
 
 // Arm's VBSA as a payload in a real browser against a real farm (`vmfarm serve`, its agent running
 // VBSA on real QEMU): the target's certification page lists the VBSA rules under the payload's name
@@ -24,16 +24,10 @@ let browser: Browser;
 let page: Page;
 
 before(async () => {
-  farm = await startFarm(join(dir, 'data'), { agents: 1 });
-  browser = await launch();
-  page = await (await loggedIn(browser, farm.url, farm.adminToken)).newPage();
+  ({ farm, browser, page } = await openFarmPage(join(dir, 'data'), { agents: 1 }));
 });
 
-after(async () => {
-  await browser?.close();
-  await farm?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => closeFarmPage({ farm, browser }, dir));
 
 test(
   "the certification page shows VBSA's rules beside the clauses, under the payload's name and version",

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
-import { launch, loggedIn } from '../src/browser';
-import { corpus, FarmError, startFarm, type Farm } from '../src/farm';
+import { corpus, FarmError, type Farm } from '../src/farm';
+import { closeFarmPage, openFarmPage } from '../src/farm-page';
 
 // A release team's known issue in a real browser against a real farm (`vmfarm serve`, a real agent
 // running the static suite on corpus images): a FAIL the new image brought is a regression; a known
@@ -29,16 +29,10 @@ let page: Page;
 before(async () => {
   assert.equal(V1.verdicts['IMG-GPT'], 'PASS');
   assert.equal(V2.verdicts['IMG-GPT'], 'FAIL');
-  farm = await startFarm(join(dir, 'data'), { agents: 1 });
-  browser = await launch();
-  page = await (await loggedIn(browser, farm.url, farm.adminToken)).newPage();
+  ({ farm, browser, page } = await openFarmPage(join(dir, 'data'), { agents: 1 }));
 });
 
-after(async () => {
-  await browser?.close();
-  await farm?.stop();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => closeFarmPage({ farm, browser }, dir));
 
 /** A schedule's matrix run now, until settled (its retries before a regression included). */
 async function runSettled(scheduleId: string): Promise<string> {

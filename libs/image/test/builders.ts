@@ -532,3 +532,8 @@ export function nvDataVolume(signature: string, vars: readonly Buffer[], fvLengt
   Buffer.concat(vars).copy(b, 0x64);
   return b;
 }
+
+/** The arguments for `qemu-img` to write the raw file `raw` as qcow2 at `qcow2`, with `options` (-c, -o …). */
+export function qemuImgQcow2Args(raw: string, qcow2: string, options: string[]): string[] {
+  return ['convert', '-f', 'raw', '-O', 'qcow2', ...options, raw, qcow2];
+}

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { BufferSource, ImageFormatError, Qcow2Source } from '../src';
-import { writeQcow2 } from './builders';
+import { qemuImgQcow2Args, writeQcow2 } from './builders';
 
 function pattern(size: number): Buffer {
   const b = Buffer.alloc(size);
@@ -52,16 +52,7 @@ test('reads what qemu-img writes (compressed, cluster sizes)', async () => {
     const raw = pattern(3 * 1024 * 1024 + 512);
     await writeFile(join(dir, 'raw'), raw);
     for (const args of [['-c'], ['-o', 'cluster_size=4096'], ['-o', 'compat=0.10']]) {
-      execFileSync('qemu-img', [
-        'convert',
-        '-f',
-        'raw',
-        '-O',
-        'qcow2',
-        ...args,
-        join(dir, 'raw'),
-        join(dir, 'q'),
-      ]);
+      execFileSync('qemu-img', qemuImgQcow2Args(join(dir, 'raw'), join(dir, 'q'), args));
       const q = await Qcow2Source.open(new BufferSource(await readFile(join(dir, 'q'))));
       assert.deepEqual(await q.read(0, raw.length), raw, args.join(' '));
     }

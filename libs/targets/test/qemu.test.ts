@@ -3,7 +3,6 @@
  * qemu-utils and qemu-efi-aarch64; build.sh needs root the first time (apt) and caches the image.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +18,8 @@ import {
   resolveProfiles,
   type QemuSession,
 } from '../src';
+import { buildGuest, qemuMissing } from './guest';
 
-const ROOT = join(__dirname, '../../../..');
 const { profiles } = resolveProfiles(loadProfileInputs(BUNDLED_PROFILES_DIR));
 const AARCH64 = profiles.get('qemu-aarch64-tcg')!;
 /** Generous: TCG boots take 5 s idle and 16 s at load 7.5 on this machine. */
@@ -33,25 +32,10 @@ let work = '';
 let unavailable = '';
 
 before(async () => {
-  const probe = await probeHost();
-  if (!probe.binaries['qemu-system-aarch64'] || !probe.firmware['AAVMF_CODE.fd']) {
-    unavailable =
-      'qemu-system-aarch64 or /usr/share/AAVMF is missing (apt-get install qemu-system-arm qemu-efi-aarch64 qemu-utils)';
-    if (process.env.CI === 'true') throw new Error(unavailable);
-    return;
-  }
+  unavailable = await qemuMissing();
+  if (unavailable) return;
   work = mkdtempSync(join(tmpdir(), 'vmfarm-targets-test-'));
-  image = await new Promise<string>((resolve, reject) =>
-    execFile(
-      'bash',
-      [join(ROOT, 'fixtures/guest/build.sh'), 'aarch64', join(work, 'guest')],
-      { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 },
-      (err, stdout, stderr) =>
-        err
-          ? reject(new Error(`build.sh failed: ${stderr.slice(-2000)}`))
-          : resolve(stdout.trim().split('\n').pop()!),
-    ),
-  );
+  image = await buildGuest(work);
 });
 
 process.on('exit', () => work && rmSync(work, { recursive: true, force: true }));

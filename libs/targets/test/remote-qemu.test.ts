@@ -5,7 +5,6 @@
  * VMFARM_SKIP_NESTED=1 to leave it out.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,14 +21,13 @@ import {
   boot,
   BUNDLED_PROFILES_DIR,
   loadProfileInputs,
-  probeHost,
   probeHostOver,
   qemuDriverOn,
   resolveProfiles,
   type QemuSession,
 } from '../src';
+import { buildGuest, qemuMissing } from './guest';
 
-const ROOT = join(__dirname, '../../../..');
 const { profiles } = resolveProfiles(loadProfileInputs(BUNDLED_PROFILES_DIR));
 const READY_MS = 600_000;
 const GUID = '8c1f2a4e-5e1b-4a7d-9a3c-766d6661726d';
@@ -39,24 +37,10 @@ let work = '';
 let unavailable = '';
 
 before(async () => {
-  const probe = await probeHost();
-  if (!probe.binaries['qemu-system-aarch64'] || !probe.firmware['AAVMF_CODE.fd']) {
-    unavailable = 'qemu-system-aarch64 or /usr/share/AAVMF is missing';
-    if (process.env.CI === 'true') throw new Error(unavailable);
-    return;
-  }
+  unavailable = await qemuMissing();
+  if (unavailable) return;
   work = mkdtempSync(join(tmpdir(), 'vmfarm-remote-test-'));
-  image = await new Promise<string>((resolve, reject) =>
-    execFile(
-      'bash',
-      [join(ROOT, 'fixtures/guest/build.sh'), 'aarch64', join(work, 'guest')],
-      { timeout: 600_000, maxBuffer: 16 << 20 },
-      (err, stdout, stderr) =>
-        err
-          ? reject(new Error(`build.sh failed: ${stderr.slice(-2000)}`))
-          : resolve(stdout.trim().split('\n').pop()!),
-    ),
-  );
+  image = await buildGuest(work);
 });
 after(() => work && rmSync(work, { recursive: true, force: true }));
 

@@ -1,10 +1,9 @@
 import { EXIT, payloadManifestSchema, type PayloadCreate } from '@vmfarm/protocol';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { clientFor } from '../client';
-import { CommandError, reported } from '../failure';
-import { parse, UsageError } from '../usage';
+import { CommandError } from '../failure';
 import { readZip } from '../zip';
+import { addListCommand } from './add-list';
 
 const HELP = `usage: vmfarm payload add DIR|ZIP [--controller URL] [--token TOKEN]
        vmfarm payload list [--controller URL] [--token TOKEN]
@@ -83,28 +82,19 @@ export function payloadBody(source: string): PayloadCreate {
   };
 }
 
-export async function payload(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { controller: { type: 'string' }, token: { type: 'string' } });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return EXIT.ok;
-  }
-  const [action, ...rest] = positionals;
-  const client = clientFor(values);
-  if (action === 'add' && rest.length === 1)
-    return reported('payload', async () => {
-      const body = payloadBody(rest[0]!);
-      const p = await client.call('the payload', (api) => api.createPayload({ body }));
-      process.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
-      return EXIT.ok;
-    });
-  if (action === 'list' && rest.length === 0)
-    return reported('payload', async () => {
-      for (const p of await client.all('the payload list', (api, query) => api.listPayloads({ query })))
-        process.stdout.write(
-          `${p.name.padEnd(12)} ${p.version.padEnd(12)} ${p.id}  image ${p.image.slice(0, 12)}  ${p.owner ?? 'public'}  ${p.manifest.title ?? ''}\n`,
-        );
-      return EXIT.ok;
-    });
-  throw new UsageError('use `vmfarm payload add DIR|ZIP` or `vmfarm payload list` (see --help)');
+export function payload(argv: string[]): Promise<number> {
+  return addListCommand(argv, {
+    name: 'payload',
+    help: HELP,
+    usage: 'use `vmfarm payload add DIR|ZIP` or `vmfarm payload list` (see --help)',
+    add: (client, source) => {
+      const body = payloadBody(source);
+      return client.call('the payload', (api) => api.createPayload({ body }));
+    },
+    list: async (client) =>
+      (await client.all('the payload list', (api, query) => api.listPayloads({ query }))).map(
+        (p) =>
+          `${p.name.padEnd(12)} ${p.version.padEnd(12)} ${p.id}  image ${p.image.slice(0, 12)}  ${p.owner ?? 'public'}  ${p.manifest.title ?? ''}`,
+      ),
+  });
 }

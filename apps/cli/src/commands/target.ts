@@ -1,8 +1,7 @@
 import { EXIT, type TargetCreate } from '@vmfarm/protocol';
 import { readFileSync } from 'node:fs';
-import { clientFor } from '../client';
-import { CommandError, reported } from '../failure';
-import { parse, UsageError } from '../usage';
+import { CommandError } from '../failure';
+import { addListCommand } from './add-list';
 
 const HELP = `usage: vmfarm target add FILE [--controller URL] [--token TOKEN]
        vmfarm target list [--controller URL] [--token TOKEN]
@@ -37,28 +36,18 @@ function readProfile(file: string): unknown {
   }
 }
 
-export async function target(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, { controller: { type: 'string' }, token: { type: 'string' } });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return EXIT.ok;
-  }
-  const [action, ...rest] = positionals;
-  const client = clientFor(values);
-  if (action === 'add' && rest.length === 1)
-    return reported('target', async () => {
-      const body = readProfile(rest[0]) as TargetCreate;
-      const profile = await client.call('the target profile', (api) => api.createTarget({ body }));
-      process.stdout.write(`${JSON.stringify(profile, null, 2)}\n`);
-      return EXIT.ok;
-    });
-  if (action === 'list' && rest.length === 0)
-    return reported('target', async () => {
-      for (const t of await client.all('the target list', (api, query) => api.listTargets({ query })))
-        process.stdout.write(
-          `${t.id.padEnd(28)} ${t.kind.padEnd(7)} ${t.arch.join(',').padEnd(16)} ${t.description}\n`,
-        );
-      return EXIT.ok;
-    });
-  throw new UsageError('use `vmfarm target add FILE` or `vmfarm target list` (see --help)');
+export function target(argv: string[]): Promise<number> {
+  return addListCommand(argv, {
+    name: 'target',
+    help: HELP,
+    usage: 'use `vmfarm target add FILE` or `vmfarm target list` (see --help)',
+    add: (client, file) => {
+      const body = readProfile(file) as TargetCreate;
+      return client.call('the target profile', (api) => api.createTarget({ body }));
+    },
+    list: async (client) =>
+      (await client.all('the target list', (api, query) => api.listTargets({ query }))).map(
+        (t) => `${t.id.padEnd(28)} ${t.kind.padEnd(7)} ${t.arch.join(',').padEnd(16)} ${t.description}`,
+      ),
+  });
 }

@@ -1,5 +1,5 @@
 import { BufferSource, ImageFormatError, Qcow2Source } from '@vmfarm/image';
-import { buildGpt, ESP_GUID, writeQcow2 } from '@vmfarm/image/testing';
+import { buildGpt, ESP_GUID, qemuImgQcow2Args, writeQcow2 } from '@vmfarm/image/testing';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,16 +38,7 @@ function fromQemuImg(disk: Buffer): Seed[] {
     ];
     const out: Seed[] = [];
     for (const [name, args] of variants) {
-      const r = spawnSync('qemu-img', [
-        'convert',
-        '-f',
-        'raw',
-        '-O',
-        'qcow2',
-        ...args,
-        join(dir, 'raw'),
-        join(dir, name),
-      ]);
+      const r = spawnSync('qemu-img', qemuImgQcow2Args(join(dir, 'raw'), join(dir, name), args));
       if (r.status === 0) out.push({ name, data: readFileSync(join(dir, name)) });
     }
     return out;

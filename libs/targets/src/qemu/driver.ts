@@ -9,6 +9,7 @@ import {
 } from '@vmfarm/session';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
+import { bootFile, startOrClose } from '../common/boot';
 import { accepts } from './accepts';
 import { describeMachine } from './machine';
 import { probeHost, probeHostOver, resolveHostFile, type HostProbe } from './probe';
@@ -38,11 +39,7 @@ export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<Qe
   const verdict = accepts(effective, probe);
   if (!verdict.ok) throw new TargetRefusedError(effective.id, verdict.reasons);
   if (!existsSync(spec.image)) throw new BootError(`no image at ${spec.image}`);
-  const host = (value: string) => {
-    const found = resolveHostFile(probe, value);
-    if (!found.ok) throw new BootError(found.reason); // accepts() said it was there
-    return found.path;
-  };
+  const host = (value: string) => bootFile(resolveHostFile(probe, value));
   const session = new QemuSession(
     effective,
     describeMachine(effective),
@@ -55,15 +52,9 @@ export async function boot(profile: QemuProfile, spec: QemuBootSpec): Promise<Qe
     },
     transport,
   );
-  try {
-    // A profile for a slow host (a longer boot stage) gives QEMU that long to start, too.
-    const bootLimitS = effective.stageLimits?.boot;
-    await session.start(spec.startTimeoutMs ?? (bootLimitS ? bootLimitS * 1000 : 30_000));
-    return session;
-  } catch (err) {
-    await session.close();
-    throw err;
-  }
+  // A profile for a slow host (a longer boot stage) gives QEMU that long to start, too.
+  const bootLimitS = effective.stageLimits?.boot;
+  return startOrClose(session, spec.startTimeoutMs ?? (bootLimitS ? bootLimitS * 1000 : 30_000));
 }
 
 /**

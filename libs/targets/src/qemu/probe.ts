@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { isHostPath } from '@vmfarm/protocol';
 import { closeSync, constants, existsSync, openSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { resolveProbedFile, type FileLookup } from '../common/host-files';
 
 /** What the host offers the qemu driver, as data (shown on the dashboard, fed to `accepts`). */
 export interface HostProbe {
@@ -145,23 +146,7 @@ function probeKvm(device: string): HostProbe['kvm'] {
   return { device: true, usable: true, arm64: true };
 }
 
-/**
- * Where a profile's host file is on this host: a name is looked up in what the probe offers (never
- * joined to a directory by hand), a host path (an admin's) is taken as is once probed present.
- */
-export function resolveHostFile(
-  probe: HostProbe,
-  value: string,
-): { ok: true; path: string } | { ok: false; reason: string } {
-  if (isHostPath(value)) {
-    if (!(value in probe.files)) return { ok: false, reason: `${value} was not probed` };
-    return probe.files[value] ? { ok: true, path: value } : { ok: false, reason: `${value} is missing` };
-  }
-  const path = Object.hasOwn(probe.firmware, value) ? probe.firmware[value] : undefined;
-  if (path) return { ok: true, path };
-  const offered = Object.keys(probe.firmware);
-  return {
-    ok: false,
-    reason: `${value} is not offered by this host (${offered.length ? `it offers ${offered.join(', ')}` : 'it has no firmware files'})`,
-  };
+/** Where a profile's host file is on this host (see resolveProbedFile). */
+export function resolveHostFile(probe: HostProbe, value: string): FileLookup {
+  return resolveProbedFile(probe, value, 'it has no firmware files');
 }

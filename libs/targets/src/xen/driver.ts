@@ -1,12 +1,7 @@
 import type { HostTransport } from '@vmfarm/host';
 import type { XenTargetProfile } from '@vmfarm/protocol';
-import {
-  BootError,
-  TargetRefusedError,
-  type Booted,
-  type BootSpec,
-  type TargetDriver,
-} from '@vmfarm/session';
+import { TargetRefusedError, type Booted, type BootSpec, type TargetDriver } from '@vmfarm/session';
+import { bootFile, startOrClose } from '../common/boot';
 import { acceptsXen } from './accepts';
 import { probeXenHost, resolveXenFile, type XenProbe } from './probe';
 import { bootsFirmware, type XenProfile } from './profile';
@@ -38,11 +33,7 @@ export async function bootXen(
   const verdict = acceptsXen(profile, probe);
   const reasons = [...(verdict.ok ? [] : verdict.reasons), ...overrideProblems(spec, probe)];
   if (reasons.length) throw new TargetRefusedError(profile.id, reasons);
-  const host = (value: string) => {
-    const found = resolveXenFile(probe, value);
-    if (!found.ok) throw new BootError(found.reason); // accepts() said it was there
-    return found.path;
-  };
+  const host = (value: string) => bootFile(resolveXenFile(probe, value));
   const session = new XenSession(
     profile,
     transport,
@@ -54,13 +45,7 @@ export async function bootXen(
     },
     probe.gic,
   );
-  try {
-    await session.start(spec.startTimeoutMs ?? 300_000);
-    return session;
-  } catch (err) {
-    await session.close();
-    throw err;
-  }
+  return startOrClose(session, spec.startTimeoutMs ?? 300_000);
 }
 
 /** The xen kind of target on the dom0 behind `transport` (local in a dom0, or SSH to one). */

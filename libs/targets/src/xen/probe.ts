@@ -1,5 +1,6 @@
 import { probeCapabilities, type HostTransport } from '@vmfarm/host';
 import { isHostPath } from '@vmfarm/protocol';
+import { resolveProbedFile, type FileLookup } from '../common/host-files';
 import { parseXlInfo } from './parse';
 
 /**
@@ -85,19 +86,6 @@ export async function probeXenHost(
 }
 
 /** Where a profile's host file is: a name from what the probe offers, an admin's path once probed present. */
-export function resolveXenFile(
-  probe: XenProbe,
-  value: string,
-): { ok: true; path: string } | { ok: false; reason: string } {
-  if (isHostPath(value)) {
-    if (!(value in probe.files)) return { ok: false, reason: `${value} was not probed` };
-    return probe.files[value] ? { ok: true, path: value } : { ok: false, reason: `${value} is missing` };
-  }
-  const path = Object.hasOwn(probe.firmware, value) ? probe.firmware[value] : undefined;
-  if (path) return { ok: true, path };
-  const offered = Object.keys(probe.firmware);
-  return {
-    ok: false,
-    reason: `${value} is not offered by this host (${offered.length ? `it offers ${offered.join(', ')}` : `nothing in ${XEN_FIRMWARE_DIRS.join(', ')}`})`,
-  };
+export function resolveXenFile(probe: XenProbe, value: string): FileLookup {
+  return resolveProbedFile(probe, value, `nothing in ${XEN_FIRMWARE_DIRS.join(', ')}`);
 }
