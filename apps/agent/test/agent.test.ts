@@ -268,6 +268,7 @@ describe('qemu on this agent', () => {
         cache: new ImageCache(dir, client),
         agentId: () => 'x86-agent',
         host: host(false),
+        emulatorHost: undefined,
         cores: new CoreBudget(2),
         workDir: dir,
         faultDelayMs: 0,

@@ -180,7 +180,12 @@ export const emulatorProfileSchema = z.strictObject({
 export type EmulatorTargetProfile = z.infer<typeof emulatorProfileSchema>;
 
 /** One schema per kind: adding a kind is adding its entry here (see the top of this file). */
-const PROFILE_SCHEMAS = [staticProfileSchema, qemuProfileSchema, xenProfileSchema, emulatorProfileSchema] as const;
+const PROFILE_SCHEMAS = [
+  staticProfileSchema,
+  qemuProfileSchema,
+  xenProfileSchema,
+  emulatorProfileSchema,
+] as const;
 
 /** A target profile is data; `extends` names a base profile whose fields it inherits. */
 export const targetProfileSchema = z.discriminatedUnion('kind', PROFILE_SCHEMAS);
