@@ -185,8 +185,6 @@ test('a payload that hangs (QEMU stopped after the TIMER rules): ERROR within it
     assert.equal(v.verdict, 'ERROR', v.clause);
     assert.match(v.message, /the payload's time limit of 30 s ran out/);
   }
-  for (const v of result.verdicts.filter((v) => printed.has(v.clause)))
-    assert.notEqual(v.verdict, 'ERROR', v.clause);
   assert.ok(seconds < 30 + 120, `ended after ${seconds} s`);
   t.diagnostic(`a hung payload ended after ${seconds.toFixed(1)} s (boot + 30 s limit)`);
 });

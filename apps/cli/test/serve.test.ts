@@ -206,7 +206,7 @@ test('vmfarm agent runs an agent in the foreground; SIGTERM stops it with exit c
   const ready = await new Promise<string>((resolve) =>
     createInterface({ input: agent.stdout! }).on('line', (line) => /ready/.test(line) && resolve(line)),
   );
-  const id = /^vmfarm agent (\S+) ready \(kinds: static(?:, qemu)?\)$/.exec(ready)?.[1];
+  const id = /^vmfarm agent (\S+) ready \(kinds: static(?:, qemu)?(?:, emulator)?\)$/.exec(ready)?.[1];
   assert.ok(id, ready);
   const agents = agentViewSchema.array().parse(await api(`${serve.url}/api/agents`));
   assert.deepEqual(
