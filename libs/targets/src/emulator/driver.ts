@@ -1,7 +1,7 @@
 import type { EmulatorTargetProfile } from '@vmfarm/protocol';
 import { BootError, TargetRefusedError, type Booted, type TargetDriver } from '@vmfarm/session';
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { bootFile, instanceVariableStore } from '../common/boot';
 import { probeHost, resolveHostFile, type HostProbe } from '../qemu/probe';
 import { acceptsEmulator } from './accepts';
 import { applyEmulatorOverrides } from './profile';
@@ -27,12 +27,8 @@ export const emulatorDriver: TargetDriver<EmulatorTargetProfile, HostProbe> = {
         `image format ${spec.format}: the emulator reads raw images only`,
       ]);
     if (!existsSync(spec.image)) throw new BootError(`no image at ${spec.image}`);
-    const host = (name: string) => {
-      const found = resolveHostFile(probe, name);
-      if (!found.ok) throw new BootError(found.reason); // accepts() said it was there
-      return found.path;
-    };
-    const fresh = !existsSync(`${spec.instanceDir}/vars.fd`);
+    const host = (name: string) => bootFile(resolveHostFile(probe, name));
+    const variableStore = instanceVariableStore(spec.instanceDir, profile.firmwareVars);
     const session = new EmulatorSession(effective, spec.image, spec.instanceDir, {
       code: host(effective.firmwareCode),
       varsTemplate: host(effective.firmwareVars),
@@ -47,13 +43,7 @@ export const emulatorDriver: TargetDriver<EmulatorTargetProfile, HostProbe> = {
     }
     return {
       session,
-      variableStore: {
-        pristine: fresh,
-        template: profile.firmwareVars,
-        detail: fresh
-          ? `new instance ${basename(spec.instanceDir)}: vars.fd was absent and copied from ${profile.firmwareVars} at start`
-          : `vars.fd already existed in ${spec.instanceDir}`,
-      },
+      variableStore,
     };
   },
 };

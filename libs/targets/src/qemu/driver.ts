@@ -8,8 +8,7 @@ import {
   type TargetDriver,
 } from '@vmfarm/session';
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
-import { bootFile, startOrClose } from '../common/boot';
+import { bootFile, instanceVariableStore, startOrClose } from '../common/boot';
 import { accepts } from './accepts';
 import { describeMachine } from './machine';
 import { probeHost, probeHostOver, resolveHostFile, type HostProbe } from './probe';
@@ -79,16 +78,10 @@ async function bootBooted(
   probe: HostProbe,
   transport: HostTransport | undefined,
 ): Promise<Booted> {
-  const fresh = !existsSync(`${spec.instanceDir}/vars.fd`);
+  const variableStore = instanceVariableStore(spec.instanceDir, profile.firmwareVars);
   const session = await boot(profile, { ...spec, probe, transport });
   return {
     session,
-    variableStore: {
-      pristine: fresh,
-      template: profile.firmwareVars,
-      detail: fresh
-        ? `new instance ${basename(spec.instanceDir)}: vars.fd was absent and copied from ${profile.firmwareVars} at start`
-        : `vars.fd already existed in ${spec.instanceDir}`,
-    },
+    variableStore,
   };
 }
